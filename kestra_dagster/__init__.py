@@ -1,0 +1,1 @@
+"""kestra-dagster: Kestra-style YAML flows compiled into Dagster jobs."""

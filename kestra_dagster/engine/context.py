@@ -1,0 +1,133 @@
+"""What a running task sees: rendering, logs, files, the KV store, cancellation.
+
+This is the whole contract between task implementations and the engine. It has no Dagster
+import: the compiler supplies the Dagster-backed pieces (logger, KV backend, subflow launcher)
+through the small protocols below, so every task can be tested with plain Python too.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Protocol
+
+from kestra_dagster.errors import ExpressionError, TaskKilled
+
+
+class TaskLogger(Protocol):
+    def debug(self, msg: str) -> None: ...
+    def info(self, msg: str) -> None: ...
+    def warning(self, msg: str) -> None: ...
+    def error(self, msg: str) -> None: ...
+
+
+class KVBackend(Protocol):
+    """Namespace-scoped key/value store; the compiler backs it with the Dagster instance DB."""
+
+    def get(self, namespace: str, key: str) -> Any | None: ...
+    def set(self, namespace: str, key: str, value: Any, ttl_seconds: float | None = None) -> None: ...
+    def delete(self, namespace: str, key: str) -> bool: ...
+    def keys(self, namespace: str) -> list[str]: ...
+
+
+@dataclass
+class TaskRunInfo:
+    """Kestra's ``taskrun`` variable for one attempt of one task."""
+
+    id: str
+    task_id: str
+    start_date: str
+    attempts_count: int = 1
+    value: str | None = None  # ForEach value (always a string, as in Kestra)
+    iteration: int | None = None
+    parent_id: str | None = None
+
+    def as_variable(self) -> dict:
+        out = {"id": self.id, "startDate": self.start_date, "attemptsCount": self.attempts_count}
+        if self.value is not None:
+            out["value"] = self.value
+        if self.iteration is not None:
+            out["iteration"] = self.iteration
+        if self.parent_id is not None:
+            out["parentId"] = self.parent_id
+        return out
+
+
+@dataclass
+class TaskContext:
+    """Handed to ``RunnableTask.run(ctx)``.
+
+    ``variables`` is the full Pebble context (flow, execution, inputs, outputs, vars, taskrun…).
+    ``render`` turns any property value (str, list, dict, nested) into its rendered form.
+    Tasks return their outputs as a dict; they fail by raising ``TaskFailed``.
+    """
+
+    task_id: str
+    task_type: str
+    variables: dict
+    logger: TaskLogger
+    working_dir: Path
+    storage: "InternalStorage"
+    kv: KVBackend
+    namespace: str
+    flow_id: str
+    execution_id: str
+    taskrun: TaskRunInfo
+    renderer: Callable[[Any, dict], Any]
+    cancel_event: threading.Event = field(default_factory=threading.Event)
+    #: Set by the compiler: runs a subflow and returns {"executionId", "state", "outputs"}.
+    subflow_launcher: Callable[..., dict] | None = None
+    #: Secrets to mask in anything the task logs or returns as an error message.
+    secret_values: set[str] = field(default_factory=set)
+    _warnings: list[str] = field(default_factory=list)
+    _labels: dict[str, str] = field(default_factory=dict)
+
+    # ----------------------------------------------------------- rendering
+    def render(self, value: Any, prop: str = "", extra: dict | None = None) -> Any:
+        """Render expressions inside ``value``; errors name this task and ``prop``."""
+        variables = self.variables if not extra else {**self.variables, **extra}
+        try:
+            return self.renderer(value, variables)
+        except ExpressionError as exc:
+            raise exc.located(task=self.task_id, prop=prop) from None
+
+    def render_str(self, value: Any, prop: str = "") -> str | None:
+        if value is None:
+            return None
+        out = self.render(value, prop)
+        return out if isinstance(out, str) else str(out)
+
+    # ----------------------------------------------------------- state
+    def warn(self, reason: str) -> None:
+        """End this task WARNING instead of SUCCESS (e.g. stderr output with warningOnStdErr)."""
+        self._warnings.append(reason)
+        self.logger.warning(reason)
+
+    def set_labels(self, labels: dict[str, str]) -> None:
+        self._labels.update(labels)
+
+    def check_cancelled(self) -> None:
+        """Raise TaskKilled when the timeout elapsed or the run is being terminated."""
+        if self.cancel_event.is_set():
+            raise TaskKilled(f"task '{self.task_id}' was stopped")
+
+    def sleep(self, seconds: float) -> None:
+        """Interruptible sleep: returns early (raising TaskKilled) when cancelled."""
+        if self.cancel_event.wait(max(0.0, seconds)):
+            raise TaskKilled(f"task '{self.task_id}' was stopped while sleeping")
+
+    def mask(self, text: str) -> str:
+        for secret in sorted(self.secret_values, key=len, reverse=True):
+            if secret and len(secret) >= 3:
+                text = text.replace(secret, "******")
+        return text
+
+
+class InternalStorage(Protocol):
+    """Execution files addressed by ``kestra:///…`` URIs (see engine.storage)."""
+
+    def put_file(self, local_path: Path, name: str | None = None) -> str: ...
+    def put_bytes(self, data: bytes, name: str) -> str: ...
+    def local_path(self, uri: str) -> Path: ...
+    def read_bytes(self, uri: str) -> bytes: ...

@@ -1,0 +1,1 @@
+"""Task implementations, one package per plugin family (core, scripts, docker…)."""
