@@ -21,7 +21,7 @@ from pydantic import (
 )
 
 _TIMEDELTA = TypeAdapter(timedelta)
-_ISO_DURATION = re.compile(r"^-?P(?!$)(\d+(\.\d+)?W)?(\d+(\.\d+)?D)?(T(?=\d)(\d+(\.\d+)?H)?(\d+(\.\d+)?M)?(\d+(\.\d+)?S)?)?$")
+_ISO_DURATION = re.compile(r"(?i)^-?P(?!$)(\d+(\.\d+)?W)?(\d+(\.\d+)?D)?(T(?=\d)(\d+(\.\d+)?H)?(\d+(\.\d+)?M)?(\d+(\.\d+)?S)?)?$")
 
 
 def is_dynamic(value: Any) -> bool:
@@ -37,7 +37,7 @@ def parse_duration(value: Any) -> timedelta:
         raise ValueError(
             f"expected an ISO-8601 duration such as PT30S, PT5M or P1D, got {value!r}"
         )
-    return _TIMEDELTA.validate_python(value.strip())
+    return _TIMEDELTA.validate_python(value.strip().upper())  # Java accepts `PT0.25s` too
 
 
 def _check_duration(value: Any) -> Any:
@@ -131,6 +131,9 @@ class Task(KestraModel):
     is_flowable: ClassVar[bool] = False
     #: Property names that hold task lists, for flowables (walked by the validator).
     child_task_fields: ClassVar[tuple[str, ...]] = ()
+    #: False for tasks Kestra does not run on a worker (flowables, Pause, Subflow): they cannot
+    #: sit inside a WorkingDirectory.
+    runs_on_worker: ClassVar[bool] = True
 
     id: str = Field(pattern=r"^[a-zA-Z0-9][a-zA-Z0-9_-]*$", max_length=100)
     type: str
@@ -148,7 +151,7 @@ class Task(KestraModel):
     taskCache: dict | None = None
 
     @property
-    def condition(self) -> str | None:
+    def run_condition(self) -> str | None:
         """The run condition, whichever name (``runIf`` or Kestra 2's ``when``) the flow used."""
         return self.when if self.when is not None else self.runIf
 
@@ -157,7 +160,9 @@ class Task(KestraModel):
         out: list[tuple[str, list[Task]]] = []
         for name in self.child_task_fields:
             value = getattr(self, name, None)
-            if isinstance(value, list):
+            if isinstance(value, Task):  # a single task, e.g. Pause.onPause
+                out.append((name, [value]))
+            elif isinstance(value, list):
                 out.append((name, value))
             elif isinstance(value, dict):  # Switch cases: {key: [tasks]}
                 for key, tasks in value.items():

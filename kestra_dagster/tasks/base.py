@@ -33,6 +33,7 @@ class FlowableTask(Task):
     """A task that only orchestrates child tasks (If, ForEach, Parallel…)."""
 
     is_flowable: ClassVar[bool] = True
+    runs_on_worker: ClassVar[bool] = False
 
     def execute(self, runner: Any, scope: Any) -> Any:
         raise NotImplementedError

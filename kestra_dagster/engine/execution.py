@@ -1,0 +1,117 @@
+"""The state of one execution, as plain data that travels between Dagster ops.
+
+``ExecutionState`` holds what Kestra's Execution holds that later tasks can see: outputs (keyed
+by ForEach values, like Kestra), every task run with its state, labels set at run time. It is a
+dataclass of JSON-able values so that it pickles through any IO manager and merges at fan-ins.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from kestra_dagster.engine.states import State, guess_final_state
+
+
+def utcnow_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass
+class TaskRunRecord:
+    task_id: str
+    values: tuple[str, ...]  # the enclosing ForEach values, outermost first
+    state: str
+    attempts: int = 1
+    started: str = ""
+    ended: str = ""
+    error: str | None = None
+    parent: str | None = None  # id of the enclosing flowable, None at flow level
+    branch: str = "tasks"  # tasks | errors | finally | afterExecution
+
+
+@dataclass
+class ExecutionState:
+    execution_id: str
+    namespace: str
+    flow_id: str
+    start_date: str = field(default_factory=utcnow_iso)
+    inputs: dict[str, Any] = field(default_factory=dict)
+    trigger: dict[str, Any] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    task_runs: list[TaskRunRecord] = field(default_factory=list)
+    flow_outputs: dict[str, Any] = field(default_factory=dict)
+    final_state: str | None = None
+
+    # ------------------------------------------------------------- outputs
+    def set_outputs(self, task_id: str, values: tuple[str, ...], outputs: dict[str, Any]) -> None:
+        """Store outputs like Kestra: ``outputs[task]`` or ``outputs[task][value]…`` inside loops."""
+        if not values:
+            self.outputs[task_id] = outputs
+            return
+        node = self.outputs.setdefault(task_id, {})
+        for value in values[:-1]:
+            node = node.setdefault(value, {})
+        node[values[-1]] = outputs
+
+    def record(self, rec: TaskRunRecord) -> None:
+        self.task_runs.append(rec)
+
+    # ------------------------------------------------------------- states
+    def states_for(self, branch: str = "tasks", parent: str | None = None) -> list[State]:
+        return [State(r.state) for r in self.task_runs if r.branch == branch and r.parent == parent]
+
+    def kestra_state(self) -> State:
+        """The flow's final state over its main tasks (``errors``/``finally`` cannot rescue it)."""
+        states = self.states_for("tasks") + self.states_for("finally")
+        return guess_final_state(states)
+
+    def task_states(self) -> dict[str, Any]:
+        """``{task_id: state}``, or ``{task_id: {value: state}}`` for tasks inside ForEach."""
+        out: dict[str, Any] = {}
+        for rec in self.task_runs:
+            if not rec.values:
+                out[rec.task_id] = rec.state
+                continue
+            node = out.setdefault(rec.task_id, {})
+            if not isinstance(node, dict):
+                node = out[rec.task_id] = {}
+            for value in rec.values[:-1]:
+                node = node.setdefault(value, {})
+            node[rec.values[-1]] = rec.state
+        return out
+
+    # ------------------------------------------------------------- merging
+    def merged(self, others: list["ExecutionState"]) -> "ExecutionState":
+        """Union of several snapshots of the same execution (a Dagster fan-in)."""
+        result = copy.deepcopy(self)
+        seen = {_rec_key(r) for r in result.task_runs}
+        for other in others:
+            for rec in other.task_runs:
+                if _rec_key(rec) not in seen:
+                    result.task_runs.append(copy.deepcopy(rec))
+                    seen.add(_rec_key(rec))
+            _deep_merge(result.outputs, other.outputs)
+            result.labels.update(other.labels)
+        return result
+
+    def copy(self) -> "ExecutionState":
+        return copy.deepcopy(self)
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def _rec_key(rec: TaskRunRecord) -> tuple:
+    return (rec.task_id, rec.values, rec.started, rec.branch)
+
+
+def _deep_merge(into: dict, other: dict) -> None:
+    for key, value in other.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            _deep_merge(into[key], value)
+        else:
+            into[key] = copy.deepcopy(value)

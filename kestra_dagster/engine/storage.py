@@ -1,0 +1,275 @@
+"""Kestra's internal storage on the local filesystem.
+
+Files produced by tasks (script ``outputFiles``, downloads…) and FILE inputs are kept under one
+base directory and addressed by Kestra-style URIs::
+
+    kestra:///<namespace with . → />/<flow_id>/executions/<execution_id>/tasks/<task_id>/<taskrun_id>/<name>
+    kestra:///<namespace with . → />/<flow_id>/executions/<execution_id>/inputs/<name>
+
+``LocalStorage`` maps a URI to ``<base>/<path after kestra:///>``; ``TaskStorage`` (from
+``LocalStorage.for_task``) is what a running task sees as ``ctx.storage`` and implements the
+``InternalStorage`` protocol of ``engine.context``. A URI that would leave the base directory
+(``..``, absolute paths, symlinks pointing outside) is refused with ``StorageError``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from urllib.parse import quote, unquote
+
+from kestra_dagster.errors import KestraDagsterError
+
+SCHEME = "kestra"
+#: Characters kept as-is in URIs (RFC 3986 path characters); everything else is %-encoded.
+_SAFE = "/-_.~!$&'()*+,;=:@"
+
+
+class StorageError(KestraDagsterError, ValueError):
+    """A storage URI or file name is invalid, escapes the storage root, or cannot be read."""
+
+
+class StorageFileNotFound(StorageError, FileNotFoundError):
+    """The URI is valid but no file exists there."""
+
+
+def _check_segment(value: str, what: str) -> str:
+    """One path segment (namespace part, flow id, execution id…): no separators, no dot-dirs."""
+    if not isinstance(value, str) or not value:
+        raise StorageError(f"{what} must be a non-empty string, got {value!r}")
+    if "/" in value or "\\" in value or value in (".", "..") or "\x00" in value:
+        raise StorageError(f"{what} {value!r} cannot be used in a storage path")
+    return value
+
+
+def _check_name(name: str) -> list[str]:
+    """A relative file name (may contain sub-directories) → its parts; refuses escapes."""
+    if not isinstance(name, str) or not name.strip():
+        raise StorageError(f"file name must be a non-empty string, got {name!r}")
+    posix = name.replace("\\", "/")
+    if posix.startswith("/"):
+        raise StorageError(f"file name {name!r} must be relative")
+    parts = [p for p in posix.split("/") if p not in ("", ".")]
+    if not parts:
+        raise StorageError(f"file name {name!r} has no file part")
+    if any(p == ".." or "\x00" in p for p in parts):
+        raise StorageError(f"file name {name!r} escapes its storage folder ('..' is not allowed)")
+    return parts
+
+
+def namespace_parts(namespace: str) -> list[str]:
+    """``company.team`` → ``["company", "team"]`` (Kestra stores namespaces as folders)."""
+    if not isinstance(namespace, str) or not namespace:
+        raise StorageError(f"namespace must be a non-empty string, got {namespace!r}")
+    return [_check_segment(p, "namespace part") for p in namespace.split(".")]
+
+
+class LocalStorage:
+    """Internal storage rooted at ``base_path`` (created on first write)."""
+
+    def __init__(self, base_path: str | os.PathLike):
+        self.base_path = Path(base_path).expanduser().resolve()
+
+    def __repr__(self) -> str:
+        return f"LocalStorage({str(self.base_path)!r})"
+
+    # ----------------------------------------------------------- URI <-> path
+    def uri_for(self, parts: list[str]) -> str:
+        return f"{SCHEME}:///" + quote("/".join(parts), safe=_SAFE)
+
+    def relative_parts(self, uri: str) -> list[str]:
+        """The path segments a ``kestra://`` URI names, checked not to escape the base."""
+        if not isinstance(uri, str):
+            raise StorageError(f"expected a kestra:// URI, got {type(uri).__name__}")
+        text = uri.strip()
+        prefix = f"{SCHEME}:"
+        if not text.lower().startswith(prefix):
+            raise StorageError(f"not an internal storage URI (expected kestra:///…): {uri!r}")
+        # kestra:///a/b and kestra://a/b (host read as first segment) both name a/b.
+        path = unquote(text[len(prefix):].split("?", 1)[0].split("#", 1)[0]).replace("\\", "/")
+        parts = [p for p in path.split("/") if p not in ("", ".")]
+        if not parts:
+            raise StorageError(f"storage URI {uri!r} names no file")
+        if any(p == ".." or "\x00" in p for p in parts):
+            raise StorageError(f"refusing storage URI {uri!r}: it escapes the storage root ('..')")
+        return parts
+
+    def path_for(self, uri: str) -> Path:
+        """Local path of ``uri`` (need not exist yet); refuses anything outside the base."""
+        parts = self.relative_parts(uri)
+        path = self.base_path.joinpath(*parts)
+        resolved = path.resolve()
+        if resolved != self.base_path and self.base_path not in resolved.parents:
+            raise StorageError(f"refusing storage URI {uri!r}: it resolves outside the storage root")
+        return path
+
+    def local_path(self, uri: str) -> Path:
+        """Local path of an existing stored file; ``StorageFileNotFound`` when there is none."""
+        path = self.path_for(uri)
+        if not path.is_file():
+            raise StorageFileNotFound(f"file not found in internal storage: {uri}")
+        return path
+
+    def read_bytes(self, uri: str) -> bytes:
+        return self.local_path(uri).read_bytes()
+
+    def exists(self, uri: str) -> bool:
+        try:
+            return self.path_for(uri).is_file()
+        except StorageError:
+            return False
+
+    def delete(self, uri: str) -> bool:
+        path = self.path_for(uri)
+        if path.is_file():
+            path.unlink()
+            return True
+        return False
+
+    # ----------------------------------------------------------- writing
+    def _target(self, prefix: list[str], name: str) -> tuple[Path, str]:
+        parts = prefix + _check_name(name)
+        uri = self.uri_for(parts)
+        return self.path_for(uri), uri
+
+    def _write(self, target: Path, write) -> None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".part")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                write(out)
+            os.replace(tmp, target)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+
+    def put_file_at(self, prefix: list[str], local_path: str | os.PathLike, name: str | None = None) -> str:
+        source = Path(local_path)
+        if not source.is_file():
+            raise StorageError(f"cannot store {str(source)!r}: not a file")
+        target, uri = self._target(prefix, name if name is not None else source.name)
+
+        def copy(out):
+            with open(source, "rb") as src:
+                shutil.copyfileobj(src, out, 1024 * 1024)
+
+        self._write(target, copy)
+        return uri
+
+    def put_bytes_at(self, prefix: list[str], data: bytes, name: str) -> str:
+        target, uri = self._target(prefix, name)
+        self._write(target, lambda out: out.write(bytes(data)))
+        return uri
+
+    # ----------------------------------------------------------- scopes
+    def execution_prefix(self, namespace: str, flow_id: str, execution_id: str) -> list[str]:
+        return [
+            *namespace_parts(namespace),
+            _check_segment(flow_id, "flow id"),
+            "executions",
+            _check_segment(execution_id, "execution id"),
+        ]
+
+    def execution_uri(self, namespace: str, flow_id: str, execution_id: str) -> str:
+        """URI of an execution's folder (every file of the execution is below it)."""
+        return self.uri_for(self.execution_prefix(namespace, flow_id, execution_id))
+
+    def for_task(
+        self, namespace: str, flow_id: str, execution_id: str, task_id: str, taskrun_id: str
+    ) -> "TaskStorage":
+        prefix = self.execution_prefix(namespace, flow_id, execution_id) + [
+            "tasks",
+            _check_segment(task_id, "task id"),
+            _check_segment(taskrun_id, "task run id"),
+        ]
+        return TaskStorage(self, prefix)
+
+    def put_execution_file(
+        self,
+        namespace: str,
+        flow_id: str,
+        execution_id: str,
+        local_path: str | os.PathLike,
+        name: str | None = None,
+    ) -> str:
+        """Store a FILE input → ``kestra:///…/executions/<id>/inputs/<name>``.
+
+        ``name`` defaults to the file's base name; it may hold a sub-folder (e.g.
+        ``"<input id>/<file name>"``, which is how Kestra itself lays inputs out).
+        """
+        prefix = self.execution_prefix(namespace, flow_id, execution_id) + ["inputs"]
+        return self.put_file_at(prefix, local_path, name)
+
+    def delete_execution(self, namespace: str, flow_id: str, execution_id: str) -> bool:
+        """Remove every stored file of one execution (PurgeCurrentExecutionFiles)."""
+        folder = self.base_path.joinpath(*self.execution_prefix(namespace, flow_id, execution_id))
+        if folder.is_dir():
+            shutil.rmtree(folder)
+            return True
+        return False
+
+
+class TaskStorage:
+    """One task run's view of the storage: writes go under its folder, reads accept any URI."""
+
+    def __init__(self, storage: LocalStorage, prefix: list[str]):
+        self.storage = storage
+        self.prefix = list(prefix)
+
+    def __repr__(self) -> str:
+        return f"TaskStorage({self.storage.uri_for(self.prefix)!r})"
+
+    @property
+    def base_uri(self) -> str:
+        return self.storage.uri_for(self.prefix)
+
+    def put_file(self, local_path: Path, name: str | None = None) -> str:
+        return self.storage.put_file_at(self.prefix, local_path, name)
+
+    def put_bytes(self, data: bytes, name: str) -> str:
+        return self.storage.put_bytes_at(self.prefix, data, name)
+
+    def local_path(self, uri: str) -> Path:
+        return self.storage.local_path(uri)
+
+    def read_bytes(self, uri: str) -> bytes:
+        return self.storage.read_bytes(uri)
+
+    def exists(self, uri: str) -> bool:
+        return self.storage.exists(uri)
+
+
+def default_storage_path() -> Path:
+    """``$KESTRA_STORAGE_PATH``, else ``$DAGSTER_HOME/storage/kestra``, else ``./.kestra_storage``."""
+    explicit = os.environ.get("KESTRA_STORAGE_PATH")
+    if explicit:
+        return Path(explicit).expanduser()
+    dagster_home = os.environ.get("DAGSTER_HOME")
+    if dagster_home:
+        return Path(dagster_home).expanduser() / "storage" / "kestra"
+    return Path.cwd() / ".kestra_storage"
+
+
+def default_storage() -> LocalStorage:
+    return LocalStorage(default_storage_path())
+
+
+def is_storage_uri(value: object) -> bool:
+    return isinstance(value, str) and value.strip().lower().startswith(f"{SCHEME}://")
+
+
+__all__ = [
+    "LocalStorage",
+    "TaskStorage",
+    "StorageError",
+    "StorageFileNotFound",
+    "default_storage",
+    "default_storage_path",
+    "is_storage_uri",
+    "namespace_parts",
+]

@@ -1,0 +1,132 @@
+"""Reading flow YAML fast, and locating errors in it only when there are errors.
+
+The fast path uses libyaml (``CSafeLoader``): loading a thousand flows must take well under a
+second. Positions are needed only to report a problem, so they come from a second, slower parse
+through Dagster's own source-position machinery (``dagster_shared.yaml_utils``) on demand.
+Duplicate mapping keys, which PyYAML silently merges, are an error on both paths.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any, Sequence
+
+import yaml
+
+from kestra_dagster.errors import FlowIssue
+
+try:  # libyaml is optional in PyYAML wheels; fall back to the pure-Python loader
+    _BaseLoader = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover
+    _BaseLoader = yaml.SafeLoader
+
+
+class DuplicateKeyError(yaml.MarkedYAMLError):
+    pass
+
+
+class _FlowLoader(_BaseLoader):  # type: ignore[misc, valid-type]
+    """Safe loader that refuses duplicate keys and keeps timestamps as strings (Kestra does)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict[Any, Any] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                hash(key)
+            except TypeError:
+                raise yaml.constructor.ConstructorError(
+                    "while constructing a mapping", node.start_mark, "found an unhashable key", key_node.start_mark
+                ) from None
+            if key in seen:
+                raise DuplicateKeyError(
+                    "while constructing a mapping",
+                    node.start_mark,
+                    f"duplicate key {key!r} (first defined on line {seen[key].line + 1}); remove one of them",
+                    key_node.start_mark,
+                )
+            seen[key] = key_node.start_mark
+        return super().construct_mapping(node, deep=deep)
+
+
+# Kestra keeps `2024-01-01` as text; so do we (libyaml would make a date object).
+_FlowLoader.yaml_implicit_resolvers = {
+    ch: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for ch, resolvers in _BaseLoader.yaml_implicit_resolvers.items()
+}
+
+
+def yaml_error_issue(exc: yaml.YAMLError, file: str, text: str) -> FlowIssue:
+    """Turn a PyYAML error into a located issue."""
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc)
+    context = getattr(exc, "context", None)
+    message = f"invalid YAML: {problem}" + (f" ({context})" if context and "duplicate" not in problem else "")
+    line = mark.line + 1 if mark else 1
+    column = mark.column + 1 if mark else 1
+    return FlowIssue(message=message, file=file, line=line, column=column, snippet=snippet(text, line, column))
+
+
+def load_yaml(text: str) -> Any:
+    """Parse one YAML document (the fast path). Raises yaml.YAMLError."""
+    return yaml.load(text, Loader=_FlowLoader)
+
+
+def format_path(path: Sequence[Any]) -> str:
+    """('tasks', 2, 'retry', 'type') → ``tasks[2].retry.type``."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def snippet(text: str, line: int, column: int, context: int = 1) -> str:
+    """The offending line (and its neighbours) with a caret under the column."""
+    lines = text.splitlines()
+    if not lines or line < 1:
+        return ""
+    line = min(line, len(lines))
+    width = len(str(min(len(lines), line + context)))
+    out = []
+    for n in range(max(1, line - context), line + 1):
+        out.append(f"  {str(n).rjust(width)} | {lines[n - 1]}")
+    out.append(f"  {' ' * width} | {' ' * max(0, column - 1)}^")
+    return "\n".join(out)
+
+
+class SourceLocator:
+    """Finds the line and column of a YAML path, parsing positions only when first asked."""
+
+    def __init__(self, text: str, file: str):
+        self.text = text
+        self.file = file
+
+    @cached_property
+    def _tree(self):
+        from dagster_shared.yaml_utils import parse_yaml_with_source_position
+
+        try:
+            return parse_yaml_with_source_position(self.text, filename=self.file).source_position_tree
+        except Exception:
+            return None
+
+    def locate(self, path: Sequence[Any]) -> tuple[int, int]:
+        tree = self._tree
+        if tree is None:
+            return 1, 1
+        position, _ = tree.lookup_closest_and_path(list(path), trace=None)
+        return position.start.line, position.start.col
+
+    def issue(self, path: Sequence[Any], message: str) -> FlowIssue:
+        line, column = self.locate(path)
+        return FlowIssue(
+            message=message,
+            path=format_path(path),
+            file=self.file,
+            line=line,
+            column=column,
+            snippet=snippet(self.text, line, column),
+        )

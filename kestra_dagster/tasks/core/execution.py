@@ -1,0 +1,62 @@
+"""``io.kestra.plugin.core.execution.Fail`` and ``Labels``: act on the execution itself."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from pydantic import field_validator
+
+from kestra_dagster.errors import TaskFailed
+from kestra_dagster.expressions import is_truthy
+from kestra_dagster.tasks.base import RunnableTask
+
+
+class Fail(RunnableTask):
+    """Fail the execution, always or when ``condition`` renders truthy."""
+
+    kestra_type: ClassVar[str] = "io.kestra.plugin.core.execution.Fail"
+    kestra_aliases: ClassVar[tuple[str, ...]] = ("io.kestra.core.tasks.executions.Fail",)
+
+    condition: str | bool | None = None
+    errorMessage: str = "Task failure"
+
+    def run(self, ctx):
+        if self.condition is not None:
+            if not is_truthy(ctx.render(self.condition, prop="condition")):
+                ctx.logger.info("condition is false: not failing")
+                return {}
+        raise TaskFailed(ctx.render_str(self.errorMessage, prop="errorMessage") or "Task failure")
+
+
+class Labels(RunnableTask):
+    """Add or update labels on the running execution (``labels`` as a map or a key/value list)."""
+
+    kestra_type: ClassVar[str] = "io.kestra.plugin.core.execution.Labels"
+    kestra_aliases: ClassVar[tuple[str, ...]] = ("io.kestra.core.tasks.executions.Labels",)
+
+    labels: dict[str, Any] | list[dict[str, Any]] | str
+
+    @field_validator("labels")
+    @classmethod
+    def _not_system(cls, v):
+        keys = v.keys() if isinstance(v, dict) else [i.get("key", "") for i in v] if isinstance(v, list) else []
+        for key in keys:
+            if str(key).startswith("system."):
+                raise ValueError(f"label '{key}' uses the reserved 'system.' prefix")
+        return v
+
+    def run(self, ctx):
+        rendered = ctx.render(self.labels, prop="labels")
+        if isinstance(rendered, str):
+            import json
+
+            try:
+                rendered = json.loads(rendered)
+            except json.JSONDecodeError:
+                raise TaskFailed("labels must render to a map or a list of {key, value}") from None
+        if isinstance(rendered, list):
+            rendered = {str(i.get("key")): i.get("value") for i in rendered if isinstance(i, dict)}
+        labels = {str(k): str(v) for k, v in rendered.items()}
+        ctx.set_labels(labels)
+        ctx.logger.info(f"labels set: {labels}")
+        return {}

@@ -1,0 +1,1 @@
+"""Flowable tasks: ``io.kestra.plugin.core.flow.*`` (control flow around child tasks)."""

@@ -1,0 +1,55 @@
+"""``Subflow``: start another flow, wait for it, and expose its flow ``outputs``."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from kestra_dagster.errors import TaskFailed
+from kestra_dagster.tasks.base import RunnableTask
+
+
+class Subflow(RunnableTask):
+    """Run flow ``namespace``/``flowId`` with ``inputs``; with ``wait`` its state and outputs come back."""
+
+    kestra_type: ClassVar[str] = "io.kestra.plugin.core.flow.Subflow"
+    kestra_aliases: ClassVar[tuple[str, ...]] = ("io.kestra.core.tasks.flows.Subflow", "io.kestra.core.tasks.flows.Flow")
+    compute_kind: ClassVar[str] = "Subflow"
+    runs_on_worker: ClassVar[bool] = False
+
+    namespace: str
+    flowId: str
+    revision: int | None = None
+    inputs: dict[str, Any] = {}
+    labels: dict[str, Any] | list[dict[str, Any]] | None = None
+    wait: bool = True
+    transmitFailed: bool = True
+    inheritLabels: bool = False
+    scheduleDate: str | None = None
+    outputs: dict[str, Any] | None = None  # deprecated: rendered against the child's outputs
+
+    def check_flow_rules(self, flow):
+        if self.namespace == flow.namespace and self.flowId == flow.id:
+            yield ("flowId",), f"a flow cannot call itself as a Subflow ({flow.namespace}.{flow.id})"
+
+    def run(self, ctx):
+        if ctx.subflow_launcher is None:
+            raise TaskFailed("Subflow needs the Dagster runtime (run the flow through Dagster or `kestra-dagster run`)")
+        namespace = ctx.render_str(self.namespace, prop="namespace")
+        flow_id = ctx.render_str(self.flowId, prop="flowId")
+        inputs = ctx.render(self.inputs, prop="inputs")
+        labels = ctx.render(self.labels, prop="labels") if self.labels else None
+        result = ctx.subflow_launcher(
+            namespace=namespace, flow_id=flow_id, inputs=inputs, labels=labels, wait=self.wait,
+            inherit_labels=self.inheritLabels,
+        )
+        outputs = {"executionId": result.get("executionId"), "state": result.get("state")}
+        if self.wait:
+            outputs["outputs"] = result.get("outputs", {})
+            if result.get("state") in ("FAILED", "KILLED") and self.transmitFailed:
+                raise TaskFailed(
+                    f"subflow {namespace}.{flow_id} ended {result.get('state')} (execution {result.get('executionId')})",
+                    outputs=outputs,
+                )
+            if result.get("state") == "WARNING":
+                ctx.warn(f"subflow {namespace}.{flow_id} ended WARNING")
+        return outputs
