@@ -52,6 +52,7 @@ class _ParseState:
     issues: list[FlowIssue] = field(default_factory=list)
     unsupported: list[UnsupportedTaskType] = field(default_factory=list)
     task_paths: dict[int, tuple] = field(default_factory=dict)
+    defaults: list[dict] = field(default_factory=list)
 
     def error(self, path: Sequence[Any], message: str) -> None:
         self.issues.append(self.locator.issue(path, message))
@@ -131,6 +132,10 @@ def _build_flow(raw: Any, state: _ParseState) -> Flow | None:
         state.error((), f"a flow must be a YAML mapping, got {type(raw).__name__}")
         return None
     data = {k: v for k, v in raw.items() if k not in IGNORED_TOP_LEVEL_KEYS}
+    state.defaults = [
+        d for key in ("taskDefaults", "pluginDefaults") for d in (data.get(key) or [])
+        if isinstance(d, dict) and isinstance(d.get("type"), str) and isinstance(d.get("values"), dict)
+    ] if all(isinstance(data.get(k) or [], list) for k in ("taskDefaults", "pluginDefaults")) else []
     for key in FLOW_TASK_LISTS:
         if key in data:
             data[key] = _parse_task_list(data[key], (key,), state, required=(key == "tasks"))
@@ -171,7 +176,7 @@ def _parse_task(raw: Any, path: tuple, state: _ParseState) -> Task:
     if entry is None or entry.kind != "task":
         return _unsupported_task(raw, type_name, path, state)
     cls = entry.cls
-    data = dict(raw)
+    data = apply_plugin_defaults(dict(raw), {type_name, entry.type}, state.defaults)
     data["type"] = entry.type
     for name, value in list(data.items()):
         # `else`/`finally` are Python keywords: their fields are named `else_`/`finally_`.
@@ -198,6 +203,29 @@ def _parse_children(cls: type, name: str, value: Any, path: tuple, state: _Parse
     if isinstance(value, list):
         return _parse_task_list(value, path, state)
     return value  # let pydantic report the wrong type
+
+
+def apply_plugin_defaults(task: dict, type_names: set[str], defaults: list[dict]) -> dict:
+    """Merge ``pluginDefaults`` into a raw task: by exact type or package prefix; ``forced`` wins."""
+    for default in defaults:
+        prefix = default["type"].rstrip(".")
+        if not any(t == prefix or t.startswith(prefix + ".") for t in type_names):
+            continue
+        if default.get("forced"):
+            task = _deep_merge(task, default["values"])
+        else:
+            task = _deep_merge(default["values"], task)
+    return task
+
+
+def _deep_merge(base: dict, override: dict) -> dict:
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
 
 
 def _case_key(key: Any) -> str:

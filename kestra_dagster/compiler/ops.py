@@ -1,0 +1,209 @@
+"""What each compiled op does at run time: start, task, failure marker, end.
+
+Design (why the graph looks the way it does; Dagster has no "run even if upstream failed"
+rule, dagster-io/dagster#15761):
+
+* **Catch and route.** A task op never raises for a task failure. It yields exactly one of two
+  optional outputs, ``ok`` or ``failed``, each carrying the ``ExecutionState`` (outputs and task
+  runs so far). The next main task hangs off ``ok``, so after a failure the rest of the list is
+  SKIPPED by Dagster itself.
+* **errors** hang off a fan-in of every main task's ``failed``: a fan-in runs when at least one
+  source produced a value, so they run only after a failure. **finally** hangs off a fan-in of
+  every ``ok`` and ``failed`` of the main and errors tasks: it always runs, after them.
+* **Red where Kestra says FAILED.** Each task has a marker op ``<task>__FAILED`` fed by its
+  ``failed`` output; it raises, so the failure shows in red next to the task and the Dagster run
+  ends FAILURE, while errors/finally still run (they do not depend on markers).
+* **kestra_end** fans in everything, folds Kestra's final state (KILLED > FAILED > WARNING >
+  PAUSED > SUCCESS over main + finally tasks), renders flow ``outputs`` and tags the run
+  (``kestra/state``). **afterExecution** tasks hang off it, see ``execution.state``, and cannot
+  change the outcome (no markers).
+* Nested tasks (inside If, ForEach, Parallel…) run inside their top-level flowable's op through
+  the same engine; their logs carry their task id and their states land in the op's metadata.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable
+
+from dagster import Failure, MetadataValue, Output
+
+from kestra_dagster.engine.execution import ExecutionState, utcnow_iso
+from kestra_dagster.engine.runner import Runner, RunServices, Scope
+from kestra_dagster.engine.states import State
+from kestra_dagster.errors import ExpressionError
+from kestra_dagster.expressions import SecretResolver
+
+if TYPE_CHECKING:
+    from kestra_dagster.compiler.translator import CompiledFlow
+    from kestra_dagster.model.common import Task
+
+RESOURCE_KEY = "kestra"
+OK, FAILED, CTX = "ok", "failed", "ctx"
+END_NODE = "kestra_end"
+MARKER_SUFFIX = "__FAILED"
+#: Largest JSON preview of outputs put in event metadata (the full value travels on the edge).
+METADATA_PREVIEW_BYTES = 64_000
+
+
+@dataclass
+class RunSetup:
+    """What the ``kestra`` resource hands to ops: validated inputs, trigger data, labels."""
+
+    inputs: dict[str, Any]
+    trigger: dict[str, Any]
+    labels: dict[str, str]
+
+
+class _TaskLogger:
+    """Routes a task's log lines into the Dagster event log, prefixed and with secrets masked."""
+
+    def __init__(self, log, prefix: str, secrets: SecretResolver):
+        self._log = log
+        self._prefix = prefix
+        self._secrets = secrets
+
+    def _fmt(self, msg: str) -> str:
+        text = f"{self._prefix}{msg}"
+        for secret in sorted(self._secrets.revealed, key=len, reverse=True):
+            if secret and len(secret) >= 3:
+                text = text.replace(secret, "******")
+        return text
+
+    def debug(self, msg: str) -> None:
+        self._log.debug(self._fmt(msg))
+
+    def info(self, msg: str) -> None:
+        self._log.info(self._fmt(msg))
+
+    def warning(self, msg: str) -> None:
+        self._log.warning(self._fmt(msg))
+
+    def error(self, msg: str) -> None:
+        self._log.error(self._fmt(msg))
+
+
+def make_services(context, compiled: "CompiledFlow") -> RunServices:
+    from kestra_dagster.compiler.kv import DagsterInstanceKV
+    from kestra_dagster.engine.storage import default_storage
+
+    secrets = SecretResolver()
+
+    def logger_factory(task_id: str, values: tuple[str, ...]) -> _TaskLogger:
+        suffix = f" {'/'.join(values)}" if values else ""
+        return _TaskLogger(context.log, f"[{task_id}{suffix}] ", secrets)
+
+    return RunServices(
+        storage=default_storage(),
+        kv=DagsterInstanceKV(context.instance),
+        logger_factory=logger_factory,
+        secrets=secrets,
+        subflow_launcher=compiled.subflow_launcher(context),
+    )
+
+
+def _incoming(inputs: dict, compiled: "CompiledFlow", context) -> ExecutionState:
+    """The execution state from upstream (merging a fan-in), or a new one for the first task."""
+    value = inputs.get(CTX)
+    if value is None:
+        return compiled.new_execution(context)
+    if isinstance(value, list):
+        first, *rest = value
+        return first.merged(rest)
+    return value.copy()
+
+
+def make_task_fn(compiled: "CompiledFlow", task: "Task", branch: str) -> Callable:
+    def compute(context, inputs):
+        execution = _incoming(inputs, compiled, context)
+        if branch == "afterExecution":
+            execution.final_state = execution.final_state or execution.kestra_state().value
+        runner = Runner(compiled.flow, execution, make_services(context, compiled))
+        started = time.monotonic()
+        state = runner.run_task(task, Scope(branch=branch))
+        record = execution.task_runs[-1]
+        metadata = {
+            "kestra/state": state.value,
+            "kestra/task_id": task.id,
+            "kestra/type": task.type,
+            "kestra/attempts": record.attempts,
+            "kestra/duration_s": round(time.monotonic() - started, 3),
+        }
+        outputs = execution.outputs.get(task.id)
+        if outputs is not None:
+            metadata["kestra/outputs"] = _json_preview(outputs)
+        nested = [r for r in execution.task_runs if r.parent is not None and r.started >= record.started]
+        if nested:
+            metadata["kestra/task_runs"] = MetadataValue.md(_runs_table(nested))
+        if record.error:
+            metadata["kestra/error"] = record.error
+        failed = state in (State.FAILED, State.KILLED)
+        yield Output(execution, FAILED if failed else OK, metadata=metadata)
+
+    return compute
+
+
+def make_marker_fn(task_id: str) -> Callable:
+    def compute(context, inputs):
+        execution: ExecutionState = inputs[CTX]
+        record = next((r for r in reversed(execution.task_runs) if r.task_id == task_id and r.parent is None), None)
+        reason = record.error if record and record.error else "see the task's logs"
+        raise Failure(
+            description=f"task '{task_id}' ended {record.state if record else 'FAILED'}: {reason}",
+            metadata={"kestra/task_id": task_id},
+            allow_retries=False,
+        )
+
+    return compute
+
+
+def make_end_fn(compiled: "CompiledFlow") -> Callable:
+    def compute(context, inputs):
+        execution = _incoming(inputs, compiled, context)
+        state = execution.kestra_state()
+        runner = Runner(compiled.flow, execution, make_services(context, compiled))
+        output_error = None
+        if state in (State.SUCCESS, State.WARNING) and compiled.flow.outputs:
+            try:
+                for out in compiled.flow.outputs:
+                    execution.flow_outputs[out.id] = runner.render(out.value, Scope(), prop=f"outputs.{out.id}", typed=True)
+            except ExpressionError as exc:
+                output_error = str(exc)
+                state = State.FAILED
+        execution.final_state = state.value
+        tags = {"kestra/state": state.value}
+        tags.update({f"kestra/label/{k}": str(v)[:255] for k, v in execution.labels.items()})
+        context.instance.add_run_tags(context.run_id, tags)
+        context.log.info(f"execution {execution.execution_id} of {compiled.flow.uid} ended {state.value}")
+        metadata = {
+            "kestra/state": state.value,
+            "kestra/task_states": _json_preview(execution.task_states()),
+            "kestra/flow_outputs": _json_preview(execution.flow_outputs),
+        }
+        if output_error:
+            raise Failure(description=f"flow outputs could not be rendered: {output_error}", metadata=metadata)
+        yield Output(execution, OK, metadata=metadata)
+
+    return compute
+
+
+def _json_preview(value: Any) -> Any:
+    try:
+        text = json.dumps(value, default=str)
+    except (TypeError, ValueError):
+        return MetadataValue.text(str(value)[:METADATA_PREVIEW_BYTES])
+    if len(text) > METADATA_PREVIEW_BYTES:
+        return MetadataValue.text(text[:METADATA_PREVIEW_BYTES] + "… (truncated)")
+    return MetadataValue.json(json.loads(text))
+
+
+def _runs_table(records) -> str:
+    rows = ["| task | value | state | attempts |", "|---|---|---|---|"]
+    for r in records[:200]:
+        rows.append(f"| {r.task_id} | {'/'.join(r.values)} | {r.state} | {r.attempts} |")
+    return "\n".join(rows)
+
+
+__all__ = ["RunSetup", "make_task_fn", "make_marker_fn", "make_end_fn", "utcnow_iso"]

@@ -1,0 +1,289 @@
+"""Kestra flow → Dagster job, through one overridable translator (in the spirit of dagster-dbt's).
+
+Subclass ``KestraTranslator`` and override any ``get_*`` hook to change names, tags, descriptions,
+the executor or the Launchpad schema; ``build_job`` assembles the graph described in
+``compiler.ops``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import yaml
+from dagster import (
+    Any as DagsterAny,
+    ConfigMapping,
+    DependencyDefinition,
+    Field,
+    GraphDefinition,
+    In,
+    JobDefinition,
+    MultiDependencyDefinition,
+    Noneable,
+    NodeInvocation,
+    OpDefinition,
+    Out,
+    Permissive,
+    ResourceDefinition,
+    in_process_executor,
+)
+
+from kestra_dagster.compiler import ops
+from kestra_dagster.compiler.compat import clone_op
+from kestra_dagster.engine.execution import ExecutionState, utcnow_iso
+from kestra_dagster.engine.inputs import resolve_inputs
+from kestra_dagster.model.common import Task, is_dynamic
+from kestra_dagster.model.flow import Flow
+from kestra_dagster.model.loader import LoadedFlow
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_]")
+
+
+def _noop(context, inputs):  # prototypes are always cloned with a real compute function
+    yield from ()
+
+
+# One prototype per op shape; every task op is a cheap copy of one of these (see compat.py).
+_FIRST = OpDefinition(name="kestra_first_task", compute_fn=_noop, required_resource_keys={ops.RESOURCE_KEY},
+                      outs={ops.OK: Out(is_required=False), ops.FAILED: Out(is_required=False)})
+_CHAINED = OpDefinition(name="kestra_task", compute_fn=_noop, required_resource_keys={ops.RESOURCE_KEY},
+                        ins={ops.CTX: In()}, outs={ops.OK: Out(is_required=False), ops.FAILED: Out(is_required=False)})
+_MARKER = OpDefinition(name="kestra_failed_marker", compute_fn=_noop, ins={ops.CTX: In()})
+_END = OpDefinition(name="kestra_end", compute_fn=_noop, required_resource_keys={ops.RESOURCE_KEY},
+                    ins={ops.CTX: In()}, outs={ops.OK: Out(is_required=False)})
+
+
+@dataclass
+class CompiledFlow:
+    """A flow plus what its ops need at run time (the job, the catalog for subflows)."""
+
+    loaded: LoadedFlow
+    translator: "KestraTranslator"
+    job: JobDefinition | None = None
+    catalog: dict[str, "CompiledFlow"] = field(default_factory=dict)
+
+    @property
+    def flow(self) -> Flow:
+        return self.loaded.flow
+
+    def new_execution(self, context) -> ExecutionState:
+        setup: ops.RunSetup = getattr(context.resources, ops.RESOURCE_KEY)
+        if self.flow.disabled:
+            from dagster import Failure
+
+            raise Failure(description=f"flow {self.flow.uid} is disabled (disabled: true); enable it to run it")
+        self.translator.enforce_concurrency(context, self.flow)
+        return ExecutionState(
+            execution_id=context.run_id, namespace=self.flow.namespace, flow_id=self.flow.id,
+            start_date=utcnow_iso(), inputs=setup.inputs, trigger=setup.trigger, labels=dict(setup.labels),
+        )
+
+    def subflow_launcher(self, context) -> Callable[..., dict]:
+        from kestra_dagster.compiler.subflow import SubflowLauncher
+
+        return SubflowLauncher(self, context)
+
+
+class KestraTranslator:
+    """Maps Kestra concepts to Dagster ones. Every ``get_*`` method is a hook to override."""
+
+    # ------------------------------------------------------------------ names
+    def get_job_name(self, flow: Flow) -> str:
+        return dagster_name(f"{flow.namespace}__{flow.id}")
+
+    def get_node_name(self, task: Task) -> str:
+        return dagster_name(task.id)
+
+    def get_op_name(self, flow: Flow, task: Task) -> str:
+        return f"{self.get_job_name(flow)}__{self.get_node_name(task)}"
+
+    # ------------------------------------------------------------------ presentation
+    def get_job_description(self, loaded: LoadedFlow) -> str:
+        flow = loaded.flow
+        lines = [flow.description or f"Kestra flow `{flow.uid}`", "", f"Source: `{loaded.file}`"]
+        return "\n".join(lines)
+
+    def get_job_tags(self, flow: Flow) -> dict[str, str]:
+        tags = {"kestra/namespace": flow.namespace, "kestra/flow_id": flow.id, "kestra/flow": flow.uid}
+        for key, value in flow.label_dict().items():
+            tags[f"kestra/label/{dagster_tag_key(key)}"] = str(value)[:255]
+        return tags
+
+    def get_job_metadata(self, loaded: LoadedFlow) -> dict[str, Any]:
+        return {"kestra/source_file": loaded.file, "kestra/flow": loaded.flow.uid}
+
+    def get_op_description(self, task: Task) -> str:
+        snippet = yaml.safe_dump(task.model_dump(by_alias=True, exclude_defaults=True, exclude_none=True),
+                                 sort_keys=False, allow_unicode=True)
+        first = task.description or task.type
+        return f"{first}\n\n```yaml\n{snippet}```"
+
+    def get_op_tags(self, task: Task) -> dict[str, str]:
+        kind = getattr(type(task), "compute_kind", None) or task.type.rsplit(".", 1)[-1]
+        return {"kestra/type": task.type, "kestra/task_id": task.id, "dagster/compute_kind": kind}
+
+    # ------------------------------------------------------------------ execution
+    def get_executor(self, flow: Flow):
+        # Kestra flows are mostly sequential and Parallel/ForEach run on threads inside one op;
+        # the in-process executor costs ~40 ms per op against ~1 s per op for multiprocess.
+        return in_process_executor
+
+    def get_inputs_config(self, flow: Flow) -> dict[str, Field]:
+        """The Launchpad schema: one typed field per input, defaults filled in."""
+        fields: dict[str, Field] = {}
+        for inp in flow.inputs:
+            py_type = getattr(inp, "launchpad_type", str)
+            dagster_type = {str: str, int: int, float: float, bool: bool}.get(py_type, DagsterAny)
+            description = inp.description or inp.displayName or f"{inp.type} input"
+            default = inp.defaults
+            if default is not None and not is_dynamic(default):
+                if dagster_type is str and not isinstance(default, str):
+                    default = yaml.safe_dump(default).strip() if isinstance(default, (dict, list)) else str(default)
+                fields[inp.id] = Field(Noneable(dagster_type), default_value=default, description=description)
+            else:
+                required = inp.required and default is None
+                fields[inp.id] = Field(Noneable(dagster_type) if not required else dagster_type,
+                                       is_required=required, description=description)
+        return fields
+
+    def enforce_concurrency(self, context, flow: Flow) -> None:
+        from kestra_dagster.compiler.concurrency import enforce
+
+        enforce(context, flow, self.get_job_name(flow))
+
+    # ------------------------------------------------------------------ assembly
+    def build_job(self, loaded: LoadedFlow, catalog: dict[str, CompiledFlow] | None = None) -> CompiledFlow:
+        flow = loaded.flow
+        compiled = CompiledFlow(loaded=loaded, translator=self, catalog=catalog if catalog is not None else {})
+        builder = _GraphBuilder(self, compiled)
+        main = builder.chain([t for t in flow.tasks if not t.disabled], "tasks", upstream=None)
+        errors = []
+        if flow.errors and main:
+            errors = builder.chain([t for t in flow.errors if not t.disabled], "errors",
+                                   upstream=[(n, ops.FAILED) for n in main])
+        everything = [(n, out) for n in main + errors for out in (ops.OK, ops.FAILED)]
+        finals = []
+        if flow.finally_:
+            finals = builder.chain([t for t in flow.finally_ if not t.disabled], "finally", upstream=everything)
+        ends = [(n, out) for n in main + errors + finals for out in (ops.OK, ops.FAILED)]
+        builder.add_end(ends)
+        builder.chain([t for t in flow.afterExecution if not t.disabled], "afterExecution",
+                      upstream=[(ops.END_NODE, ops.OK)], markers=False)
+
+        config_schema = {
+            "inputs": Field(self.get_inputs_config(flow), is_required=any(
+                f.is_required for f in self.get_inputs_config(flow).values())),
+            "trigger": Field(Permissive(), is_required=False, description="Trigger variables (set by schedules, sensors)"),
+            "labels": Field(Permissive(), is_required=False, description="Execution labels"),
+        }
+        graph = GraphDefinition(
+            name=self.get_job_name(flow), node_defs=builder.defs, dependencies=builder.deps,
+            description=self.get_job_description(loaded),
+        )
+        compiled.job = graph.to_job(
+            name=self.get_job_name(flow),
+            description=self.get_job_description(loaded),
+            tags=self.get_job_tags(flow),
+            metadata=self.get_job_metadata(loaded),
+            executor_def=self.get_executor(flow),
+            resource_defs={ops.RESOURCE_KEY: _setup_resource(flow)},
+            config=ConfigMapping(config_fn=_to_resource_config, config_schema=config_schema),
+        )
+        return compiled
+
+
+class _GraphBuilder:
+    def __init__(self, translator: KestraTranslator, compiled: CompiledFlow):
+        self.t = translator
+        self.compiled = compiled
+        self.defs: list[OpDefinition] = []
+        self.deps: dict[NodeInvocation, dict[str, Any]] = {}
+        self.node_names: set[str] = set()
+
+    def _unique(self, name: str) -> str:
+        base, n = name, 2
+        while name in self.node_names:
+            name = f"{base}_{n}"
+            n += 1
+        self.node_names.add(name)
+        return name
+
+    def chain(self, tasks: list[Task], branch: str, upstream: list[tuple[str, str]] | None, markers: bool = True) -> list[str]:
+        flow = self.compiled.flow
+        nodes: list[str] = []
+        for i, task in enumerate(tasks):
+            node = self._unique(self.t.get_node_name(task))
+            first = i == 0 and upstream is None
+            op_def = clone_op(
+                _FIRST if first else _CHAINED,
+                name=f"{self.t.get_job_name(flow)}__{node}",
+                description=self.t.get_op_description(task),
+                tags=self.t.get_op_tags(task),
+                compute_fn=ops.make_task_fn(self.compiled, task, branch),
+            )
+            self.defs.append(op_def)
+            if first:
+                dep: dict[str, Any] = {}
+            elif i == 0:
+                dep = {ops.CTX: _fan_in(upstream)}
+            else:
+                dep = {ops.CTX: DependencyDefinition(nodes[-1], ops.OK)}
+            self.deps[NodeInvocation(op_def.name, alias=node)] = dep
+            nodes.append(node)
+            if markers:
+                self._marker(node, task)
+        return nodes
+
+    def _marker(self, node: str, task: Task) -> None:
+        name = self._unique(f"{node}{ops.MARKER_SUFFIX}")
+        op_def = clone_op(
+            _MARKER, name=f"{self.t.get_job_name(self.compiled.flow)}__{name}",
+            description=f"Fails the run (red) when task `{task.id}` ends FAILED; errors and finally still run.",
+            tags={"dagster/compute_kind": "failed", "kestra/task_id": task.id},
+            compute_fn=ops.make_marker_fn(task.id),
+        )
+        self.defs.append(op_def)
+        self.deps[NodeInvocation(op_def.name, alias=name)] = {ops.CTX: DependencyDefinition(node, ops.FAILED)}
+
+    def add_end(self, upstream: list[tuple[str, str]]) -> None:
+        self.node_names.add(ops.END_NODE)
+        op_def = clone_op(
+            _END, name=f"{self.t.get_job_name(self.compiled.flow)}__{ops.END_NODE}",
+            description="Folds Kestra's final state, renders the flow outputs and tags the run.",
+            tags={"dagster/compute_kind": "kestra"}, compute_fn=ops.make_end_fn(self.compiled),
+        )
+        self.defs.append(op_def)
+        self.deps[NodeInvocation(op_def.name, alias=ops.END_NODE)] = {ops.CTX: _fan_in(upstream)}
+
+
+def _fan_in(sources: list[tuple[str, str]] | None):
+    return MultiDependencyDefinition([DependencyDefinition(node, out) for node, out in sources or []])
+
+
+def _to_resource_config(config: dict) -> dict:
+    return {"resources": {ops.RESOURCE_KEY: {"config": {
+        "inputs": config.get("inputs") or {}, "trigger": config.get("trigger") or {}, "labels": config.get("labels") or {},
+    }}}}
+
+
+def _setup_resource(flow: Flow) -> ResourceDefinition:
+    def init(init_context) -> ops.RunSetup:
+        cfg = init_context.resource_config or {}
+        inputs = resolve_inputs(flow, cfg.get("inputs") or {}, {"trigger": cfg.get("trigger") or {}})
+        return ops.RunSetup(inputs=inputs, trigger=dict(cfg.get("trigger") or {}),
+                            labels={str(k): str(v) for k, v in (cfg.get("labels") or {}).items()})
+
+    return ResourceDefinition(resource_fn=init, config_schema=Permissive(),
+                              description="Validated inputs and trigger data of the execution")
+
+
+def dagster_name(text: str) -> str:
+    """Dagster names allow ``[A-Za-z0-9_]`` only: replace the rest, never start with a digit."""
+    name = _UNSAFE.sub("_", text)
+    return name if name and not name[0].isdigit() else f"_{name}"
+
+
+def dagster_tag_key(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.\-]", "_", text)[:63]

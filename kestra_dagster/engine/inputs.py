@@ -1,0 +1,54 @@
+"""Execution inputs: launch values checked against the flow's declarations, defaults applied.
+
+Runs before any task, so a bad input rejects the execution with every problem listed at once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kestra_dagster.errors import ExpressionError, InputError
+from kestra_dagster.expressions import render_typed
+from kestra_dagster.model.common import is_dynamic
+from kestra_dagster.model.flow import Flow
+
+
+def resolve_inputs(flow: Flow, given: dict[str, Any] | None, variables: dict | None = None) -> dict[str, Any]:
+    """Typed inputs for an execution; raises InputError naming each bad or missing input."""
+    given = dict(given or {})
+    resolved: dict[str, Any] = {}
+    errors: list[str] = []
+    declared = {i.id for i in flow.inputs}
+    for name in sorted(set(given) - declared):
+        errors.append(f"'{name}' is not an input of {flow.uid} (declared: {', '.join(sorted(declared)) or 'none'})")
+    for inp in flow.inputs:
+        value = given.get(inp.id)
+        if value is None or value == "":
+            default = inp.defaults
+            if is_dynamic(default):
+                try:
+                    default = render_typed(default, {**(variables or {}), "inputs": resolved})
+                except ExpressionError as exc:
+                    errors.append(f"'{inp.id}': its default cannot be rendered: {exc}")
+                    continue
+            value = default
+        if value is None:
+            if inp.required:
+                errors.append(f"'{inp.id}' is required ({inp.type}) and has no default")
+            else:
+                resolved[inp.id] = None
+            continue
+        try:
+            resolved[inp.id] = inp.coerce(value)
+        except ValueError as exc:
+            errors.append(f"'{inp.id}' = {_preview(value, inp.type)} is not a valid {inp.type}: {exc}")
+    if errors:
+        raise InputError(errors)
+    return resolved
+
+
+def _preview(value: Any, kind: str) -> str:
+    if kind == "SECRET":
+        return "******"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
