@@ -1,0 +1,62 @@
+"""``kestra-dagster run``: one flow, run to its end in this process, summarised as Kestra would."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from dagster import DagsterInstance
+
+from kestra_dagster.compiler.definitions import load_catalog
+from kestra_dagster.compiler.ops import END_NODE, FAILED, OK
+from kestra_dagster.engine.execution import ExecutionState
+from kestra_dagster.engine.inputs import resolve_inputs
+from kestra_dagster.errors import FlowValidationError
+from kestra_dagster.model.loader import load_flow_file
+
+
+def run_flow_file(flow_file: str, inputs: dict[str, Any], flows_dir: str | None = None) -> dict:
+    """Validate, check inputs (raising InputError before anything runs), execute, summarise."""
+    loaded = load_flow_file(flow_file)
+    if loaded.unsupported:
+        from kestra_dagster.errors import FlowIssue
+
+        raise FlowValidationError(flow_file, [
+            FlowIssue(u.message(), path=u.path, file=flow_file, line=u.line) for u in loaded.unsupported
+        ])
+    resolve_inputs(loaded.flow, inputs)  # reject bad inputs before a run exists
+    paths = [flows_dir] if flows_dir else []
+    catalog = load_catalog([*paths, flow_file])
+    compiled = catalog.by_file(flow_file) or catalog.flows[loaded.flow.uid]
+    instance = DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else DagsterInstance.ephemeral()
+    with instance:
+        result = compiled.job.execute_in_process(
+            run_config={"inputs": inputs}, instance=instance, raise_on_error=False,
+        )
+        run = instance.get_run_by_id(result.run_id)
+        return summarise(result, run.tags if run else {})
+
+
+def summarise(result, tags: dict) -> dict:
+    """Merge every execution snapshot the run's ops produced into Kestra's view of the run."""
+    snapshots: list[ExecutionState] = []
+    end: ExecutionState | None = None
+    for node in result.job_def.graph.node_names():
+        for output in (OK, FAILED):
+            try:
+                value = result.output_for_node(node, output)
+            except Exception:  # noqa: BLE001 - the node did not produce this output
+                continue
+            if isinstance(value, ExecutionState):
+                snapshots.append(value)
+                if node == END_NODE:
+                    end = value
+    merged = snapshots[0].merged(snapshots[1:]) if snapshots else None
+    state = tags.get("kestra/state") or (end.final_state if end else None) or "FAILED"
+    return {
+        "runId": result.run_id,
+        "state": state,
+        "taskStates": merged.task_states() if merged else {},
+        "outputs": merged.outputs if merged else {},
+        "flowOutputs": end.flow_outputs if end else {},
+    }
