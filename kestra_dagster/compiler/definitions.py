@@ -77,7 +77,17 @@ def load_catalog(paths: list[str | os.PathLike] | None = None, translator: Kestr
 
 def build_definitions(paths: list[str | os.PathLike] | None = None, translator: KestraTranslator | None = None) -> Definitions:
     catalog = load_catalog(paths, translator)
-    return Definitions(jobs=catalog.jobs)
+    schedules, sensors = build_trigger_definitions(catalog)
+    return Definitions(jobs=catalog.jobs, schedules=schedules, sensors=sensors)
+
+
+def build_trigger_definitions(catalog: FlowCatalog) -> tuple[list, list]:
+    """Schedules and sensors for the flows' ``triggers`` (see ``compiler.triggers``)."""
+    try:
+        from kestra_dagster.compiler.triggers import build_triggers
+    except ImportError:  # the triggers module is optional while it is being built
+        return [], []
+    return build_triggers(catalog)
 
 
 def _broken_flow_job(file: str, report: str, taken: set[str]) -> JobDefinition:
