@@ -124,13 +124,16 @@ def run(flow_file: str, inputs: tuple[str, ...], flows_dir: str | None, as_json:
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True)
-def plugins(as_json: bool) -> None:
+@click.option("--markdown", is_flag=True, help="A Markdown table (the README's supported-types table).")
+def plugins(as_json: bool, markdown: bool) -> None:
     """List every task and trigger type available, with its package and aliases."""
-    from kestra_dagster.registry import get_registry
+    from kestra_dagster.registry import get_registry, types_table_markdown
 
     registry = get_registry()
     rows = sorted(registry.entries.values(), key=lambda e: (e.kind, e.type))
-    if as_json:
+    if markdown:
+        click.echo(types_table_markdown(registry))
+    elif as_json:
         click.echo(json.dumps([{"type": e.type, "kind": e.kind, "package": e.package, "aliases": list(e.aliases),
                                 "description": e.summary} for e in rows], indent=2))
     else:

@@ -121,3 +121,13 @@ def reset_registry() -> None:
     global _default
     with _lock:
         _default = None
+
+
+def types_table_markdown(registry: Registry | None = None) -> str:
+    """The README's table of supported types, generated so it cannot drift from the code."""
+    registry = registry or get_registry()
+    lines = ["| kind | type | aliases | what it does |", "|---|---|---|---|"]
+    for e in sorted(registry.entries.values(), key=lambda e: (e.kind, e.type)):
+        aliases = "<br>".join(f"`{a}`" for a in e.aliases)
+        lines.append(f"| {e.kind} | `{e.type}` | {aliases} | {e.summary} |")
+    return "\n".join(lines)
