@@ -66,11 +66,7 @@ class _TaskLogger:
         self._secrets = secrets
 
     def _fmt(self, msg: str) -> str:
-        text = f"{self._prefix}{msg}"
-        for secret in sorted(self._secrets.revealed, key=len, reverse=True):
-            if secret and len(secret) >= 3:
-                text = text.replace(secret, "******")
-        return text
+        return _mask(f"{self._prefix}{msg}", self._secrets.revealed)
 
     def debug(self, msg: str) -> None:
         self._log.debug(self._fmt(msg))
@@ -120,7 +116,8 @@ def make_task_fn(compiled: "CompiledFlow", task: "Task", branch: str) -> Callabl
         execution = _incoming(inputs, compiled, context)
         if branch == "afterExecution":
             execution.final_state = execution.final_state or execution.kestra_state().value
-        runner = Runner(compiled.flow, execution, make_services(context, compiled))
+        services = make_services(context, compiled)
+        runner = Runner(compiled.flow, execution, services)
         started = time.monotonic()
         state = runner.run_task(task, Scope(branch=branch))
         record = execution.task_runs[-1]
@@ -133,7 +130,7 @@ def make_task_fn(compiled: "CompiledFlow", task: "Task", branch: str) -> Callabl
         }
         outputs = execution.outputs.get(task.id)
         if outputs is not None:
-            metadata["kestra/outputs"] = _json_preview(outputs)
+            metadata["kestra/outputs"] = _json_preview(outputs, services.secrets.revealed)
         nested = [r for r in execution.task_runs if r.parent is not None and r.started >= record.started]
         if nested:
             metadata["kestra/task_runs"] = MetadataValue.md(_runs_table(nested))
@@ -189,14 +186,25 @@ def make_end_fn(compiled: "CompiledFlow") -> Callable:
     return compute
 
 
-def _json_preview(value: Any) -> Any:
+def _json_preview(value: Any, secrets: set[str] | frozenset = frozenset()) -> Any:
+    """Outputs as JSON metadata, truncated, with any secret value revealed in this op masked."""
     try:
         text = json.dumps(value, default=str)
     except (TypeError, ValueError):
-        return MetadataValue.text(str(value)[:METADATA_PREVIEW_BYTES])
+        return MetadataValue.text(_mask(str(value), secrets)[:METADATA_PREVIEW_BYTES])
+    masked = _mask(text, {json.dumps(s)[1:-1] for s in secrets})
+    if masked != text:
+        return MetadataValue.text(masked[:METADATA_PREVIEW_BYTES])
     if len(text) > METADATA_PREVIEW_BYTES:
         return MetadataValue.text(text[:METADATA_PREVIEW_BYTES] + "… (truncated)")
     return MetadataValue.json(json.loads(text))
+
+
+def _mask(text: str, secrets) -> str:
+    for secret in sorted(secrets, key=len, reverse=True):
+        if secret and len(secret) >= 3:
+            text = text.replace(secret, "******")
+    return text
 
 
 def _runs_table(records) -> str:
