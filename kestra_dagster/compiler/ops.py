@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from dagster import Failure, MetadataValue, Output
 
+from kestra_dagster.engine.context import mask_secrets
 from kestra_dagster.engine.execution import ExecutionState, utcnow_iso
 from kestra_dagster.engine.runner import Runner, RunServices, Scope
 from kestra_dagster.engine.states import State
@@ -66,7 +67,7 @@ class _TaskLogger:
         self._secrets = secrets
 
     def _fmt(self, msg: str) -> str:
-        return _mask(f"{self._prefix}{msg}", self._secrets.revealed)
+        return mask_secrets(f"{self._prefix}{msg}", self._secrets.revealed)
 
     def debug(self, msg: str) -> None:
         self._log.debug(self._fmt(msg))
@@ -191,20 +192,13 @@ def _json_preview(value: Any, secrets: set[str] | frozenset = frozenset()) -> An
     try:
         text = json.dumps(value, default=str)
     except (TypeError, ValueError):
-        return MetadataValue.text(_mask(str(value), secrets)[:METADATA_PREVIEW_BYTES])
-    masked = _mask(text, {json.dumps(s)[1:-1] for s in secrets})
+        return MetadataValue.text(mask_secrets(str(value), secrets)[:METADATA_PREVIEW_BYTES])
+    masked = mask_secrets(text, {json.dumps(s)[1:-1] for s in secrets})
     if masked != text:
         return MetadataValue.text(masked[:METADATA_PREVIEW_BYTES])
     if len(text) > METADATA_PREVIEW_BYTES:
         return MetadataValue.text(text[:METADATA_PREVIEW_BYTES] + "… (truncated)")
     return MetadataValue.json(json.loads(text))
-
-
-def _mask(text: str, secrets) -> str:
-    for secret in sorted(secrets, key=len, reverse=True):
-        if secret and len(secret) >= 3:
-            text = text.replace(secret, "******")
-    return text
 
 
 def _runs_table(records) -> str:

@@ -15,6 +15,18 @@ from typing import Any, Callable, Protocol
 from kestra_dagster.errors import ExpressionError, TaskKilled
 
 
+#: Secrets shorter than this are not masked: masking "a" or "1" would garble every log line.
+MIN_MASKED_SECRET_LENGTH = 3
+
+
+def mask_secrets(text: str, secrets) -> str:
+    """Replace every revealed secret value in ``text`` with ``******`` (longest first)."""
+    for secret in sorted(secrets, key=len, reverse=True):
+        if secret and len(secret) >= MIN_MASKED_SECRET_LENGTH:
+            text = text.replace(secret, "******")
+    return text
+
+
 class TaskLogger(Protocol):
     def debug(self, msg: str) -> None: ...
     def info(self, msg: str) -> None: ...
@@ -118,10 +130,7 @@ class TaskContext:
             raise TaskKilled(f"task '{self.task_id}' was stopped while sleeping")
 
     def mask(self, text: str) -> str:
-        for secret in sorted(self.secret_values, key=len, reverse=True):
-            if secret and len(secret) >= 3:
-                text = text.replace(secret, "******")
-        return text
+        return mask_secrets(text, self.secret_values)
 
 
 class InternalStorage(Protocol):

@@ -28,7 +28,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from kestra_dagster.engine.context import KVBackend, TaskContext, TaskLogger, TaskRunInfo
+from kestra_dagster.engine.context import KVBackend, TaskContext, TaskLogger, TaskRunInfo, mask_secrets
 from kestra_dagster.engine.execution import ExecutionState, TaskRunRecord, utcnow_iso
 from kestra_dagster.engine.states import State, apply_allow, guess_final_state
 from kestra_dagster.errors import ExpressionError, KestraDagsterError, TaskFailed, TaskKilled
@@ -335,10 +335,7 @@ class Runner:
         return Path(tempfile.mkdtemp(prefix="kestra-task-", dir=root)), True
 
     def _masked(self, text: str) -> str:
-        for secret in sorted(self.services.secrets.revealed, key=len, reverse=True):
-            if secret and len(secret) >= 3:
-                text = text.replace(secret, "******")
-        return text
+        return mask_secrets(text, self.services.secrets.revealed)
 
     def _record(self, task: Task, scope: Scope, state: State, started: str, error: str | None = None, attempts: int = 1) -> State:
         rec = TaskRunRecord(
