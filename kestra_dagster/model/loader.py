@@ -22,7 +22,7 @@ from kestra_dagster.model.common import Task, UnsupportedTask
 from kestra_dagster.model.flow import IGNORED_TOP_LEVEL_KEYS, Flow
 from kestra_dagster.model.inputs import coerce_default
 from kestra_dagster.model.triggers import Trigger, UnsupportedTrigger
-from kestra_dagster.model.yaml_source import SourceLocator, load_yaml, yaml_error_issue
+from kestra_dagster.model.yaml_source import SourceLocator, format_path, load_yaml, yaml_error_issue
 from kestra_dagster.registry import Registry, get_registry
 
 FLOW_FILE_SUFFIXES = (".yaml", ".yml")
@@ -186,7 +186,7 @@ def _parse_task(raw: Any, path: tuple, state: _ParseState) -> Task:
         task = cls.model_validate(data)
     except ValidationError as exc:
         _report_validation_error(exc, path, data, state, cls)
-        return _placeholder(raw.get("id"))
+        task = _placeholder(raw.get("id"))
     state.task_paths[id(task)] = path
     return task
 
@@ -238,7 +238,7 @@ def _unsupported_task(raw: dict, type_name: str, path: tuple, state: _ParseState
     task_id = raw.get("id") if isinstance(raw.get("id"), str) else "?"
     state.unsupported.append(
         UnsupportedTaskType(
-            type=type_name, task_id=task_id, path=".".join(map(str, path)),
+            type=type_name, task_id=task_id, path=format_path(path),
             line=state.locator.locate((*path, "type"))[0] if _line_wanted(state) else 0,
             suggestion=state.registry.suggest(type_name),
         )
@@ -273,7 +273,7 @@ def _parse_triggers(value: Any, state: _ParseState) -> Any:
         entry = state.registry.resolve(raw["type"])
         if entry is None or entry.kind != "trigger":
             state.unsupported.append(
-                UnsupportedTaskType(type=raw["type"], task_id=str(raw.get("id", "?")), path=f"triggers.{i}",
+                UnsupportedTaskType(type=raw["type"], task_id=str(raw.get("id", "?")), path=format_path(path),
                                     line=state.locator.locate((*path, "type"))[0], extra={"kind": "trigger"},
                                     suggestion=state.registry.suggest(raw["type"], kind="trigger"))
             )
@@ -297,6 +297,9 @@ def _report_validation_error(exc: ValidationError, base: tuple, data: Any, state
         # Errors inside already-parsed child tasks were reported by the child parse itself.
         if err["type"] in ("model_type", "model_attributes_type") and _is_task_list_loc(loc, cls):
             continue
+        if err["type"] in ("union_tag_invalid", "union_tag_not_found"):
+            # Point at the discriminator (``retry.type``), not at the whole mapping.
+            loc = (*loc, str((err.get("ctx") or {}).get("discriminator", "type")).strip("'"))
         state.error((*base, *loc), _friendly(err, cls, data, loc))
 
 
