@@ -8,6 +8,7 @@ Duplicate mapping keys, which PyYAML silently merges, are an error on both paths
 
 from __future__ import annotations
 
+import re
 from functools import cached_property
 from typing import Any, Sequence
 
@@ -49,11 +50,14 @@ class _FlowLoader(_BaseLoader):  # type: ignore[misc, valid-type]
         return super().construct_mapping(node, deep=deep)
 
 
-# Kestra keeps `2024-01-01` as text; so do we (libyaml would make a date object).
+# Kestra reads YAML with Jackson, which follows YAML 1.2 scalars: `2024-01-01` stays text and
+# only true/false are booleans (`on`, `off`, `yes`, `no` are strings, e.g. a task id `off`).
+_BOOL_TAG = "tag:yaml.org,2002:bool"
 _FlowLoader.yaml_implicit_resolvers = {
-    ch: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    ch: [(tag, regexp) for tag, regexp in resolvers if tag not in ("tag:yaml.org,2002:timestamp", _BOOL_TAG)]
     for ch, resolvers in _BaseLoader.yaml_implicit_resolvers.items()
 }
+_FlowLoader.add_implicit_resolver(_BOOL_TAG, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
 
 
 def yaml_error_issue(exc: yaml.YAMLError, file: str, text: str) -> FlowIssue:

@@ -1,0 +1,141 @@
+"""The compiled job's shape: names, tags, descriptions, Launchpad schema, graph wiring."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+from dagster import DagsterInstance
+
+from kestra_dagster.compiler.definitions import build_definitions, load_catalog
+from kestra_dagster.compiler.translator import KestraTranslator, dagster_name
+
+FLOW = """
+id: my-flow
+namespace: acme.data
+description: Nightly load
+labels:
+  team: data
+inputs:
+  - id: name
+    type: STRING
+    defaults: world
+  - id: count
+    type: INT
+    required: true
+  - id: flag
+    type: BOOLEAN
+    defaults: false
+tasks:
+  - id: first-step
+    type: io.kestra.plugin.core.log.Log
+    message: hi
+  - id: second
+    type: io.kestra.plugin.core.debug.Return
+    format: x
+  - id: off
+    type: io.kestra.plugin.core.log.Log
+    message: never
+    disabled: true
+errors:
+  - id: alert
+    type: io.kestra.plugin.core.log.Log
+    message: failed
+finally:
+  - id: cleanup
+    type: io.kestra.plugin.core.log.Log
+    message: bye
+"""
+
+
+@pytest.fixture
+def compiled(tmp_path):
+    (tmp_path / "f.yaml").write_text(FLOW)
+    return load_catalog([tmp_path]).flows["acme.data.my-flow"]
+
+
+def test_job_name_tags_and_metadata(compiled):
+    job = compiled.job
+    assert job.name == "acme_data__my_flow"
+    assert job.tags["kestra/namespace"] == "acme.data"
+    assert job.tags["kestra/flow_id"] == "my-flow"
+    assert job.tags["kestra/label/team"] == "data"
+    assert job.metadata["kestra/source_file"].value.endswith("f.yaml")
+    assert "Nightly load" in job.description
+
+
+def test_nodes_are_task_ids_with_type_badges_and_yaml(compiled):
+    graph = compiled.job.graph
+    names = set(graph.node_names())
+    # disabled tasks are removed; markers sit next to every task that can fail the run
+    assert {"first_step", "second", "alert", "cleanup", "kestra_end"} <= names
+    assert "off" not in names
+    assert {"first_step__FAILED", "second__FAILED", "alert__FAILED", "cleanup__FAILED"} <= names
+    op = graph.node_named("second").definition
+    assert op.name == "acme_data__my_flow__second"
+    assert op.tags["dagster/compute_kind"] == "Return"
+    assert op.tags["kestra/type"] == "io.kestra.plugin.core.debug.Return"
+    assert "```yaml" in op.description and "format: x" in op.description
+
+
+def test_errors_and_finally_wiring(compiled):
+    deps = compiled.job.graph.dependency_structure
+    alert_inputs = deps.input_to_upstream_outputs_for_node("alert")
+    sources = {(o.node_name, o.output_name) for outs in alert_inputs.values() for o in outs}
+    assert sources == {("first_step", "failed"), ("second", "failed")}
+    cleanup_inputs = deps.input_to_upstream_outputs_for_node("cleanup")
+    sources = {(o.node_name, o.output_name) for outs in cleanup_inputs.values() for o in outs}
+    assert ("alert", "ok") in sources and ("second", "failed") in sources
+
+
+def test_launchpad_schema_is_typed_with_defaults(compiled):
+    fields = compiled.job.run_config_schema.config_type.fields
+    inputs = fields["inputs"].config_type.fields
+    assert inputs["name"].default_value == "world"
+    assert inputs["count"].is_required
+    assert inputs["count"].config_type.given_name == "Int"
+    assert inputs["flag"].default_value is False
+    assert fields["inputs"].is_required  # count has no default
+
+
+def test_translator_hooks_can_be_overridden(tmp_path):
+    class Custom(KestraTranslator):
+        def get_job_name(self, flow):
+            return f"custom_{dagster_name(flow.id)}"
+
+    (tmp_path / "f.yaml").write_text(FLOW)
+    defs = build_definitions([tmp_path], translator=Custom())
+    assert defs.get_job_def("custom_my_flow")
+
+
+def test_broken_flow_becomes_an_invalid_job_and_the_rest_load(tmp_path):
+    (tmp_path / "good.yaml").write_text(FLOW)
+    (tmp_path / "bad.yaml").write_text("id: bad\nnamespace: acme\ntasks:\n  - id: t\n    type: io.kestra.plugin.core.log.Log\n")
+    (tmp_path / "unknown.yaml").write_text(
+        "id: u\nnamespace: acme\ntasks:\n  - id: t\n    type: io.kestra.plugin.nope.Thing\n"
+    )
+    defs = build_definitions([tmp_path])
+    repo = defs.get_repository_def()
+    names = {j.name for j in repo.get_all_jobs()}
+    assert "acme_data__my_flow" in names
+    bad = repo.get_job("invalid__bad")
+    assert "required property 'message' is missing" in bad.description
+    assert "bad.yaml:4" in bad.description
+    unknown = repo.get_job("invalid__unknown")
+    assert "unsupported task type io.kestra.plugin.nope.Thing (task 't')" in unknown.description
+    result = bad.execute_in_process(instance=DagsterInstance.ephemeral(), raise_on_error=False)
+    assert not result.success
+
+
+def test_duplicate_flow_uid_is_reported(tmp_path):
+    (tmp_path / "a.yaml").write_text(FLOW)
+    (tmp_path / "b.yaml").write_text(FLOW)
+    catalog = load_catalog([tmp_path])
+    assert len(catalog.flows) == 1
+    (report,) = catalog.broken.values()
+    assert "already defined" in report
+
+
+def test_dagster_safe_names():
+    assert dagster_name("a.b-c") == "a_b_c"
+    assert dagster_name("1abc") == "_1abc"

@@ -1,0 +1,56 @@
+"""The open type registry: families, aliases, duplicates, broken plugins, suggestions."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from kestra_dagster.registry import Registry, get_registry, types_table_markdown
+from kestra_dagster.tasks.base import RunnableTask
+
+
+class _Mine(RunnableTask):
+    """A test type."""
+
+    kestra_type: ClassVar[str] = "io.kestra.plugin.core.debug.Return"
+
+
+def test_builtin_families_are_registered():
+    registry = get_registry()
+    assert registry.resolve("io.kestra.plugin.core.log.Log") is not None
+    # an old alias resolves to the current class
+    assert registry.resolve("io.kestra.core.tasks.debugs.Return").type == "io.kestra.plugin.core.debug.Return"
+    assert registry.problems == []
+
+
+def test_a_type_registered_twice_is_reported_and_the_first_kept():
+    registry = Registry()
+    registry.add_module("kestra-dagster:core", "kestra_dagster.tasks.core")
+    registry.add(_Mine, package="some-plugin")
+    assert any("registered twice" in p and "some-plugin" in p for p in registry.problems)
+    assert registry.resolve("io.kestra.plugin.core.debug.Return").cls is not _Mine
+
+
+def test_a_plugin_that_fails_to_import_is_reported_and_the_rest_load():
+    registry = Registry()
+    registry.add_module("broken-plugin:x", "kestra_dagster_no_such_module")
+    registry.add_module("kestra-dagster:core", "kestra_dagster.tasks.core")
+    assert any("broken-plugin" in p and "failed to import" in p for p in registry.problems)
+    assert registry.resolve("io.kestra.plugin.core.log.Log") is not None
+
+
+def test_suggests_the_closest_type():
+    registry = get_registry()
+    assert registry.suggest("io.kestra.plugin.core.log.Logg") == "io.kestra.plugin.core.log.Log"
+    assert registry.suggest("io.kestra.plugin.core.flow.ForEch") == "io.kestra.plugin.core.flow.ForEach"
+    assert registry.suggest("com.example.Completely") is None
+
+
+def test_readme_types_table_is_in_sync():
+    from conftest import REPO_ROOT
+
+    readme = (REPO_ROOT / "README.md").read_text()
+    start, end = "<!-- types-table:start -->\n", "<!-- types-table:end -->"
+    section = readme.split(start, 1)[1].split(end, 1)[0].strip()
+    assert section == types_table_markdown().strip(), (
+        "README's supported-types table is stale: run scripts/update-readme-table"
+    )
