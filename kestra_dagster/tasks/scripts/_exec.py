@@ -1,0 +1,395 @@
+"""What every script task shares: Kestra's ``AbstractExecScript`` properties and its run.
+
+A concrete task (``shell.Commands``, ``python.Script``…) only says which command lines to run
+(``body_commands``) and may add environment variables; this module prepares the working
+directory (``inputFiles``, ``namespaceFiles``, ``kestra://`` URIs used in commands), builds
+``interpreter + [beforeCommands + commands joined by newlines]`` (with ``set -e`` first when
+``failFast`` and the interpreter is a POSIX shell), runs it with the Process runner
+(``_process.run_process``) and collects ``ScriptOutput``: ``vars``, ``exitCode``,
+``outputFiles``, ``stdOutLineCount``, ``stdErrLineCount``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from pydantic import ConfigDict
+
+from kestra_dagster.errors import TaskFailed
+from kestra_dagster.model.common import KestraModel
+from kestra_dagster.tasks.base import RunnableTask
+from kestra_dagster.tasks.scripts._process import LineHandler, run_process
+
+PROCESS_RUNNER = "io.kestra.plugin.core.runner.Process"
+PROCESS_RUNNER_TYPES = {
+    PROCESS_RUNNER,
+    "io.kestra.core.models.tasks.runners.types.ProcessTaskRunner",
+    "io.kestra.plugin.scripts.runner.process.Process",
+}
+DOCKER_RUNNER_MESSAGE = (
+    "the Docker task runner arrives with the Docker plugin family; "
+    "use taskRunner: {type: io.kestra.plugin.core.runner.Process} for now"
+)
+SHELLS = {"sh", "bash", "dash", "zsh", "ksh", "ash", "mksh", "busybox"}
+NAMESPACE_FILES_ENV = "KESTRA_NAMESPACE_FILES_DIR"
+#: Names of the helper folders we create in the working directory; never collected as outputs.
+HIDDEN_PREFIX = ".kestra-"
+_STORAGE_URI = re.compile(r"kestra://[^\s\"'`<>|;&(){}\[\],]+")
+
+
+# --------------------------------------------------------------------------- helpers
+def render_bool(ctx, value: Any, prop: str) -> bool:
+    rendered = ctx.render(value, prop) if isinstance(value, str) else value
+    if isinstance(rendered, bool):
+        return rendered
+    text = str(rendered).strip().lower()
+    if text in ("true", "1", "yes"):
+        return True
+    if text in ("false", "0", "no", ""):
+        return False
+    raise TaskFailed(f"property '{prop}' must be true or false, got {rendered!r}")
+
+
+def as_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return ""
+    if isinstance(value, (dict, list)):
+        return json.dumps(value)
+    return str(value)
+
+
+def as_list(value: Any, prop: str) -> list[str]:
+    """A list property that may have been written (or rendered) as one string or a JSON list."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("[") and text.endswith("]"):
+            try:
+                parsed = json.loads(text)
+            except ValueError:
+                parsed = None
+            if isinstance(parsed, list):
+                return [as_text(v) for v in parsed]
+        return [value]
+    if isinstance(value, (list, tuple)):
+        return [as_text(v) for v in value]
+    raise TaskFailed(f"property '{prop}' must be a list of strings, got {type(value).__name__}")
+
+
+def glob_regex(pattern: str) -> re.Pattern:
+    """Java-style glob → regex on ``/``-separated relative paths.
+
+    ``*`` and ``?`` stay within one path segment, ``**`` crosses segments (``**/`` also matches
+    no folder at all), ``[abc]``/``[!abc]`` are classes and ``{a,b}`` alternatives.
+    """
+
+    def convert(text: str) -> str:
+        out, i, n = [], 0, len(text)
+        while i < n:
+            c = text[i]
+            if c == "*":
+                if text.startswith("**/", i):
+                    out.append("(?:.*/)?")
+                    i += 3
+                    continue
+                if text.startswith("**", i):
+                    out.append(".*")
+                    i += 2
+                    continue
+                out.append("[^/]*")
+            elif c == "?":
+                out.append("[^/]")
+            elif c == "[":
+                end = text.find("]", i + 2 if text.startswith("[!", i) or text.startswith("[^", i) else i + 1)
+                if end == -1:
+                    out.append(re.escape(c))
+                else:
+                    body = text[i + 1:end]
+                    if body.startswith("!"):
+                        body = "^" + body[1:]
+                    out.append("[" + body.replace("\\", "\\\\") + "]")
+                    i = end
+            elif c == "{":
+                depth, j, parts, start = 1, i + 1, [], i + 1
+                while j < n and depth:
+                    if text[j] == "{":
+                        depth += 1
+                    elif text[j] == "}":
+                        depth -= 1
+                        if depth == 0:
+                            break
+                    elif text[j] == "," and depth == 1:
+                        parts.append(text[start:j])
+                        start = j + 1
+                    j += 1
+                if depth:
+                    out.append(re.escape(c))
+                else:
+                    parts.append(text[start:j])
+                    out.append("(?:" + "|".join(convert(p) for p in parts) + ")")
+                    i = j
+            else:
+                out.append(re.escape(c))
+            i += 1
+        return "".join(out)
+
+    cleaned = pattern.strip().replace("\\", "/")
+    while cleaned.startswith("./"):
+        cleaned = cleaned[2:]
+    return re.compile("^" + convert(cleaned.lstrip("/")) + "$")
+
+
+def _relative_files(root: Path, skip_hidden_helpers: bool = True) -> list[str]:
+    found = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        if skip_hidden_helpers:
+            dirnames[:] = [d for d in dirnames if not d.startswith(HIDDEN_PREFIX)]
+        base = Path(dirpath)
+        for name in filenames:
+            if skip_hidden_helpers and name.startswith(HIDDEN_PREFIX):
+                continue
+            found.append((base / name).relative_to(root).as_posix())
+    return sorted(found)
+
+
+def _inside(root: Path, name: str, prop: str) -> Path:
+    target = (root / name).resolve()
+    if target != root.resolve() and root.resolve() not in target.parents:
+        raise TaskFailed(f"{prop} entry {name!r} points outside the working directory")
+    return target
+
+
+# --------------------------------------------------------------------------- models
+class NamespaceFiles(KestraModel):
+    enabled: bool | str = True
+    include: list[str] | None = None
+    exclude: list[str] | None = None
+    ifExists: Literal["OVERWRITE", "FAIL", "WARN", "IGNORE"] | str = "OVERWRITE"
+    folderPerNamespace: bool | str = False
+    namespaces: list[str] | None = None
+
+
+class TaskRunnerConfig(KestraModel):
+    """``taskRunner: {type: …, …}``; runner-specific properties are kept as they are."""
+
+    model_config = ConfigDict(extra="allow")
+    type: str
+
+
+class AbstractExecScript(RunnableTask):
+    """Kestra's ``AbstractExecScript``; subclasses implement ``body_commands``."""
+
+    kestra_family: ClassVar[str] = "scripts"
+    compute_kind: ClassVar[str | None] = "shell"
+    #: Environment every run of this task type gets (python: PYTHONUNBUFFERED…).
+    default_env: ClassVar[dict[str, str]] = {}
+
+    taskRunner: TaskRunnerConfig | None = None
+    runner: Literal["PROCESS", "DOCKER"] | None = None  # deprecated
+    docker: dict[str, Any] | None = None  # deprecated DockerOptions
+    containerImage: str | None = None
+    beforeCommands: list[str] | str | None = None
+    env: dict[str, Any] | None = None
+    warningOnStdErr: bool | str = False
+    interpreter: list[str] | str = ["/bin/sh", "-c"]
+    failFast: bool | str = True
+    namespaceFiles: NamespaceFiles | None = None
+    inputFiles: dict[str, Any] | str | None = None
+    outputFiles: list[str] | str | None = None
+    outputDirectory: bool | str | None = None  # deprecated; the output dir always exists
+    targetOS: Literal["AUTO", "LINUX", "WINDOWS"] | str = "AUTO"
+
+    # ------------------------------------------------------------ subclass API
+    def body_commands(self, ctx, render, workdir: Path, env: dict[str, str]) -> list[str]:
+        """The command lines to run after ``beforeCommands`` (rendered with ``render``)."""
+        raise NotImplementedError
+
+    def prepare(self, ctx, workdir: Path, env: dict[str, str]) -> None:
+        """Hook to adjust the working directory or the environment before running."""
+
+    # ------------------------------------------------------------ run
+    def run(self, ctx) -> dict[str, Any]:
+        self._check_runner(ctx)
+        ctx.check_cancelled()
+        workdir = Path(ctx.working_dir)
+        workdir.mkdir(parents=True, exist_ok=True)
+        output_dir = Path(tempfile.mkdtemp(prefix=f"{HIDDEN_PREFIX}outputs-", dir=workdir))
+        extra = {"workingDir": str(workdir), "outputDir": str(output_dir)}
+
+        def render(value: Any, prop: str) -> Any:
+            return ctx.render(value, prop, extra=extra)
+
+        try:
+            if self.containerImage:
+                ctx.logger.debug(
+                    f"containerImage {render(self.containerImage, 'containerImage')!r} is ignored: "
+                    "the Process task runner runs commands on this machine"
+                )
+            self._write_input_files(ctx, render, workdir)
+            self._copy_namespace_files(ctx, render, workdir)
+
+            env = dict(os.environ)
+            env.update(self.default_env)
+            rendered_env = render(self.env, "env") if self.env else {}
+            if not isinstance(rendered_env, dict):
+                raise TaskFailed(f"property 'env' must be a map, got {type(rendered_env).__name__}")
+            env.update({str(k): as_text(v) for k, v in rendered_env.items()})
+            env["WORKING_DIR"] = str(workdir)
+            env["OUTPUT_DIR"] = str(output_dir)
+            self.prepare(ctx, workdir, env)
+
+            interpreter = as_list(render(self.interpreter, "interpreter"), "interpreter")
+            if not interpreter:
+                raise TaskFailed("property 'interpreter' cannot be empty")
+            before = as_list(render(self.beforeCommands, "beforeCommands"), "beforeCommands")
+            commands = self.body_commands(ctx, render, workdir, env)
+            if self._fail_fast(ctx, interpreter):
+                before = ["set -e", *before]
+            script = "\n".join(self._localize_uris(ctx, line, workdir) for line in [*before, *commands])
+            ctx.logger.debug(f"running {interpreter} in {workdir}")
+
+            handler = LineHandler(ctx)
+            exit_code = run_process([*interpreter, script], workdir, env, ctx, handler)
+            outputs: dict[str, Any] = {
+                "vars": handler.vars,
+                "exitCode": exit_code,
+                "stdOutLineCount": handler.stdout_lines,
+                "stdErrLineCount": handler.stderr_lines,
+            }
+            if exit_code != 0:
+                raise TaskFailed(f"Command failed with exit code {exit_code}", outputs={**outputs, "outputFiles": {}})
+            outputs["outputFiles"] = self._collect_outputs(ctx, render, workdir, output_dir)
+            if handler.stderr_lines and render_bool(ctx, self.warningOnStdErr, "warningOnStdErr"):
+                ctx.warn(f"{handler.stderr_lines} line(s) written to stderr (warningOnStdErr is true)")
+            return outputs
+        finally:
+            shutil.rmtree(output_dir, ignore_errors=True)
+
+    # ------------------------------------------------------------ pieces
+    def _check_runner(self, ctx) -> None:
+        if self.taskRunner is not None:
+            kind = ctx.render_str(self.taskRunner.type, prop="taskRunner.type").strip()
+            if kind in PROCESS_RUNNER_TYPES or kind.rsplit(".", 1)[-1] in ("Process", "ProcessTaskRunner"):
+                return
+            if ".docker." in kind.lower() or kind.rsplit(".", 1)[-1].lower().startswith("docker"):
+                raise TaskFailed(DOCKER_RUNNER_MESSAGE)
+            raise TaskFailed(
+                f"task runner {kind} is not available; use taskRunner: {{type: {PROCESS_RUNNER}}}"
+            )
+        if self.runner == "DOCKER":
+            raise TaskFailed(DOCKER_RUNNER_MESSAGE)
+
+    def _fail_fast(self, ctx, interpreter: list[str]) -> bool:
+        if not render_bool(ctx, self.failFast, "failFast"):
+            return False
+        if str(ctx.render_str(self.targetOS, prop="targetOS")).upper() == "WINDOWS":
+            return False
+        # `set -e` only means something to a POSIX shell (Kestra adds it blindly)
+        return Path(interpreter[0]).name in SHELLS
+
+    def _write_input_files(self, ctx, render, workdir: Path) -> None:
+        if self.inputFiles is None:
+            return
+        files = render(self.inputFiles, "inputFiles")
+        if isinstance(files, str):
+            try:
+                files = json.loads(files) if files.strip() else {}
+            except ValueError as exc:
+                raise TaskFailed(f"property 'inputFiles' must be a map or a JSON object string: {exc}") from None
+        if not isinstance(files, dict):
+            raise TaskFailed(f"property 'inputFiles' must be a map, got {type(files).__name__}")
+        for name, content in files.items():
+            target = _inside(workdir, str(name), "inputFiles")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(content, str) and content.strip().lower().startswith("kestra://"):
+                shutil.copyfile(ctx.storage.local_path(content.strip()), target)
+            else:
+                target.write_text(as_text(content), encoding="utf-8")
+
+    def _copy_namespace_files(self, ctx, render, workdir: Path) -> None:
+        spec = self.namespaceFiles
+        if spec is None or not render_bool(ctx, spec.enabled, "namespaceFiles.enabled"):
+            return
+        root_env = os.environ.get(NAMESPACE_FILES_ENV)
+        namespaces = as_list(render(spec.namespaces, "namespaceFiles.namespaces"), "namespaceFiles.namespaces") \
+            if spec.namespaces else [ctx.namespace]
+        if not root_env:
+            ctx.logger.warning(
+                f"namespaceFiles is enabled but {NAMESPACE_FILES_ENV} is not set: no namespace files copied"
+            )
+            return
+        include = [glob_regex(p) for p in as_list(render(spec.include, "namespaceFiles.include"), "namespaceFiles.include")]
+        exclude = [glob_regex(p) for p in as_list(render(spec.exclude, "namespaceFiles.exclude"), "namespaceFiles.exclude")]
+        if_exists = str(render(spec.ifExists, "namespaceFiles.ifExists")).upper()
+        per_ns = render_bool(ctx, spec.folderPerNamespace, "namespaceFiles.folderPerNamespace")
+        copied = 0
+        for namespace in namespaces:
+            source = Path(root_env) / namespace
+            if not source.is_dir():
+                ctx.logger.debug(f"no namespace files for namespace {namespace!r} ({source} does not exist)")
+                continue
+            for rel in _relative_files(source, skip_hidden_helpers=False):
+                if include and not any(rx.match(rel) for rx in include):
+                    continue
+                if any(rx.match(rel) for rx in exclude):
+                    continue
+                target = _inside(workdir, f"{namespace}/{rel}" if per_ns else rel, "namespaceFiles")
+                if target.exists():
+                    if if_exists == "FAIL":
+                        raise TaskFailed(f"namespace file {rel!r} already exists in the working directory (ifExists: FAIL)")
+                    if if_exists == "IGNORE":
+                        continue
+                    if if_exists == "WARN":
+                        ctx.logger.warning(f"namespace file {rel!r} already exists in the working directory; kept")
+                        continue
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(source / rel, target)
+                copied += 1
+        ctx.logger.debug(f"{copied} namespace file(s) copied into the working directory")
+
+    def _localize_uris(self, ctx, line: str, workdir: Path) -> str:
+        """Replace ``kestra://`` URIs in a command with a local copy in the working directory."""
+
+        def local(match: re.Match) -> str:
+            uri = match.group(0)
+            try:
+                source = ctx.storage.local_path(uri)
+            except Exception as exc:
+                raise TaskFailed(f"cannot use {uri} in the command: {exc}") from None
+            folder = workdir / f"{HIDDEN_PREFIX}inputs" / hashlib.sha1(uri.encode()).hexdigest()[:12]
+            # our own copy: a shell-safe name, so unquoted use in a command works
+            target = folder / (re.sub(r"[^A-Za-z0-9._-]", "_", source.name) or "file")
+            if not target.exists():
+                folder.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(source, target)
+            return str(target)
+
+        return _STORAGE_URI.sub(local, line) if "kestra://" in line else line
+
+    def _collect_outputs(self, ctx, render, workdir: Path, output_dir: Path) -> dict[str, str]:
+        found: dict[str, str] = {}
+        patterns = as_list(render(self.outputFiles, "outputFiles"), "outputFiles") if self.outputFiles else []
+        if patterns:
+            regexes = [glob_regex(p) for p in patterns]
+            files = _relative_files(workdir)
+            for rel in files:
+                if any(rx.match(rel) for rx in regexes):
+                    found[rel] = ctx.storage.put_file(workdir / rel, rel)
+            for pattern, rx in zip(patterns, regexes):
+                if not any(rx.match(rel) for rel in files):
+                    ctx.logger.warning(f"outputFiles pattern {pattern!r} matched no file")
+        for rel in _relative_files(output_dir, skip_hidden_helpers=False):
+            found[rel] = ctx.storage.put_file(output_dir / rel, rel)
+        return found
