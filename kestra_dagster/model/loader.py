@@ -18,6 +18,7 @@ import yaml
 from pydantic import ValidationError
 
 from kestra_dagster.errors import FlowIssue, FlowValidationError, UnsupportedTaskType
+from kestra_dagster.model.aliases import canonical_type
 from kestra_dagster.model.common import Task, UnsupportedTask
 from kestra_dagster.model.flow import IGNORED_TOP_LEVEL_KEYS, Flow
 from kestra_dagster.model.inputs import coerce_default
@@ -177,6 +178,11 @@ def _parse_task(raw: Any, path: tuple, state: _ParseState) -> Task:
         return _unsupported_task(raw, type_name, path, state)
     cls = entry.cls
     data = apply_plugin_defaults(dict(raw), {type_name, entry.type}, state.defaults)
+    if len(data) > len(raw):
+        # Kestra re-reads the flow leniently after injecting defaults: a default property this
+        # type does not have (e.g. from a package-wide default) is ignored, not an error.
+        known = {f.alias or n for n, f in cls.model_fields.items()} | set(cls.model_fields)
+        data = {k: v for k, v in data.items() if k in raw or k in known}
     data["type"] = entry.type
     for name, value in list(data.items()):
         # `else`/`finally` are Python keywords: their fields are named `else_`/`finally_`.
@@ -209,7 +215,8 @@ def apply_plugin_defaults(task: dict, type_names: set[str], defaults: list[dict]
     """Merge ``pluginDefaults`` into a raw task: by exact type or package prefix; ``forced`` wins."""
     for default in defaults:
         prefix = default["type"].rstrip(".")
-        if not any(t == prefix or t.startswith(prefix + ".") for t in type_names):
+        prefixes = {prefix, canonical_type(prefix)}  # a default may name the type by an old alias
+        if not any(t == p or t.startswith(p + ".") for t in type_names for p in prefixes):
             continue
         if default.get("forced"):
             task = _deep_merge(task, default["values"])
