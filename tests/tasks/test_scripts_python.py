@@ -35,6 +35,8 @@ with open("result.txt", "w") as f:
     assert "a warning from python" in ctx.logger.messages("WARNING")
     assert "true" in ctx.logger.messages("INFO")
     assert any("metric counter 'rows' = 3" in m for m in ctx.logger.messages())
+    # helper files (script file, kestra module, output dir) do not outlive the run
+    assert sorted(p.name for p in ctx.working_dir.iterdir()) == ["result.txt"]
 
 
 def test_python_script_exception_fails_the_task(make_ctx) -> None:

@@ -220,7 +220,7 @@ class Request(RunnableTask):
         if "RESPONSE_BODY" in logs and body:
             ctx.logger.info(mask(f"response body: {body[:2000]}"))
 
-        outputs = {"uri": str(response.request.url) if response.request else uri, "code": code,
+        outputs = {"uri": uri, "code": code,
                    "headers": out_headers, "body": body}
         if code >= 400 and not allow_failed:
             snippet = (body or "").strip()

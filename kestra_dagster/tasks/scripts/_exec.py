@@ -151,6 +151,11 @@ def glob_regex(pattern: str) -> re.Pattern:
     return re.compile("^" + convert(cleaned.lstrip("/")) + "$")
 
 
+def script_file(ctx, workdir: Path, suffix: str = ".py") -> Path:
+    """Where an inline script of this task run is written (removed after the run)."""
+    return workdir / f"{HIDDEN_PREFIX}script-{ctx.taskrun.id}{suffix}"
+
+
 def _relative_files(root: Path, skip_hidden_helpers: bool = True) -> list[str]:
     found = []
     for dirpath, dirnames, filenames in os.walk(root):
@@ -275,7 +280,11 @@ class AbstractExecScript(RunnableTask):
                 ctx.warn(f"{handler.stderr_lines} line(s) written to stderr (warningOnStdErr is true)")
             return outputs
         finally:
+            # helper files must not outlive the task (a WorkingDirectory could collect them)
             shutil.rmtree(output_dir, ignore_errors=True)
+            for helper in (f"{HIDDEN_PREFIX}inputs", f"{HIDDEN_PREFIX}python"):
+                shutil.rmtree(workdir / helper, ignore_errors=True)
+            script_file(ctx, workdir).unlink(missing_ok=True)
 
     # ------------------------------------------------------------ pieces
     def _check_runner(self, ctx) -> None:

@@ -10,7 +10,7 @@ import shlex
 from pathlib import Path
 from typing import ClassVar
 
-from kestra_dagster.tasks.scripts._exec import HIDDEN_PREFIX, as_text
+from kestra_dagster.tasks.scripts._exec import as_text, script_file
 from kestra_dagster.tasks.scripts._python import AbstractPythonExecScript
 
 
@@ -24,6 +24,6 @@ class PythonScript(AbstractPythonExecScript):
 
     def body_commands(self, ctx, render, workdir: Path, env: dict[str, str]) -> list[str]:
         code = as_text(render(self.script, "script"))
-        path = workdir / f"{HIDDEN_PREFIX}script-{ctx.taskrun.id}.py"
+        path = script_file(ctx, workdir)
         path.write_text(self._localize_uris(ctx, code, workdir), encoding="utf-8")
         return [f"python {shlex.quote(str(path))}"]
