@@ -244,3 +244,12 @@ def test_background_process_holding_the_output_does_not_hang_the_task(make_ctx) 
     assert out["exitCode"] == 0
     assert time.monotonic() - started < 6
     assert [p for p in _pids(ctx) if _alive(p)] == []
+
+
+def test_very_long_scripts_still_run(make_ctx) -> None:
+    ctx = make_ctx()
+    filler = [f": padding line {i} {'x' * 100}" for i in range(1500)]  # ~170 KB, over the argv cap
+    out = commands(*filler, "echo survived", "exit 0").run(ctx)
+    assert out["exitCode"] == 0
+    assert ctx.logger.messages("INFO") == ["survived"]
+    assert list(ctx.working_dir.iterdir()) == []

@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import re
+import shlex
 import shutil
 import tempfile
 from pathlib import Path
@@ -41,6 +42,8 @@ SHELLS = {"sh", "bash", "dash", "zsh", "ksh", "ash", "mksh", "busybox"}
 NAMESPACE_FILES_ENV = "KESTRA_NAMESPACE_FILES_DIR"
 #: Names of the helper folders we create in the working directory; never collected as outputs.
 HIDDEN_PREFIX = ".kestra-"
+#: Longer command scripts are sourced from a file rather than passed as one argument.
+MAX_INLINE_SCRIPT = 100_000
 _STORAGE_URI = re.compile(r"kestra://[^\s\"'`<>|;&(){}\[\],]+")
 
 
@@ -265,8 +268,14 @@ class AbstractExecScript(RunnableTask):
             script = "\n".join(self._localize_uris(ctx, line, workdir) for line in [*before, *commands])
             ctx.logger.debug(f"running {interpreter} in {workdir}")
 
+            args = [*interpreter, script]
+            if len(script.encode("utf-8")) > MAX_INLINE_SCRIPT and Path(interpreter[0]).name in SHELLS:
+                # one argv string is capped at 128 KiB on Linux: source a file instead
+                path = script_file(ctx, workdir, ".sh")
+                path.write_text(script, encoding="utf-8")
+                args = [*interpreter, f". {shlex.quote(str(path))}"]
             handler = LineHandler(ctx)
-            exit_code = run_process([*interpreter, script], workdir, env, ctx, handler)
+            exit_code = run_process(args, workdir, env, ctx, handler)
             outputs: dict[str, Any] = {
                 "vars": handler.vars,
                 "exitCode": exit_code,
@@ -284,7 +293,8 @@ class AbstractExecScript(RunnableTask):
             shutil.rmtree(output_dir, ignore_errors=True)
             for helper in (f"{HIDDEN_PREFIX}inputs", f"{HIDDEN_PREFIX}python"):
                 shutil.rmtree(workdir / helper, ignore_errors=True)
-            script_file(ctx, workdir).unlink(missing_ok=True)
+            for suffix in (".py", ".sh"):
+                script_file(ctx, workdir, suffix).unlink(missing_ok=True)
 
     # ------------------------------------------------------------ pieces
     def _check_runner(self, ctx) -> None:

@@ -190,14 +190,11 @@ def run_process(
             start_new_session=True,
             close_fds=True,
         )
-    except FileNotFoundError as exc:
+    except OSError as exc:
         from kestra_dagster.errors import TaskFailed
 
-        raise TaskFailed(f"cannot start {args[0]!r}: {exc.strerror or exc} (check the `interpreter` property)") from None
-    except PermissionError as exc:
-        from kestra_dagster.errors import TaskFailed
-
-        raise TaskFailed(f"cannot start {args[0]!r}: {exc.strerror or exc}") from None
+        hint = " (check the `interpreter` property)" if isinstance(exc, FileNotFoundError) else ""
+        raise TaskFailed(f"cannot start {args[0]!r}: {exc.strerror or exc}{hint}") from None
 
     errors: list[Exception] = []
     readers = [
