@@ -1,0 +1,44 @@
+"""``io.kestra.plugin.notifications.google.GoogleChatIncomingWebhook`` and ``GoogleChatExecution``."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, ClassVar
+
+from kestra_dagster.tasks.notifications._execution import execution_info, headline, outcome
+from kestra_dagster.tasks.notifications._webhook import IncomingWebhookTask
+
+
+class GoogleChatIncomingWebhook(IncomingWebhookTask):
+    """Send a Google Chat message (JSON ``payload``) through a space webhook ``url``."""
+
+    kestra_type: ClassVar[str] = "io.kestra.plugin.notifications.google.GoogleChatIncomingWebhook"
+    service: ClassVar[str] = "Google Chat"
+
+
+class GoogleChatExecution(GoogleChatIncomingWebhook):
+    """Send a Google Chat message with an execution's namespace, flow, id, status and duration."""
+
+    kestra_type: ClassVar[str] = "io.kestra.plugin.notifications.google.GoogleChatExecution"
+
+    executionId: str | None = "{{ execution.id }}"
+    text: str | None = None
+    customMessage: str | None = None
+    customFields: dict[str, Any] | str | None = None
+    templateUri: str | None = None
+    templateRenderMap: dict[str, Any] | None = None
+
+    def build_payload(self, ctx) -> str:
+        info = execution_info(ctx, self.executionId, self.customMessage, self.customFields)
+        title = f"*<{info['link']}|{headline(info)}>*" if info["link"] else f"*{headline(info)}*"
+        lines = [
+            f"Kestra notification: Namespace {info['namespace']}, Flow ID {info['flowId']}, "
+            f"Execution ID {info['id']}, Execution Status {info['state']}.",
+            f"{title}\n> {outcome(info)}",
+        ]
+        lines += [f"{k}: {v}" for k, v in (info.get("customFields") or {}).items()]
+        if info.get("customMessage"):
+            lines.append(info["customMessage"])
+        if self.text is not None:
+            lines = [ctx.render_str(self.text, prop="text")]
+        return json.dumps({"text": "\n".join(lines)})

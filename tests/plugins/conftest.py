@@ -1,0 +1,205 @@
+"""Real peers on loopback for the plugin task tests: an HTTP receiver that records requests,
+an SMTP server (aiosmtpd), and a TaskContext built from plain pieces."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kestra_dagster.engine.context import TaskContext, TaskRunInfo
+from kestra_dagster.engine.kv import SQLiteKV
+from kestra_dagster.engine.storage import LocalStorage
+
+_VAR = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_.]*)\s*\}\}")
+
+
+def simple_render(value: Any, variables: dict) -> Any:
+    """``{{ a.b }}`` lookups only: enough to check that tasks render their properties."""
+    if isinstance(value, str):
+        def lookup(match: re.Match) -> str:
+            current: Any = variables
+            for part in match.group(1).split("."):
+                if not isinstance(current, dict) or part not in current:
+                    return match.group(0)
+                current = current[part]
+            return str(current)
+
+        return _VAR.sub(lookup, value)
+    if isinstance(value, list):
+        return [simple_render(v, variables) for v in value]
+    if isinstance(value, dict):
+        return {simple_render(k, variables): simple_render(v, variables) for k, v in value.items()}
+    return value
+
+
+class RecordingLogger:
+    def __init__(self) -> None:
+        self.records: list[tuple[str, str]] = []
+        self._lock = threading.Lock()
+
+    def _add(self, level: str, msg: str) -> None:
+        with self._lock:
+            self.records.append((level, msg))
+
+    def debug(self, msg: str) -> None:
+        self._add("DEBUG", msg)
+
+    def info(self, msg: str) -> None:
+        self._add("INFO", msg)
+
+    def warning(self, msg: str) -> None:
+        self._add("WARNING", msg)
+
+    def error(self, msg: str) -> None:
+        self._add("ERROR", msg)
+
+    def text(self) -> str:
+        with self._lock:
+            return "\n".join(f"{level} {msg}" for level, msg in self.records)
+
+
+@pytest.fixture
+def make_ctx(tmp_path: Path):
+    """``make_ctx(task_id="t", variables=…, **overrides) -> TaskContext`` with a RecordingLogger."""
+    storage = LocalStorage(tmp_path / "storage")
+    kv = SQLiteKV(tmp_path / "kv.sqlite")
+    counter = iter(range(1, 10_000))
+
+    def factory(task_id: str = "t", **overrides: Any) -> TaskContext:
+        n = next(counter)
+        namespace = overrides.pop("namespace", "company.team")
+        flow_id = overrides.pop("flow_id", "flow")
+        execution_id = overrides.pop("execution_id", "exec1")
+        working_dir = overrides.pop("working_dir", None) or tmp_path / f"work-{task_id}-{n}"
+        Path(working_dir).mkdir(parents=True, exist_ok=True)
+        variables = {"flow": {"namespace": namespace, "id": flow_id},
+                     "execution": {"id": execution_id, "startDate": "2024-01-01T00:00:00Z", "state": "RUNNING"}}
+        variables.update(overrides.pop("variables", {}))
+        fields: dict[str, Any] = dict(
+            task_id=task_id, task_type="test", variables=variables, logger=RecordingLogger(),
+            working_dir=Path(working_dir),
+            storage=storage.for_task(namespace, flow_id, execution_id, task_id, f"run{n}"),
+            kv=kv, namespace=namespace, flow_id=flow_id, execution_id=execution_id,
+            taskrun=TaskRunInfo(id=f"run{n}", task_id=task_id, start_date="2024-01-01T00:00:00Z"),
+            renderer=simple_render,
+        )
+        fields.update(overrides)
+        return TaskContext(**fields)
+
+    yield factory
+    kv.close()
+
+
+# --------------------------------------------------------------------------- HTTP receiver
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    at: float
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class Receiver:
+    """An HTTP server on 127.0.0.1 that records every request and answers from a script."""
+
+    server: ThreadingHTTPServer
+    requests: list[Recorded] = field(default_factory=list)
+    #: Answers for the next requests: (status, headers, body); when empty, 200 "ok".
+    script: list[tuple[int, dict[str, str], str]] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def answer(self, *answers: tuple[int, dict[str, str], str]) -> None:
+        self.script.extend(answers)
+
+
+@pytest.fixture
+def receiver():
+    holder: dict[str, Receiver] = {}
+
+    class Handler(BaseHTTPRequestHandler):
+        def _handle(self) -> None:
+            rec = holder["r"]
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            rec.requests.append(Recorded(self.command, self.path, dict(self.headers.items()), body, time.monotonic()))
+            status, headers, text = rec.script.pop(0) if rec.script else (200, {}, "ok")
+            data = text.encode()
+            self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_POST = do_GET = do_PUT = _handle
+
+        def log_message(self, *args: Any) -> None:  # keep pytest output clean
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    holder["r"] = Receiver(server)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield holder["r"]
+    server.shutdown()
+    server.server_close()
+
+
+# --------------------------------------------------------------------------- SMTP server
+@dataclass
+class SmtpPeer:
+    host: str
+    port: int
+    messages: list[Any] = field(default_factory=list)
+
+
+@pytest.fixture
+def smtp_server():
+    """aiosmtpd on 127.0.0.1 requiring AUTH (user ``mailer`` / password ``s3cret-pass``) over plain SMTP."""
+    aiosmtpd = pytest.importorskip("aiosmtpd.controller")
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
+    peer = SmtpPeer("127.0.0.1", 0)
+
+    class Handler:
+        async def handle_DATA(self, server, session, envelope):
+            from email import message_from_bytes, policy
+
+            peer.messages.append((envelope.mail_from, list(envelope.rcpt_tos),
+                                  message_from_bytes(envelope.content, policy=policy.default)))
+            return "250 Message accepted for delivery"
+
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        ok = isinstance(auth_data, LoginPassword) and auth_data.login == b"mailer" and auth_data.password == b"s3cret-pass"
+        return AuthResult(success=ok, handled=False)
+
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        peer.port = probe.getsockname()[1]
+    import warnings
+
+    warnings.filterwarnings("ignore", message="Requiring AUTH while not requiring TLS")
+    controller = aiosmtpd.Controller(Handler(), hostname="127.0.0.1", port=peer.port,
+                                     authenticator=authenticator, auth_require_tls=False, auth_required=True)
+    controller.start()
+    yield peer
+    controller.stop()
