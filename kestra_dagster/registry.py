@@ -23,6 +23,7 @@ ENTRY_POINT_GROUP = "kestra_dagster.plugins"
 BUILTIN_FAMILIES = {
     "core": "kestra_dagster.tasks.core",
     "scripts": "kestra_dagster.tasks.scripts",
+    "docker": "kestra_dagster.tasks.docker",
     "notifications": "kestra_dagster.tasks.notifications",
 }
 

