@@ -25,6 +25,7 @@ BUILTIN_FAMILIES = {
     "scripts": "kestra_dagster.tasks.scripts",
     "docker": "kestra_dagster.tasks.docker",
     "notifications": "kestra_dagster.tasks.notifications",
+    "git": "kestra_dagster.tasks.git",
 }
 
 
