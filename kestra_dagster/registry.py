@@ -23,7 +23,10 @@ ENTRY_POINT_GROUP = "kestra_dagster.plugins"
 BUILTIN_FAMILIES = {
     "core": "kestra_dagster.tasks.core",
     "scripts": "kestra_dagster.tasks.scripts",
+    "triggers": "kestra_dagster.triggers",
     "docker": "kestra_dagster.tasks.docker",
+    "trivy": "kestra_dagster.tasks.trivy",
+    "cosign": "kestra_dagster.tasks.cosign",
     "notifications": "kestra_dagster.tasks.notifications",
     "git": "kestra_dagster.tasks.git",
 }

@@ -239,8 +239,6 @@ def make_trivy_db(cache_dir: Path) -> Path:
     CVE-2099-0001 (CRITICAL): pip package ``requests`` < 2.31.0.
     CVE-2099-0002 (HIGH): Debian 12 source package ``fakessl`` < 3.0.11-1~deb12u2.
     """
-    import contextlib
-
     from boltdb import BoltDB
 
     db_dir = cache_dir / "db"
@@ -260,8 +258,11 @@ def make_trivy_db(cache_dir: Path) -> Path:
         ds = tx.create_bucket(b"data-source")
         ds.put(b"pip::GitHub Security Advisory pip", b'{"ID":"ghsa","Name":"GitHub Security Advisory pip"}')
         ds.put(b"debian 12", b'{"ID":"debian","Name":"Debian Security Tracker"}')
-    with contextlib.suppress(Exception):
-        db.close()
+    db.close()
+    # boltdb 0.0.2's __del__ calls close() again: os.close() of an fd number that may by then belong
+    # to someone else (a docker socket). Make the second close a no-op.
+    db.close = lambda: None
+    del db
     with open(path, "r+b") as f:  # boltdb 0.0.2 leaves the meta checksums at 0; bbolt refuses that
         for off in (16, 4096 + 16):
             f.seek(off)
