@@ -1,0 +1,1 @@
+"""``io.kestra.plugin.core.storage.*``: files in the execution's internal storage (``kestra://``)."""
