@@ -27,6 +27,7 @@ from kestra_dagster.errors import TaskFailed
 from kestra_dagster.model.common import KestraModel
 from kestra_dagster.tasks.base import RunnableTask
 from kestra_dagster.tasks.scripts._process import LineHandler, run_process
+from kestra_dagster.tasks.scripts._docker_runner import select_runner
 
 PROCESS_RUNNER = "io.kestra.plugin.core.runner.Process"
 PROCESS_RUNNER_TYPES = {
@@ -275,7 +276,7 @@ class AbstractExecScript(RunnableTask):
                 path.write_text(script, encoding="utf-8")
                 args = [*interpreter, f". {shlex.quote(str(path))}"]
             handler = LineHandler(ctx)
-            exit_code = run_process(args, workdir, env, ctx, handler)
+            exit_code = select_runner(self, ctx, run_process)(args, workdir, env, ctx, handler)
             outputs: dict[str, Any] = {
                 "vars": handler.vars,
                 "exitCode": exit_code,
@@ -303,12 +304,12 @@ class AbstractExecScript(RunnableTask):
             if kind in PROCESS_RUNNER_TYPES or kind.rsplit(".", 1)[-1] in ("Process", "ProcessTaskRunner"):
                 return
             if ".docker." in kind.lower() or kind.rsplit(".", 1)[-1].lower().startswith("docker"):
-                raise TaskFailed(DOCKER_RUNNER_MESSAGE)
+                return  # _docker_runner.select_runner runs it
             raise TaskFailed(
                 f"task runner {kind} is not available; use taskRunner: {{type: {PROCESS_RUNNER}}}"
             )
         if self.runner == "DOCKER":
-            raise TaskFailed(DOCKER_RUNNER_MESSAGE)
+            return  # _docker_runner.select_runner runs it
 
     def _fail_fast(self, ctx, interpreter: list[str]) -> bool:
         if not render_bool(ctx, self.failFast, "failFast"):
