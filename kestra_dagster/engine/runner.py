@@ -54,6 +54,10 @@ class Scope:
     retry: Any = None
 
     def child(self, parent: Task, **changes: Any) -> "Scope":
+        # Kestra's ``parents`` are the enclosing task runs, nearest first, each with its own
+        # ``taskrun.value`` (the loop item it runs in); runs without a value are left out.
+        if "parents" not in changes and self.taskrun_value is not None:
+            changes["parents"] = ({"taskrun": {"value": self.taskrun_value}}, *self.parents)
         return replace(self, parent_task=parent.id, branch="tasks", retry=parent.retry or self.retry, **changes)
 
 

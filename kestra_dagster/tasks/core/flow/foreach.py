@@ -56,11 +56,9 @@ class _Loop(FlowableTask):
     def _loop(self, runner, scope, values: list[str], limit: int) -> State:
         def one(item: tuple[int, str]) -> State:
             iteration, value = item
-            parent_entry = {"taskrun": {"value": value, "iteration": iteration}}
-            child = scope.child(
-                self, values=(*scope.values, value), taskrun_value=value, iteration=iteration,
-                parents=(parent_entry, *scope.parents),
-            )
+            # ``parent`` of a child is this loop's own task run (its value is the enclosing
+            # item, if any), not the current item: that one is ``taskrun.value``.
+            child = scope.child(self, values=(*scope.values, value), taskrun_value=value, iteration=iteration)
             return runner.run_list(self.tasks, child)
 
         items = list(enumerate(values))
