@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 from dagster import DagsterInstance
@@ -24,9 +25,15 @@ def run_flow_file(flow_file: str, inputs: dict[str, Any], flows_dir: str | None 
         raise FlowValidationError(flow_file, [
             FlowIssue(u.message(), path=u.path, file=flow_file, line=u.line) for u in loaded.unsupported
         ])
-    resolve_inputs(loaded.flow, inputs)  # reject bad inputs before a run exists
-    paths = [flows_dir] if flows_dir else []
-    catalog = load_catalog([*paths, flow_file])
+    typed = resolve_inputs(loaded.flow, inputs)  # reject bad inputs before a run exists
+    # The run config is typed (Int/Float/Bool fields in the Launchpad schema): give those fields
+    # the coerced value, so `--input n=5` works for an INT input; others stay as given.
+    scalar = {i.id for i in loaded.flow.inputs if getattr(i, "launchpad_type", str) in (int, float, bool)}
+    inputs = {k: (typed[k] if k in scalar else v) for k, v in inputs.items()}
+    paths: list[str | Path] = [flows_dir] if flows_dir else []
+    if not any(Path(flow_file).resolve().is_relative_to(Path(p).resolve()) for p in paths):
+        paths.append(flow_file)  # (a flow inside flows_dir is loaded once, with the others)
+    catalog = load_catalog(paths)
     compiled = catalog.by_file(flow_file) or catalog.flows[loaded.flow.uid]
     instance = DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else DagsterInstance.ephemeral()
     with instance:
