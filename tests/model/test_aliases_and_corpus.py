@@ -22,8 +22,11 @@ CORPUS = SHARED / "corpus" / "kestra-tests"
 ALIASES_TSV = SHARED / "corpus" / "aliases.tsv"
 
 # Counts observed on the corpus at kestra 58c1ca2d (see ../shared/corpus/kestra-tests/SOURCE.md).
-VALIDS_FULLY_SUPPORTED = 129
-VALIDS_UNSUPPORTED_ONLY = 52
+# Valid flows: 181 files. With only the core tasks, 129 were fully supported and 52 used some
+# unsupported type; every new plugin family (triggers, LocalFiles…) moves files from the second
+# group to the first, so the fully supported count is a floor and the total is exact.
+VALIDS_TOTAL = 181
+VALIDS_FULLY_SUPPORTED_AT_LEAST = 129
 INVALIDS_REJECTED_BY_SCHEMA_OR_RULES = 21
 # invalids/invalid-task.yaml is invalid only because its types do not exist: we report them as
 # unsupported (validate exits 1), each with its line.
@@ -32,7 +35,7 @@ INVALIDS_REJECTED_AS_UNSUPPORTED = 1
 
 def _need(path: Path) -> Path:
     if not path.exists():
-        if os.environ.get("CI") == "true":
+        if os.environ.get("CI", "").lower() == "true":
             pytest.fail(f"{path} is missing; CI must run with ../shared beside the repository")
         pytest.skip(f"{path} is absent (../shared is not beside this checkout)")
     return path
@@ -123,7 +126,8 @@ def test_kestra_valid_flows_validate_or_are_reported_only_for_unsupported_types(
         for u in found:
             assert u.line >= 1, (name, u)
             assert u.message().startswith(f"unsupported task type {u.type} (task '{u.task_id}')")
-    assert (len(ok), len(unsupported)) == (VALIDS_FULLY_SUPPORTED, VALIDS_UNSUPPORTED_ONLY)
+    assert len(ok) + len(unsupported) == VALIDS_TOTAL
+    assert len(ok) >= VALIDS_FULLY_SUPPORTED_AT_LEAST, sorted(unsupported)
 
 
 @pytest.mark.corpus
