@@ -1,0 +1,94 @@
+"""Our configuration → a Dagster instance on a real (throwaway) PostgreSQL 15 cluster."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+import pytest
+
+from kestra_dagster.config import ConfigError, load_config, prepare_instance
+
+from deploy_helpers import FLOWS, ROOT, psql
+
+pytestmark = pytest.mark.timeout(240)
+
+
+@pytest.fixture()
+def clean_environ():
+    saved = dict(os.environ)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def _config_yaml(pg: dict) -> str:
+    return (
+        "datasources:\n  postgres:\n"
+        f"    url: jdbc:postgresql://127.0.0.1:{pg['port']}/{pg['db']}\n"
+        f"    username: {pg['user']}\n    password: ${{TEST_PG_PASSWORD}}\n"
+        "kestra:\n  repository:\n    type: postgres\n  queue:\n    type: postgres\n"
+    )
+
+
+def test_flow_runs_land_in_postgres(postgres, tmp_path, clean_environ):
+    os.environ["TEST_PG_PASSWORD"] = postgres["password"]
+    os.environ["KESTRA_CONFIGURATION"] = _config_yaml(postgres)
+    config = load_config()
+    assert config.storage_kind == "postgres"
+    messages: list[str] = []
+    home = tmp_path / "home"
+    prepare_instance(config, home, echo=messages.append)
+    text = "\n".join(messages)
+    assert "running Dagster storage migrations" in text and "storage migrations done on PostgresRunStorage" in text
+    generated = (home / "dagster.yaml").read_text()
+    assert postgres["password"] not in generated and "postgresql+psycopg2" in generated
+    tables = {r[0] for r in psql(postgres, "select tablename from pg_tables where schemaname = 'public'")}
+    assert {"runs", "event_logs", "kvs", "jobs", "job_ticks", "daemon_heartbeats", "alembic_version"} <= tables
+
+    from kestra_dagster.compiler.runner_cli import run_flow_file
+
+    result = run_flow_file(str(FLOWS / "deploy_check.yaml"), {"name": "postgres"})
+    assert result["state"] == "SUCCESS", result
+    run_id = result["runId"]
+    rows = psql(postgres, f"select status, pipeline_name from runs where run_id = '{run_id}'")
+    assert rows == [("SUCCESS", "deploy_tests__deploy_check")]
+    events = psql(postgres, f"select dagster_event_type from event_logs where run_id = '{run_id}'")
+    kinds = {e[0] for e in events}
+    assert {"PIPELINE_START", "STEP_SUCCESS", "PIPELINE_SUCCESS"} <= kinds and len(events) > 10
+    kv = psql(postgres, "select key, value from kvs where key like 'kestra/kv/deploy.tests/%'")
+    assert kv and kv[0][0] == "kestra/kv/deploy.tests/last_greeting" and "postgres" in kv[0][1]
+
+    # A second start finds the schema current and says so.
+    messages.clear()
+    prepare_instance(config, home, echo=messages.append)
+    assert any("storage migrations done" in m for m in messages)
+
+
+def test_database_down_is_a_clear_error_and_nothing_is_lost(postgres, tmp_path, clean_environ):
+    os.environ["TEST_PG_PASSWORD"] = postgres["password"]
+    os.environ["KESTRA_CONFIGURATION"] = _config_yaml(postgres)
+    config = load_config()
+    home = tmp_path / "home"
+    prepare_instance(config, home, echo=lambda m: None)
+    from kestra_dagster.compiler.runner_cli import run_flow_file
+
+    before = run_flow_file(str(FLOWS / "deploy_check.yaml"), {"name": "before"})
+    assert before["state"] == "SUCCESS"
+    subprocess.run([str(ROOT / "scripts" / "postgres-stop"), postgres["dir"]], check=True, timeout=60)
+    try:
+        with pytest.raises(ConfigError, match="storage migrations failed"):
+            prepare_instance(config, home, echo=lambda m: None, wait_for_database=2)
+        with pytest.raises(Exception) as info:
+            run_flow_file(str(FLOWS / "deploy_check.yaml"), {"name": "down"})
+        assert "connect" in str(info.value).lower() or "operational" in type(info.value).__name__.lower()
+    finally:
+        out = subprocess.run([str(ROOT / "scripts" / "postgres-start"), postgres["dir"], str(postgres["port"])],
+                             capture_output=True, text=True, timeout=90)
+        assert out.returncode == 0, out.stderr
+    after = run_flow_file(str(FLOWS / "deploy_check.yaml"), {"name": "after"})
+    assert after["state"] == "SUCCESS"
+    statuses = dict(psql(postgres, "select run_id, status from runs"))
+    assert statuses[before["runId"]] == "SUCCESS" and statuses[after["runId"]] == "SUCCESS"
