@@ -33,7 +33,7 @@ from .evaluator import DEFAULT_LIMITS, Context, Limits, compile_template, run_gu
 from .filters import FILTERS, TESTS
 from .functions import FUNCTIONS
 from .secrets import SecretResolver
-from .values import UndefinedError, contextual, string_truthy, to_text
+from .values import MAX_NODES, UndefinedError, contextual, string_truthy, to_text
 
 __all__ = [
     "ExpressionError",
@@ -85,8 +85,12 @@ def render_value(value: Any, variables: Mapping[str, Any], *, limits: Limits | N
 
     def work(ctx: Context) -> Any:
         max_depth = ctx.limits.max_value_depth
+        budget = [MAX_NODES]
 
         def walk(v: Any, depth: int) -> Any:
+            budget[0] -= 1
+            if budget[0] < 0:  # YAML anchors can make a small document expand enormously
+                raise ExpressionError(f"value has more than {MAX_NODES} elements")
             if isinstance(v, str):
                 return ctx.fresh().render_string(v) if _needs_render(v) else v
             if depth > max_depth:

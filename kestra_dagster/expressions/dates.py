@@ -46,7 +46,7 @@ def zone(name: str | None) -> tzinfo:
         name = DEFAULT_TIMEZONE
     if not isinstance(name, str) or not name or len(name) > 64:
         raise ExpressionError(f"invalid time zone {name!r}")
-    if name in ("Z", "UTC", "GMT", "UT"):
+    if name == "Z":  # an offset, like ZoneOffset.UTC; "UTC"/"GMT" are regions (their id prints)
         return timezone.utc
     m = re.fullmatch(r"(?:UTC|GMT|UT)?([+-])(\d{1,2})(?::?(\d{2}))?(?::?(\d{2}))?", name)
     if m:
@@ -58,6 +58,8 @@ def zone(name: str | None) -> tzinfo:
     try:
         return ZoneInfo(name)
     except Exception:  # noqa: BLE001 - ZoneInfo raises several types for bad keys
+        if name == "UT":
+            return timezone.utc
         raise ExpressionError(f"unknown time zone {name!r}") from None
 
 

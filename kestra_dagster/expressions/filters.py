@@ -37,7 +37,7 @@ from .values import (
     DEFAULT_MAX_TEXT,
     MAX_VALUE_DEPTH,
     is_number,
-    pebble_equals,
+    measure,
     plain,
     short,
     to_json,
@@ -157,11 +157,12 @@ def _java_split(text: str, delimiter: str, limit: int = 0) -> list[str]:
     """``String.split(regex, limit)``: trailing empty strings dropped when ``limit == 0``."""
     if text == "":
         return [""]
+    cap = limit - 1 if 0 < limit <= MAX_ITEMS else MAX_ITEMS + 1
     if not (_REGEX_META & set(delimiter)) and delimiter:
-        parts = text.split(delimiter, limit - 1) if limit > 0 else text.split(delimiter)
+        parts = text.split(delimiter, cap)
     else:
         rx = compile_safe_regex(delimiter)
-        parts = rx.split(text, maxsplit=limit - 1 if limit > 0 else 0)
+        parts = rx.split(text, maxsplit=cap)
         if rx.groups:  # Java never returns captured groups
             parts = parts[:: rx.groups + 1]
         if parts and parts[0] == "" and rx.match(text) and rx.match(text).end() == 0:
@@ -169,6 +170,8 @@ def _java_split(text: str, delimiter: str, limit: int = 0) -> list[str]:
     if limit == 0:
         while parts and parts[-1] == "":
             parts.pop()
+    if len(parts) > MAX_ITEMS:
+        raise ExpressionError(f"'split' would produce more than {MAX_ITEMS} items")
     return parts
 
 
@@ -190,16 +193,22 @@ def _sortable(items: list, filter_name: str) -> list:
     raise ExpressionError(f"'{filter_name}' cannot sort a list mixing {', '.join(kinds)}")
 
 
-def _jsonable(value: Any, depth: int = 0) -> Any:
-    """Plain JSON data for jq (maps with string keys, lists, numbers, strings, booleans, null)."""
+def _jsonable(value: Any) -> Any:
+    """Plain JSON data for jq/yaml (string keys, lists, numbers, strings, booleans, null),
+    after :func:`measure` has checked that expanding shared references stays small."""
+    measure(value)
+    return _to_jsonable(value, 0)
+
+
+def _to_jsonable(value: Any, depth: int) -> Any:
     if depth > MAX_VALUE_DEPTH:
         raise ExpressionError("value is nested too deeply for jq")
     if value is None or isinstance(value, (str, bool, int, float)):
         return value
     if isinstance(value, Mapping):
-        return {(k if isinstance(k, str) else to_text(k)): _jsonable(v, depth + 1) for k, v in value.items()}
+        return {(k if isinstance(k, str) else to_text(k)): _to_jsonable(v, depth + 1) for k, v in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):
-        return [_jsonable(v, depth + 1) for v in value]
+        return [_to_jsonable(v, depth + 1) for v in value]
     if isinstance(value, Decimal):
         return float(value)
     return to_text(value)
@@ -296,14 +305,28 @@ def f_replace(value: Any, replace_pairs: Any = None, regexp: Any = False) -> Any
             text = text.replace(old, new)
         return text
 
+    return _map_strings(value, one, "replace")
+
+
+def _map_strings(value: Any, fn: Callable[[str], str], filter_name: str) -> Any:
+    """Apply ``fn`` to every scalar inside maps/lists (as text); the total output is bounded."""
+    if not isinstance(value, (Mapping, list, tuple)):
+        return fn(_text(value))
+    measure(value)
+    budget = [DEFAULT_MAX_TEXT]
+
     def walk(v: Any, depth: int) -> Any:
         if depth > MAX_VALUE_DEPTH:
-            raise ExpressionError("'replace': value nested too deeply")
+            raise ExpressionError(f"'{filter_name}': value nested too deeply")
         if isinstance(v, Mapping):
             return {k: walk(x, depth + 1) for k, x in v.items()}
         if isinstance(v, (list, tuple)):
             return [walk(x, depth + 1) for x in v]
-        return one(_text(v))
+        out = fn(_text(v))
+        budget[0] -= len(out)
+        if budget[0] < 0:
+            raise ExpressionError(f"'{filter_name}' result would exceed {DEFAULT_MAX_TEXT} characters")
+        return out
 
     return walk(value, 0)
 
@@ -416,22 +439,11 @@ def f_escape_char(value: Any, type: Any = None) -> Any:  # noqa: A002 - Kestra's
         raise ExpressionError("'escapeChar' expects type 'single', 'double' or 'shell'")
 
     def one(text: str) -> str:
-        if kind == "shell":
-            return text.replace("'", "'\\''")
-        if kind == "single":
-            return text.replace("'", "\\'")
-        return text.replace('"', '\\"')
+        old, new = {"shell": ("'", "'\\''"), "single": ("'", "\\'"), "double": ('"', '\\"')}[kind]
+        _check_len(len(text) + text.count(old) * (len(new) - 1))
+        return text.replace(old, new)
 
-    def walk(v: Any, depth: int) -> Any:
-        if depth > MAX_VALUE_DEPTH:
-            raise ExpressionError("'escapeChar': value nested too deeply")
-        if isinstance(v, Mapping):
-            return {k: walk(x, depth + 1) for k, x in v.items()}
-        if isinstance(v, (list, tuple)):
-            return [walk(x, depth + 1) for x in v]
-        return one(_text(v))
-
-    return walk(value, 0)
+    return _map_strings(value, one, "escapeChar")
 
 
 @filter_("escape")
@@ -670,8 +682,16 @@ def f_join(value: Any, separator: Any = None) -> Any:
         return None
     items = _list(value, "join")
     sep = "" if separator is None else _text(separator)
-    parts = [to_text(x) for x in items]
-    _check_len(sum(len(p) for p in parts) + len(sep) * max(len(parts) - 1, 0))
+    remaining = DEFAULT_MAX_TEXT - len(sep) * max(len(items) - 1, 0)
+    parts = []
+    for x in items:
+        if remaining < 0:
+            break
+        part = to_text(x, max(remaining, 0))
+        remaining -= len(part)
+        parts.append(part)
+    if remaining < 0:
+        raise ExpressionError(f"'join' result would exceed {DEFAULT_MAX_TEXT} characters")
     return sep.join(parts)
 
 
@@ -773,8 +793,11 @@ def f_chunk(value: Any, size: Any = None) -> Any:
 def f_flatten(value: Any) -> Any:
     if value is None:
         return None
+    items = _list(value, "flatten")
+    if sum(len(x) if isinstance(x, (list, tuple)) else 1 for x in items) > MAX_ITEMS:
+        raise ExpressionError(f"'flatten' would produce more than {MAX_ITEMS} items")
     out: list = []
-    for item in _list(value, "flatten"):
+    for item in items:
         if isinstance(item, (list, tuple)):
             out.extend(item)
         else:
@@ -786,13 +809,26 @@ def f_flatten(value: Any) -> Any:
 def f_distinct(value: Any) -> Any:
     if value is None:
         return None
+    seen: set = set()
     out: list = []
     for item in _list(value, "distinct"):
-        if not any(pebble_equals(item, seen) for seen in out):
+        key = _canonical(item)
+        if key not in seen:
+            seen.add(key)
             out.append(item)
-            if len(out) > 10_000:
-                raise ExpressionError("'distinct' supports at most 10000 distinct items")
     return out
+
+
+def _canonical(value: Any) -> Any:
+    """A hashable key under which Pebble-equal values collide (``1`` and ``1.0``, not ``'1'``)."""
+    if isinstance(value, bool) or value is None:
+        return ("b", value)
+    if is_number(value):
+        number = float(value)
+        return ("n", int(number) if number.is_integer() else number)
+    if isinstance(value, str):
+        return ("s", value)
+    return ("j", to_json(value))
 
 
 @filter_("default")
@@ -810,7 +846,7 @@ def f_to_json(value: Any) -> str:
 
 @filter_("yaml")
 def f_yaml(value: Any) -> str:
-    data = _jsonable(value)
+    data = _jsonable(value)  # measured: bounded before PyYAML expands anything
     text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=False)
     _check_len(len(text))
     return text

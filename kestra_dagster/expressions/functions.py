@@ -72,8 +72,8 @@ def fn_yaml(yaml_text: Any = None) -> Any:
         return None
     if not isinstance(yaml_text, str):
         return plain(yaml_text)
-    if len(yaml_text) > 10_000_000:
-        raise ExpressionError("yaml(): input is too large")
+    if len(yaml_text) > 1_000_000:  # PyYAML is pure Python: keep parsing time bounded
+        raise ExpressionError("yaml(): input is too large (over 1 MB)")
     try:
         return yaml.safe_load(yaml_text)
     except yaml.YAMLError as exc:

@@ -31,13 +31,19 @@ import functools
 import json
 import math
 import re
+import threading
 from typing import Any, Callable, Iterator
 from urllib.parse import quote
 
 from kestra_dagster.errors import ExpressionError
 
+from .values import to_json
+
 MAX_STEPS = 1_000_000
 MAX_DEPTH = 64
+MAX_SIZE = 10_000_000  # characters in a string / items in an array built by a program
+
+_running = threading.local()  # the Env of the program running on this thread (for value walkers)
 
 
 class JqError(ExpressionError):
@@ -171,8 +177,16 @@ def _type(v: Any) -> str:
 _RANK = {"null": 0, "boolean": 1, "number": 3, "string": 4, "array": 5, "object": 6}
 
 
+def _tick() -> None:
+    """Charge one step to the running program (value walkers have no Env of their own)."""
+    env = getattr(_running, "env", None)
+    if env is not None:
+        env.tick()
+
+
 def _key(v: Any):
     """Total order of jq values: null < false < true < numbers < strings < arrays < objects."""
+    _tick()
     t = _type(v)
     if t == "boolean":
         return (1 if not v else 2,)
@@ -197,7 +211,10 @@ def _truthy(v: Any) -> bool:
 
 
 def _desc(v: Any) -> str:
-    text = json.dumps(v, default=str)
+    try:
+        text = to_json(v, 200)
+    except ExpressionError:
+        text = "…"
     return f"{_type(v)} ({text[:30]}{'…' if len(text) > 30 else ''})"
 
 
@@ -831,9 +848,9 @@ def _arith(op: str, a: Any, b: Any) -> Any:  # noqa: C901 - jq's operator table
             return a
         if na and nb:
             return a + b
-        if isinstance(a, str) and isinstance(b, str):
-            return a + b
-        if isinstance(a, list) and isinstance(b, list):
+        if isinstance(a, (str, list)) and type(a) is type(b):
+            if len(a) + len(b) > MAX_SIZE:
+                raise JqLimitError(f"jq: result would exceed {MAX_SIZE} elements")
             return a + b
         if isinstance(a, dict) and isinstance(b, dict):
             return {**a, **b}
@@ -865,6 +882,7 @@ def _arith(op: str, a: Any, b: Any) -> Any:  # noqa: C901 - jq's operator table
 
 
 def _deep_merge(a: dict, b: dict) -> dict:
+    _tick()
     out = dict(a)
     for k, v in b.items():
         if isinstance(out.get(k), dict) and isinstance(v, dict):
@@ -902,7 +920,12 @@ def _binop(op: str, left: Fn, right: Fn) -> Fn:
 
 # ====================================================================== builtins
 def _tojson(v: Any) -> str:
-    return json.dumps(v, separators=(",", ":"), ensure_ascii=False, default=str)
+    try:
+        return to_json(v, MAX_SIZE)
+    except JqError:
+        raise
+    except ExpressionError as exc:
+        raise JqLimitError(f"jq: {exc.reason}") from None
 
 
 def _length(v: Any) -> Any:
@@ -947,6 +970,7 @@ def _add(values: list) -> Any:
 
 
 def _flatten(v: Any, depth: float) -> list:
+    _tick()
     if not isinstance(v, list):
         raise JqError(f"jq: cannot flatten {_desc(v)}")
     out: list = []
@@ -1026,7 +1050,12 @@ def _format(name: str) -> Fn:
 def _safe_pattern(pattern: str) -> re.Pattern:
     from .filters import compile_safe_regex  # local import: filters imports this module
 
-    return compile_safe_regex(pattern)
+    try:
+        return compile_safe_regex(pattern)
+    except JqError:
+        raise
+    except ExpressionError as exc:
+        raise JqError(f"jq: {exc.reason}") from None
 
 
 def _simple(fn1: Callable[[Any], Any]) -> Callable[[list[Fn]], Fn]:
@@ -1083,6 +1112,7 @@ def _by(kind: str) -> Callable[[list[Fn]], Fn]:
 
 
 def _contains(a: Any, b: Any) -> bool:
+    _tick()
     if isinstance(a, dict) and isinstance(b, dict):
         return all(k in a and _contains(a[k], v) for k, v in b.items())
     if isinstance(a, list) and isinstance(b, list):
@@ -1533,6 +1563,8 @@ def run(program: str, value: Any) -> list:
     """Every output of ``program`` applied to ``value``, as a list (Kestra's jq filter contract)."""
     fn = compile_program(program)
     env = Env({}, [0])
+    previous = getattr(_running, "env", None)
+    _running.env = env
     try:
         return list(fn(value, env))
     except JqError:
@@ -1541,3 +1573,5 @@ def run(program: str, value: Any) -> list:
         raise JqError("jq: program or input nested too deeply") from None
     except (TypeError, ValueError, ArithmeticError) as exc:  # e.g. limit("a"; .[]) or huge numbers
         raise JqError(f"jq: {program!r} failed: {exc}") from None
+    finally:
+        _running.env = previous

@@ -3,14 +3,18 @@
 * :func:`to_text` is what ``{{ value }}`` prints: ``null`` → ``""``, booleans ``true``/``false``,
   Java-style doubles (``1.0``, ``1.0E20``), maps and lists as compact JSON (Kestra's
   ``JsonWriter``), datetimes as ISO-8601 with offset.
-* :func:`to_json` is a size- and depth-bounded JSON encoder: shared references can make a
-  tiny value serialise to gigabytes (``[a, a]`` nested 40 times), so it stops at the budget.
+* :func:`to_json` is a size- and depth-bounded JSON encoder. Shared references (YAML
+  anchors, ``{% set l = [l, l] %}`` in a loop) can make a tiny value expand to gigabytes, so
+  every walker here is bounded: :func:`measure` sizes a value with memoisation by identity
+  (linear in *distinct* containers) before anything expands it.
 * :func:`pebble_equals` follows ``OperatorUtils.equals``: numbers compare by value
   (``1 == 1.0``), everything else by type and value (``1 != '1'``, ``true != 1``).
 """
 
 from __future__ import annotations
 
+import base64
+import json
 import math
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -21,6 +25,7 @@ from kestra_dagster.errors import ExpressionError
 
 MAX_VALUE_DEPTH = 200
 DEFAULT_MAX_TEXT = 10_000_000
+MAX_NODES = 1_000_000  # nodes any single walk over a value may visit (expanded, not distinct)
 
 
 class UndefinedError(ExpressionError):
@@ -123,8 +128,79 @@ def to_text(value: Any, max_len: int = DEFAULT_MAX_TEXT) -> str:
     return str(value)[:max_len]
 
 
+_JSON_NATIVE = (str, int, bool, type(None))
+
+
+def measure(value: Any, max_len: int = DEFAULT_MAX_TEXT, max_nodes: int = MAX_NODES) -> tuple[int, int, bool]:
+    """``(approximate JSON length, expanded node count, json.dumps-safe)`` of ``value``.
+
+    Memoised by identity, so shared sub-structures are sized once; raises
+    :class:`ExpressionError` when the value refers to itself, is nested deeper than
+    :data:`MAX_VALUE_DEPTH`, would exceed ``max_len`` characters or ``max_nodes`` nodes.
+    """
+    memo: dict[int, tuple[int, int, bool]] = {}
+    active: set[int] = set()
+
+    def size(v: Any, depth: int) -> tuple[int, int, bool]:
+        if isinstance(v, str):
+            return len(v) + 2, 1, True
+        if v is None or isinstance(v, bool):
+            return 5, 1, True
+        if isinstance(v, int):
+            return (20 if -10**18 < v < 10**18 else len(number_text(v))), 1, True
+        if isinstance(v, float):
+            plain_float = v == 0 or 1e-3 <= abs(v) < 1e7 or math.isnan(v) or math.isinf(v)
+            return 24, 1, plain_float and not (math.isnan(v) or math.isinf(v))
+        is_map = isinstance(v, Mapping)
+        if not (is_map or isinstance(v, (list, tuple, set, frozenset))):
+            return 40, 1, False
+        key = id(v)
+        if key in memo:
+            return memo[key]
+        if key in active:
+            raise ExpressionError("value refers to itself and cannot be serialised")
+        if depth > MAX_VALUE_DEPTH:
+            raise ExpressionError(f"value is nested too deeply to serialise (over {MAX_VALUE_DEPTH} levels)")
+        active.add(key)
+        total, nodes, native = 2, 1, isinstance(v, (dict, list, tuple))
+        items = v.items() if is_map else ((None, x) for x in v)
+        for k, x in items:
+            if is_map:
+                total += len(k) + 4 if isinstance(k, str) else 24
+                native = native and (k is None or isinstance(k, (str, int)))
+            t, n, ok = size(x, depth + 1)
+            total += t + 1
+            nodes += n
+            native = native and ok
+            if total > max_len:
+                raise ExpressionError(f"value is too large to serialise (over {max_len} characters)")
+            if nodes > max_nodes:
+                raise ExpressionError(f"value is too large (over {max_nodes} elements)")
+        active.discard(key)
+        memo[key] = (total, nodes, native)
+        return memo[key]
+
+    return size(value, 0)
+
+
 def to_json(value: Any, max_len: int = DEFAULT_MAX_TEXT) -> str:
     """Compact JSON (``{"a":1}``), like Jackson; bounded in size and depth."""
+    _total, _nodes, native = measure(value, max_len)
+    if native:
+        try:
+            text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), check_circular=False)
+        except (ValueError, RecursionError):  # e.g. integers beyond Python's str() digit limit
+            text = None
+        if text is not None:
+            if len(text) > max_len:
+                raise ExpressionError(f"value is too large to serialise (over {max_len} characters)")
+            return text
+    return _to_json_slow(value, max_len)
+
+
+def _to_json_slow(value: Any, max_len: int) -> str:
+    """Token-by-token encoder for values json.dumps cannot print the Kestra way
+    (datetimes, Decimals, non-string keys, Java-style doubles such as ``1.0E20``)."""
     out: list[str] = []
     budget = [max_len]
 
@@ -171,8 +247,6 @@ def to_json(value: Any, max_len: int = DEFAULT_MAX_TEXT) -> str:
         elif isinstance(v, Decimal):
             emit(str(v))
         elif isinstance(v, (bytes, bytearray)):
-            import base64
-
             emit(encode_basestring(base64.b64encode(bytes(v)).decode()))
         else:
             emit(encode_basestring(str(v)))
@@ -181,20 +255,42 @@ def to_json(value: Any, max_len: int = DEFAULT_MAX_TEXT) -> str:
     return "".join(out)
 
 
-def plain(value: Any, depth: int = 0) -> Any:
-    """A detached copy of maps/lists (so results never alias the execution's own outputs)."""
-    if depth > MAX_VALUE_DEPTH:
-        raise ExpressionError(f"value is nested too deeply (over {MAX_VALUE_DEPTH} levels)")
-    if isinstance(value, Mapping):
-        return {k: plain(v, depth + 1) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [plain(v, depth + 1) for v in value]
-    return value
+def plain(value: Any) -> Any:
+    """A detached copy of maps/lists (results never alias the execution's own outputs).
+
+    Shared sub-structures are copied once and stay shared, so the copy costs the number of
+    *distinct* containers; self-references are refused.
+    """
+    memo: dict[int, Any] = {}
+    active: set[int] = set()
+
+    def copy(v: Any, depth: int) -> Any:
+        is_map = isinstance(v, Mapping)
+        if not (is_map or isinstance(v, (list, tuple))):
+            return v
+        key = id(v)
+        if key in memo:
+            return memo[key]
+        if key in active:
+            raise ExpressionError("value refers to itself")
+        if depth > MAX_VALUE_DEPTH:
+            raise ExpressionError(f"value is nested too deeply (over {MAX_VALUE_DEPTH} levels)")
+        active.add(key)
+        out = {k: copy(x, depth + 1) for k, x in v.items()} if is_map else [copy(x, depth + 1) for x in v]
+        active.discard(key)
+        memo[key] = out
+        return out
+
+    return copy(value, 0)
 
 
-def pebble_equals(a: Any, b: Any, depth: int = 0) -> bool:
-    if depth > MAX_VALUE_DEPTH:
-        raise ExpressionError("values nested too deeply to compare")
+def pebble_equals(a: Any, b: Any, budget: list[int] | None = None) -> bool:
+    """Pebble's ``==``; ``budget`` bounds the work on large or self-similar structures."""
+    if budget is None:
+        budget = [MAX_NODES]
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise ExpressionError("values are too large to compare")
     if is_number(a) and is_number(b):
         return a == b
     if isinstance(a, bool) or isinstance(b, bool):
@@ -203,13 +299,15 @@ def pebble_equals(a: Any, b: Any, depth: int = 0) -> bool:
         return a is b
     if isinstance(a, str) or isinstance(b, str):
         return isinstance(a, str) and isinstance(b, str) and a == b
+    if a is b:
+        return True
     if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
-        return len(a) == len(b) and all(pebble_equals(x, y, depth + 1) for x, y in zip(a, b))
+        return len(a) == len(b) and all(pebble_equals(x, y, budget) for x, y in zip(a, b))
     if isinstance(a, Mapping) and isinstance(b, Mapping):
         if len(a) != len(b):
             return False
         for k, v in a.items():
-            if k not in b or not pebble_equals(v, b[k], depth + 1):
+            if k not in b or not pebble_equals(v, b[k], budget):
                 return False
         return True
     try:
