@@ -24,6 +24,10 @@ _IRREGULAR = {
     "io.kestra.core.models.conditions.types.FlowNamespaceCondition": "io.kestra.plugin.core.condition.FlowNamespaceCondition",
     "io.kestra.core.models.conditions.types.MultipleCondition": "io.kestra.plugin.core.condition.MultipleCondition",
     "io.kestra.core.tasks.trigger.Toggle": "io.kestra.plugin.core.trigger.Toggle",
+    # Current names that keep their "Condition" suffix (the suffix rule below must not strip it).
+    "io.kestra.plugin.core.condition.FlowCondition": "io.kestra.plugin.core.condition.FlowCondition",
+    "io.kestra.plugin.core.condition.FlowNamespaceCondition": "io.kestra.plugin.core.condition.FlowNamespaceCondition",
+    "io.kestra.plugin.core.condition.MultipleCondition": "io.kestra.plugin.core.condition.MultipleCondition",
 }
 
 # (pattern, replacement) applied in order; the first that matches wins.

@@ -94,6 +94,9 @@ def test_every_alias_of_kestras_table_maps_to_its_current_name():
     assert len(pairs) >= 59
     wrong = [(old, canonical_type(old), current) for old, current in pairs if canonical_type(old) != current]
     assert not wrong, wrong
+    # and a current name is its own canonical name
+    renamed = {c: canonical_type(c) for _, c in pairs if canonical_type(c) != c}
+    assert not renamed, renamed
 
 
 def test_every_registered_alias_resolves_to_its_class():
