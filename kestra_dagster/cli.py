@@ -144,5 +144,13 @@ def plugins(as_json: bool, markdown: bool) -> None:
         click.echo(f"problem: {problem}", err=True)
 
 
+# ----------------------------------------------------------------------------- server, image (deployment)
+
+from kestra_dagster.server.cli import image as _image_group, server as _server_group  # noqa: E402
+
+main.add_command(_server_group, "server")
+main.add_command(_image_group, "image")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
