@@ -58,9 +58,13 @@ def test_python_commands_with_input_files_and_before_commands(make_ctx) -> None:
     assert out["vars"] == {"x": "y"}
 
 
-def test_python_dependencies_are_refused_clearly(make_ctx) -> None:
-    with pytest.raises(TaskFailed, match="python dependencies are not supported yet"):
-        PythonScript(id="py", type=PythonScript.kestra_type, script="print(1)", dependencies=["requests"]).run(make_ctx())
+def test_python_dependencies_that_cannot_be_installed_fail_clearly(make_ctx, monkeypatch, tmp_path) -> None:
+    # installing dependencies is tested in tests/plugins/test_python_dependencies.py
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.setenv("KESTRA_PYTHON_DEPS_CACHE", str(tmp_path / "deps"))
+    with pytest.raises(TaskFailed, match="cannot install python dependencies"):
+        PythonScript(id="py", type=PythonScript.kestra_type, script="print(1)", dependencies=["requests"],
+                     packageManager="PIP").run(make_ctx())
 
 
 def test_python_properties_accepted(make_ctx) -> None:

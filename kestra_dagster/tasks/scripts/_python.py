@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from kestra_dagster.errors import TaskFailed
+from kestra_dagster.tasks.scripts._dependencies import install_dependencies
 from kestra_dagster.tasks.scripts._exec import HIDDEN_PREFIX, AbstractExecScript
 
 KESTRA_HELPER = '''"""Minimal stand-in for Kestra's `kestra` Python library (written by kestra-dagster)."""
@@ -97,15 +98,10 @@ class AbstractPythonExecScript(AbstractExecScript):
     dependencyCacheEnabled: bool | str = True
 
     def prepare(self, ctx, workdir: Path, env: dict[str, str]) -> None:
-        deps = self.dependencies
-        if deps and (not isinstance(deps, str) or deps.strip()):
-            raise TaskFailed(
-                "python dependencies are not supported yet; install them in beforeCommands "
-                "(e.g. `pip install <package>`) or use an environment that has them"
-            )
         if self.pythonVersion:
             ctx.logger.debug(f"pythonVersion {self.pythonVersion!r} is ignored by the Process task runner")
         ensure_python_on_path(workdir, env)
+        install_dependencies(ctx, self, workdir, env)  # `dependencies`, see _dependencies.py
         if importlib.util.find_spec("kestra") is None:
             helper_dir = workdir / f"{HIDDEN_PREFIX}python"
             helper_dir.mkdir(exist_ok=True)
