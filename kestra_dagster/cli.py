@@ -33,7 +33,7 @@ def validate(paths: tuple[str, ...], fmt: str) -> None:
 
     results = []
     for file in iter_flow_files(paths):
-        entry = {"file": str(file), "ok": True, "errors": [], "unsupported_types": []}
+        entry = {"file": str(file), "ok": True, "errors": [], "unsupported_types": [], "warnings": []}
         try:
             loaded = load_flow_file(file)
             for u in loaded.unsupported:
@@ -42,6 +42,8 @@ def validate(paths: tuple[str, ...], fmt: str) -> None:
                     entry["unsupported_types"].append(u.type)
             entry["ok"] = not loaded.unsupported
             entry["_unsupported"] = loaded.unsupported
+            entry["warnings"] = [w.to_json() for w in loaded.warnings]
+            entry["_warnings"] = loaded.warnings
         except FlowValidationError as exc:
             entry["ok"] = False
             entry["errors"] = [i.to_json() for i in exc.issues]
@@ -52,6 +54,8 @@ def validate(paths: tuple[str, ...], fmt: str) -> None:
             click.echo(json.dumps({k: v for k, v in entry.items() if not k.startswith("_")}))
     else:
         for entry in results:
+            for warning in entry.get("_warnings", []):
+                click.echo(f"warning: {warning.render()}")
             if entry["ok"]:
                 click.echo(f"{entry['file']}: ok")
                 continue
@@ -150,6 +154,22 @@ from kestra_dagster.server.cli import image as _image_group, server as _server_g
 
 main.add_command(_server_group, "server")
 main.add_command(_image_group, "image")
+
+
+# ----------------------------------------------------------------------------- webhooks intake, resume (triggers)
+
+from kestra_dagster.approvals.cli import resume as _resume_command  # noqa: E402
+from kestra_dagster.triggers.cli import webhooks as _webhooks_command  # noqa: E402
+
+if "server" not in main.commands:
+
+    @main.group()
+    def server() -> None:
+        """Servers: the webhook intake (and more with the deployment commands)."""
+
+
+main.commands["server"].add_command(_webhooks_command, "webhooks")
+main.add_command(_resume_command, "resume")
 
 
 if __name__ == "__main__":  # pragma: no cover

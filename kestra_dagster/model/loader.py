@@ -17,7 +17,8 @@ from typing import Any, Iterable, Iterator, Sequence
 import yaml
 from pydantic import ValidationError
 
-from kestra_dagster.errors import FlowIssue, FlowValidationError, UnsupportedTaskType
+from kestra_dagster.errors import ExpressionError, FlowIssue, FlowValidationError, UnsupportedTaskType
+from kestra_dagster.expressions import check_template
 from kestra_dagster.model.aliases import canonical_type
 from kestra_dagster.model.common import Task, UnsupportedTask
 from kestra_dagster.model.flow import IGNORED_TOP_LEVEL_KEYS, Flow
@@ -41,6 +42,7 @@ class LoadedFlow:
     text: str
     unsupported: list[UnsupportedTaskType] = field(default_factory=list)
     task_paths: dict[int, tuple] = field(default_factory=dict)
+    warnings: list[FlowIssue] = field(default_factory=list)
 
     def path_of(self, task: Task) -> tuple:
         return self.task_paths.get(id(task), ())
@@ -54,6 +56,7 @@ class _ParseState:
     unsupported: list[UnsupportedTaskType] = field(default_factory=list)
     task_paths: dict[int, tuple] = field(default_factory=dict)
     defaults: list[dict] = field(default_factory=list)
+    warnings: list[FlowIssue] = field(default_factory=list)
 
     def error(self, path: Sequence[Any], message: str) -> None:
         self.issues.append(self.locator.issue(path, message))
@@ -78,7 +81,8 @@ def parse_flow(text: str, file: str = "<string>", registry: Registry | None = No
         state.issues.sort(key=lambda i: (i.line, i.column))
         raise FlowValidationError(file, state.issues)
     assert flow is not None
-    return LoadedFlow(flow=flow, file=file, text=text, unsupported=state.unsupported, task_paths=state.task_paths)
+    return LoadedFlow(flow=flow, file=file, text=text, unsupported=state.unsupported, task_paths=state.task_paths,
+                      warnings=state.warnings)
 
 
 def load_flow_file(path: str | os.PathLike, registry: Registry | None = None) -> LoadedFlow:
@@ -193,8 +197,30 @@ def _parse_task(raw: Any, path: tuple, state: _ParseState) -> Task:
     except ValidationError as exc:
         _report_validation_error(exc, path, data, state, cls)
         task = _placeholder(raw.get("id"))
+    else:
+        for name, value in raw.items():
+            if name not in cls.child_task_fields and f"{name}_" not in cls.child_task_fields:
+                _check_expressions(value, (*path, name), state)
     state.task_paths[id(task)] = path
     return task
+
+
+def _check_expressions(value: Any, path: tuple, state: _ParseState) -> None:
+    """Report template syntax errors (unclosed ``{{``, unknown filters…) at load time."""
+    if isinstance(value, str):
+        if "{{" in value or "{%" in value:
+            try:
+                check_template(value)
+            except ExpressionError as exc:
+                # Kestra accepts the flow and fails the task when it renders; we do the same,
+                # and say so now as a warning.
+                state.warnings.append(state.locator.issue(path, f"invalid expression: {exc.reason}"))
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_expressions(item, (*path, key), state)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _check_expressions(item, (*path, i), state)
 
 
 def _parse_children(cls: type, name: str, value: Any, path: tuple, state: _ParseState) -> Any:
