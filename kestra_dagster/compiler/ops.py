@@ -82,11 +82,30 @@ class _TaskLogger:
         self._log.error(self._fmt(msg))
 
 
-def make_services(context, compiled: "CompiledFlow") -> RunServices:
+class _TrackingSecrets(SecretResolver):
+    """Remembers which secret names were read, so later ops of the run can mask their values."""
+
+    def __init__(self, known_names: list[str]):
+        super().__init__()
+        self.names: list[str] = []
+        for name in known_names:
+            try:
+                self.get(name)
+            except Exception:  # noqa: BLE001 - a secret that vanished cannot leak either
+                pass
+
+    def get(self, name: str) -> str:
+        value = super().get(name)
+        if name not in self.names:
+            self.names.append(name)
+        return value
+
+
+def make_services(context, compiled: "CompiledFlow", execution: ExecutionState) -> RunServices:
     from kestra_dagster.compiler.kv import DagsterInstanceKV
     from kestra_dagster.engine.storage import default_storage
 
-    secrets = SecretResolver()
+    secrets = _TrackingSecrets(execution.secret_names)
 
     def logger_factory(task_id: str, values: tuple[str, ...]) -> _TaskLogger:
         suffix = f" {'/'.join(values)}" if values else ""
@@ -117,10 +136,11 @@ def make_task_fn(compiled: "CompiledFlow", task: "Task", branch: str) -> Callabl
         execution = _incoming(inputs, compiled, context)
         if branch == "afterExecution":
             execution.final_state = execution.final_state or execution.kestra_state().value
-        services = make_services(context, compiled)
+        services = make_services(context, compiled, execution)
         runner = Runner(compiled.flow, execution, services)
         started = time.monotonic()
         state = runner.run_task(task, Scope(branch=branch))
+        execution.secret_names = list(services.secrets.names)
         record = execution.task_runs[-1]
         metadata = {
             "kestra/state": state.value,
@@ -161,7 +181,7 @@ def make_end_fn(compiled: "CompiledFlow") -> Callable:
     def compute(context, inputs):
         execution = _incoming(inputs, compiled, context)
         state = execution.kestra_state()
-        runner = Runner(compiled.flow, execution, make_services(context, compiled))
+        runner = Runner(compiled.flow, execution, make_services(context, compiled, execution))
         output_error = None
         if state in (State.SUCCESS, State.WARNING) and compiled.flow.outputs:
             try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -10,9 +11,11 @@ from dagster import DagsterInstance
 
 from kestra_dagster.compiler.definitions import load_catalog
 from kestra_dagster.compiler.ops import END_NODE, FAILED, OK
+from kestra_dagster.engine.context import mask_secrets
 from kestra_dagster.engine.execution import ExecutionState
 from kestra_dagster.engine.inputs import resolve_inputs
 from kestra_dagster.errors import FlowValidationError
+from kestra_dagster.expressions import SecretResolver
 from kestra_dagster.model.loader import load_flow_file
 
 
@@ -60,10 +63,26 @@ def summarise(result, tags: dict) -> dict:
                     end = value
     merged = snapshots[0].merged(snapshots[1:]) if snapshots else None
     state = tags.get("kestra/state") or (end.final_state if end else None) or "FAILED"
-    return {
+    summary = {
         "runId": result.run_id,
         "state": state,
         "taskStates": merged.task_states() if merged else {},
         "outputs": merged.outputs if merged else {},
         "flowOutputs": end.flow_outputs if end else {},
     }
+    return _masked(summary, merged.secret_names if merged else [])
+
+
+def _masked(summary: dict, secret_names: list[str]) -> dict:
+    """Secrets read during the run are masked in what we print, as in the logs."""
+    if not secret_names:
+        return summary
+    resolver = SecretResolver()
+    for name in secret_names:
+        try:
+            resolver.get(name)
+        except Exception:  # noqa: BLE001 - gone since the run: nothing to mask
+            pass
+    text = json.dumps(summary, default=str)
+    masked = mask_secrets(text, {json.dumps(v)[1:-1] for v in resolver.revealed})
+    return summary if masked == text else json.loads(masked)

@@ -45,6 +45,8 @@ class ExecutionState:
     task_runs: list[TaskRunRecord] = field(default_factory=list)
     flow_outputs: dict[str, Any] = field(default_factory=dict)
     final_state: str | None = None
+    #: Names (never values) of secrets read so far: later ops resolve them again to mask them.
+    secret_names: list[str] = field(default_factory=list)
 
     # ------------------------------------------------------------- outputs
     def set_outputs(self, task_id: str, values: tuple[str, ...], outputs: dict[str, Any]) -> None:
@@ -96,6 +98,7 @@ class ExecutionState:
                     seen.add(_rec_key(rec))
             _deep_merge(result.outputs, other.outputs)
             result.labels.update(other.labels)
+            result.secret_names.extend(n for n in other.secret_names if n not in result.secret_names)
         return result
 
     def copy(self) -> "ExecutionState":
