@@ -1,0 +1,36 @@
+"""``kestra-dagster server webhooks``: the webhook intake on its own."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8081, show_default=True, type=int)
+@click.option("--flows-dir", default=lambda: os.environ.get("KESTRA_FLOWS_DIR", "flows"), show_default="flows",
+              type=click.Path(exists=True, file_okay=False), help="Directory of flow files (KESTRA_FLOWS_DIR).")
+@click.option("--max-body-bytes", default=1024 * 1024, show_default=True, type=int,
+              help="Larger bodies get 413.")
+@click.option("--max-pending", default=10_000, show_default=True, type=int,
+              help="Deliveries of one flow still waiting for their run before 429.")
+@click.option("--with-approvals/--no-approvals", default=True, show_default=True,
+              help="Also serve the approval API and page (see `kestra-dagster resume`).")
+def webhooks(host: str, port: int, flows_dir: str, max_body_bytes: int, max_pending: int, with_approvals: bool) -> None:
+    """Serve Kestra's webhook URL; deliveries are stored in the Dagster instance (DAGSTER_HOME).
+
+    Runs are started by each flow's webhook sensor, so the Dagster daemon must run too
+    (`python -m kestra_dagster.triggers.daemon run` polls every second instead of every five).
+    """
+    from kestra_dagster.triggers.server import IntakeConfig, build_app, serve
+
+    extra = []
+    if with_approvals:
+        from kestra_dagster.approvals import build_routes
+
+        extra = build_routes(flows_dirs=[flows_dir])
+    app = build_app([flows_dir], config=IntakeConfig(max_body_bytes=max_body_bytes, max_pending_per_flow=max_pending),
+                    extra_routes=extra)
+    serve(app, host, port)

@@ -1,0 +1,46 @@
+"""``dagster-daemon run`` with a shorter sensor loop, for low webhook latency.
+
+Dagster's sensor daemon waits at least ``MIN_INTERVAL_LOOP_TIME`` (5 s, hard-coded in
+``dagster._daemon.sensor``) between passes over the sensors, whatever a sensor's
+``minimum_interval_seconds`` says, so a webhook delivery would wait 2.5 s on average before its
+sensor even looks. This entry point lowers that floor (``KESTRA_SENSOR_LOOP_SECONDS``, default
+1) and then runs the stock daemon CLI::
+
+    python -m kestra_dagster.triggers.daemon run -w workspace.yaml
+
+It patches one private module constant, read at each loop (checked against dagster 1.13); if a
+Dagster upgrade removes it, the daemon still runs, with the 5 s floor.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+DEFAULT_LOOP_SECONDS = 1.0
+
+
+def shorten_sensor_loop(seconds: float | None = None) -> bool:
+    seconds = float(os.environ.get("KESTRA_SENSOR_LOOP_SECONDS", DEFAULT_LOOP_SECONDS) if seconds is None else seconds)
+    try:
+        import dagster._daemon.sensor as sensor_daemon
+    except ImportError:  # pragma: no cover
+        return False
+    if not hasattr(sensor_daemon, "MIN_INTERVAL_LOOP_TIME"):
+        logging.getLogger("kestra_dagster").warning("dagster has no MIN_INTERVAL_LOOP_TIME; sensor loop unchanged")
+        return False
+    sensor_daemon.MIN_INTERVAL_LOOP_TIME = max(0.2, seconds)
+    return True
+
+
+def main(argv: list[str] | None = None) -> None:
+    from dagster._daemon.cli import create_dagster_daemon_cli
+
+    shorten_sensor_loop()
+    cli = create_dagster_daemon_cli()
+    cli.main(args=list(sys.argv[1:] if argv is None else argv), prog_name="kestra-dagster-daemon")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

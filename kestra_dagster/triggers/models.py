@@ -1,0 +1,299 @@
+"""Trigger schema models, mirrored 1:1 from Kestra (no Dagster import here).
+
+Kestra's own types keep Kestra's names and properties. Types Kestra lacks (Git events with
+signature checks, Git polling) use the ``io.kestra_dagster.plugin.`` prefix so nobody mistakes them for
+Kestra's. ``compiler.triggers`` turns each model into a Dagster schedule or sensor.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, ClassVar, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, field_validator, model_validator
+
+from kestra_dagster.model.common import Duration, KestraModel, is_dynamic
+from kestra_dagster.model.triggers import Trigger
+from kestra_dagster.triggers.conditions import CALENDAR, EXECUTION, GENERIC, MULTIPLE, check_conditions
+
+_CRON_NICKNAMES = {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
+_CRON_FIELD = re.compile(r"^[0-9A-Za-z*/,\-?#LW]+$")
+
+
+def _check_timezone(value: str | None) -> str | None:
+    if value is None or is_dynamic(value):
+        return value
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {value!r}; use an IANA name such as Europe/Paris or UTC") from None
+    return value
+
+
+def _check_conditions(trigger: Trigger, allowed: set[str]) -> None:
+    problems = check_conditions(list(trigger.conditions), allowed, "conditions")
+    if problems:
+        raise ValueError("; ".join(problems))
+
+
+# ----------------------------------------------------------------------------- Schedule
+
+
+class Schedule(Trigger):
+    """Start the flow on a cron schedule (a Dagster schedule)."""
+
+    kestra_type: ClassVar[str] = "io.kestra.plugin.core.trigger.Schedule"
+    kestra_aliases: ClassVar[tuple[str, ...]] = ("io.kestra.core.models.triggers.types.Schedule",)
+
+    cron: str
+    withSeconds: bool = False
+    timezone: str | None = None
+    inputs: dict[str, Any] = Field(default_factory=dict)
+    lateMaximumDelay: Duration | None = None
+    recoverMissedSchedules: Literal["LAST", "NONE", "ALL"] | None = None
+    backfill: dict[str, Any] | None = None
+    scheduleConditions: list[dict[str, Any]] | None = None
+
+    _check_tz = field_validator("timezone")(_check_timezone)
+
+    @field_validator("cron")
+    @classmethod
+    def _check_cron(cls, value: str) -> str:
+        text = value.strip()
+        if text.lower() in _CRON_NICKNAMES:
+            return text
+        fields = text.split()
+        if len(fields) not in (5, 6) or not all(_CRON_FIELD.match(f) for f in fields):
+            raise ValueError(
+                f"invalid cron expression {value!r}: expected 5 fields (minute hour day-of-month month day-of-week), "
+                "6 with withSeconds: true, or one of " + ", ".join(sorted(_CRON_NICKNAMES))
+            )
+        return text
+
+    @model_validator(mode="after")
+    def _check_seconds(self) -> "Schedule":
+        n = len(self.cron.split())
+        if n == 6 and not self.withSeconds:
+            raise ValueError(f"cron {self.cron!r} has 6 fields; set withSeconds: true or drop the seconds field")
+        if n == 5 and self.withSeconds:
+            raise ValueError(f"withSeconds: true needs a 6-field cron (seconds first), got {self.cron!r}")
+        problems = check_conditions(self.all_conditions, CALENDAR | GENERIC, "conditions")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @property
+    def all_conditions(self) -> list[dict[str, Any]]:
+        return [*self.conditions, *(self.scheduleConditions or [])]
+
+
+class ScheduleOnDates(Trigger):
+    """Start the flow once at each listed date (evaluated by a sensor)."""
+
+    kestra_type: ClassVar[str] = "io.kestra.plugin.core.trigger.ScheduleOnDates"
+
+    dates: list[str] | str
+    timezone: str | None = None
+    inputs: dict[str, Any] = Field(default_factory=dict)
+    recoverMissedSchedules: Literal["LAST", "NONE", "ALL"] | None = None
+
+    _check_tz = field_validator("timezone")(_check_timezone)
+
+
+# ----------------------------------------------------------------------------- Webhook
+
+
+class Webhook(Trigger):
+    """Start the flow on an HTTP call to /api/v1/executions/webhook/{namespace}/{flowId}/{key}."""
+
+    kestra_type: ClassVar[str] = "io.kestra.plugin.core.trigger.Webhook"
+    kestra_aliases: ClassVar[tuple[str, ...]] = ("io.kestra.core.models.triggers.types.Webhook",)
+    #: Which intake checks this trigger's calls need (see ``triggers.git_events``).
+    provider: ClassVar[str] = "plain"
+
+    key: str = Field(min_length=1, max_length=256)
+    inputs: dict[str, Any] = Field(default_factory=dict)
+    wait: bool = False
+    returnOutputs: bool = False
+    responseContentType: str | None = None
+
+    @model_validator(mode="after")
+    def _check_wait(self) -> "Webhook":
+        if self.wait or self.returnOutputs:
+            raise ValueError(
+                "wait/returnOutputs are not supported: the intake acknowledges once the delivery is stored and "
+                "answers with its delivery id; poll GET /api/v1/executions/webhook/deliveries/{id} for the run"
+            )
+        _check_conditions(self, CALENDAR | GENERIC)
+        return self
+
+
+class _GitWebhook(Webhook):
+    """Common properties of the Git-provider webhooks (signature + event filters)."""
+
+    #: The shared secret: HMAC key (GitHub) or token (GitLab). Usually ``{{ secret('NAME') }}``.
+    secret: str | None = None
+    #: Event names to accept (GitHub ``X-GitHub-Event`` / normalised GitLab ``object_kind``); empty = all.
+    events: list[str] = Field(default_factory=list)
+    #: Glob patterns on branch names (push: the pushed branch; pull/merge requests: the target branch).
+    branches: list[str] = Field(default_factory=list)
+    #: Glob patterns on tag names (push of ``refs/tags/...``, GitHub ``create`` of a tag).
+    tags: list[str] = Field(default_factory=list)
+    #: Pull/merge request actions to accept (GitHub ``opened``, ``synchronize``…; GitLab ``open``, ``update``…).
+    actions: list[str] = Field(default_factory=list)
+
+
+class GitHubWebhook(_GitWebhook):
+    """GitHub webhook: verifies X-Hub-Signature-256 (HMAC SHA-256) and filters events, refs, PR actions."""
+
+    kestra_type: ClassVar[str] = "io.kestra_dagster.plugin.git.GitHubWebhook"
+    provider: ClassVar[str] = "github"
+
+
+class GitLabWebhook(_GitWebhook):
+    """GitLab webhook: verifies X-Gitlab-Token and filters events, refs, merge-request actions."""
+
+    kestra_type: ClassVar[str] = "io.kestra_dagster.plugin.git.GitLabWebhook"
+    provider: ClassVar[str] = "gitlab"
+
+
+# ----------------------------------------------------------------------------- Flow
+
+
+class PreconditionFlow(KestraModel):
+    namespace: str
+    flowId: str
+    states: list[str] | None = None
+    labels: dict[str, Any] | list[dict[str, Any]] | None = None
+
+
+class PreconditionFilter(KestraModel):
+    field: Literal["FLOW_ID", "NAMESPACE", "STATE", "EXPRESSION"]
+    type: str
+    value: Any = None
+    values: list[Any] | None = None
+
+
+class PreconditionWhere(KestraModel):
+    id: str
+    operand: Literal["AND", "OR"] = "AND"
+    filters: list[PreconditionFilter] = Field(default_factory=list)
+
+
+class TimeWindow(KestraModel):
+    type: Literal["DURATION_WINDOW", "SLIDING_WINDOW", "DAILY_TIME_WINDOW", "DAILY_TIME_DEADLINE"] = "DURATION_WINDOW"
+    window: Duration | None = None
+    windowAdvance: Duration | None = None
+    startTime: str | None = None
+    endTime: str | None = None
+    deadline: str | None = None
+
+
+class Preconditions(KestraModel):
+    id: str | None = None
+    flows: list[PreconditionFlow] = Field(default_factory=list)
+    where: list[PreconditionWhere] = Field(default_factory=list)
+    timeWindow: TimeWindow | None = None
+    resetOnSuccess: bool = True
+
+
+class FlowTrigger(Trigger):
+    """Start the flow when other executions end (a Dagster run-status sensor)."""
+
+    kestra_type: ClassVar[str] = "io.kestra.plugin.core.trigger.Flow"
+    kestra_aliases: ClassVar[tuple[str, ...]] = ("io.kestra.core.models.triggers.types.Flow",)
+
+    states: list[str] | None = None
+    inputs: dict[str, Any] = Field(default_factory=dict)
+    preconditions: Preconditions | None = None
+
+    @field_validator("states")
+    @classmethod
+    def _check_states(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return value
+        allowed = {"RUNNING", "PAUSED", "SUCCESS", "WARNING", "FAILED", "KILLED", "CANCELLED", "RETRIED", "SKIPPED"}
+        bad = [s for s in value if s not in allowed]
+        if "CREATED" in bad:
+            raise ValueError("a Flow trigger cannot listen to CREATED (Kestra forbids it)")
+        if bad:
+            raise ValueError(f"unknown state(s) {bad}; use {sorted(allowed)}")
+        return value
+
+    @model_validator(mode="after")
+    def _check_flow_conditions(self) -> "FlowTrigger":
+        _check_conditions(self, CALENDAR | GENERIC | EXECUTION | {MULTIPLE})
+        return self
+
+
+# ----------------------------------------------------------------------------- S3
+
+
+class MoveTo(KestraModel):
+    key: str
+    bucket: str | None = None
+
+
+class S3Trigger(Trigger):
+    """Poll an S3 bucket; one execution per poll with the new objects in trigger.objects."""
+
+    kestra_type: ClassVar[str] = "io.kestra.plugin.aws.s3.Trigger"
+
+    interval: Duration = "PT60S"
+    accessKeyId: str | None = None
+    secretKeyId: str | None = None
+    sessionToken: str | None = None
+    region: str | None = None
+    endpointOverride: str | None = None
+    forcePathStyle: bool | None = None
+    compatibilityMode: bool = False
+    bucket: str
+    prefix: str | None = None
+    delimiter: str | None = None
+    maxKeys: int = Field(default=1000, ge=1, le=1000)
+    regexp: str | None = None
+    filter: Literal["FILES", "DIRECTORY", "BOTH"] = "BOTH"
+    action: Literal["MOVE", "DELETE", "NONE"]
+    moveTo: MoveTo | None = None
+    maxFiles: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _check_move(self) -> "S3Trigger":
+        if self.action == "MOVE" and self.moveTo is None:
+            raise ValueError("action MOVE needs moveTo (key prefix, optional bucket)")
+        if self.regexp is not None and not is_dynamic(self.regexp):
+            try:
+                re.compile(self.regexp)
+            except re.error as exc:
+                raise ValueError(f"regexp {self.regexp!r} is not a valid regular expression: {exc}") from None
+        _check_conditions(self, CALENDAR | GENERIC)
+        return self
+
+
+# ----------------------------------------------------------------------------- Git polling
+
+
+class GitPolling(Trigger):
+    """Poll a Git remote (git ls-remote); one execution per new or moved branch/tag that matches."""
+
+    kestra_type: ClassVar[str] = "io.kestra_dagster.plugin.git.Polling"
+
+    url: str
+    #: Glob patterns on branch names; default: every branch when no tags are given.
+    branches: list[str] = Field(default_factory=list)
+    #: Glob patterns on tag names.
+    tags: list[str] = Field(default_factory=list)
+    interval: Duration = "PT60S"
+    username: str | None = None
+    password: str | None = None
+    inputs: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _check_git(self) -> "GitPolling":
+        _check_conditions(self, CALENDAR | GENERIC)
+        return self
+
+
+TRIGGERS = [Schedule, ScheduleOnDates, Webhook, GitHubWebhook, GitLabWebhook, FlowTrigger, S3Trigger, GitPolling]
+WEBHOOK_TYPES = (Webhook,)

@@ -1,0 +1,160 @@
+"""``aws.s3.Trigger`` polling, through boto3 (works with any S3-compatible endpoint).
+
+One poll = list → keep new objects matching ``regexp`` → copy each into internal storage →
+one execution with ``trigger.objects``. Exactly once, even across daemon restarts, because the
+sensor's cursor and Dagster's ``run_key`` work together:
+
+* the run key is derived from the objects (``key@eTag``), so re-evaluating the same poll after a
+  crash asks for the same run and Dagster drops the duplicate;
+* the action (MOVE/DELETE) is applied on the *next* poll, and only once the run for that key
+  exists; until then the batch stays in the cursor's ``pending`` list (its objects are skipped
+  by listing, and its run request is repeated, which Dagster deduplicates);
+* with action NONE the cursor remembers ``key → eTag`` of what was processed, so an unchanged
+  object never runs twice; a new version (new eTag) does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from kestra_dagster.triggers.models import S3Trigger
+
+
+@dataclass
+class S3Cursor:
+    seen: dict[str, str] = field(default_factory=dict)  # key → eTag (action NONE)
+    pending: list[dict[str, Any]] = field(default_factory=list)  # [{"run_key", "objects": [...]}]
+
+    @classmethod
+    def load(cls, raw: str | None) -> "S3Cursor":
+        if not raw:
+            return cls()
+        data = json.loads(raw)
+        return cls(seen=dict(data.get("seen") or {}), pending=list(data.get("pending") or []))
+
+    def dump(self) -> str:
+        return json.dumps({"seen": self.seen, "pending": self.pending}, sort_keys=True)
+
+
+@dataclass
+class PollResult:
+    cursor: S3Cursor
+    #: (run_key, objects) to request; repeated requests for pending batches included.
+    requests: list[tuple[str, list[dict[str, Any]]]]
+    actions_done: list[str] = field(default_factory=list)
+
+
+def make_client(props: dict[str, Any]):
+    """A boto3 S3 client from rendered trigger properties."""
+    import boto3
+    from botocore.config import Config
+
+    kwargs: dict[str, Any] = {}
+    if props.get("region"):
+        kwargs["region_name"] = props["region"]
+    if props.get("endpointOverride"):
+        kwargs["endpoint_url"] = props["endpointOverride"]
+    if props.get("accessKeyId"):
+        kwargs["aws_access_key_id"] = props["accessKeyId"]
+        kwargs["aws_secret_access_key"] = props.get("secretKeyId")
+    if props.get("sessionToken"):
+        kwargs["aws_session_token"] = props["sessionToken"]
+    path_style = props.get("forcePathStyle")
+    if path_style is None:
+        path_style = bool(props.get("endpointOverride")) or props.get("compatibilityMode")
+    config = Config(s3={"addressing_style": "path" if path_style else "auto"}, retries={"max_attempts": 3})
+    return boto3.client("s3", config=config, **kwargs)
+
+
+def batch_key(objects: list[dict[str, Any]]) -> str:
+    digest = hashlib.sha256("\n".join(sorted(f"{o['key']}@{o['eTag']}" for o in objects)).encode()).hexdigest()
+    return f"s3-{digest[:40]}"
+
+
+def poll(trigger: S3Trigger, props: dict[str, Any], cursor: S3Cursor, client, run_exists: Callable[[str], bool],
+         store_object: Callable[[str, str, bytes], str]) -> PollResult:
+    """One poll. ``store_object(batch, key, data) -> uri`` saves into internal storage."""
+    bucket = props["bucket"]
+    requests: list[tuple[str, list[dict[str, Any]]]] = []
+    done: list[str] = []
+    still_pending = []
+    for batch in cursor.pending:
+        if run_exists(batch["run_key"]):
+            _apply_action(trigger, props, client, batch["objects"])
+            done.append(batch["run_key"])
+        else:
+            still_pending.append(batch)
+            requests.append((batch["run_key"], batch["objects"]))
+    cursor.pending = still_pending
+    in_flight = {o["key"] for b in still_pending for o in b["objects"]}
+
+    listed, complete = _list(client, bucket, props.get("prefix"), props.get("delimiter"), trigger.maxKeys)
+    pattern = re.compile(props["regexp"]) if props.get("regexp") else None
+    fresh = []
+    for obj in listed:
+        key = obj["Key"]
+        etag = obj.get("ETag", "").strip('"')
+        is_dir = key.endswith("/")
+        if (trigger.filter == "FILES" and is_dir) or (trigger.filter == "DIRECTORY" and not is_dir):
+            continue
+        if pattern is not None and not pattern.fullmatch(key):
+            continue
+        if key in in_flight or cursor.seen.get(key) == etag:
+            continue
+        fresh.append({"key": key, "eTag": etag, "size": obj.get("Size", 0),
+                      "lastModified": obj["LastModified"].isoformat() if obj.get("LastModified") else None,
+                      "bucket": bucket})
+        if trigger.maxFiles and len(fresh) >= trigger.maxFiles:
+            break
+    if trigger.action == "NONE" and complete:
+        present = {o["Key"] for o in listed}
+        cursor.seen = {k: v for k, v in cursor.seen.items() if k in present}
+    if fresh:
+        run_key = batch_key(fresh)
+        for obj in fresh:
+            data = client.get_object(Bucket=bucket, Key=obj["key"])["Body"].read()
+            obj["uri"] = store_object(run_key, obj["key"], data)
+        requests.append((run_key, fresh))
+        if trigger.action == "NONE":
+            cursor.seen.update({o["key"]: o["eTag"] for o in fresh})
+        else:
+            cursor.pending.append({"run_key": run_key, "objects": fresh})
+    return PollResult(cursor=cursor, requests=requests, actions_done=done)
+
+
+def _list(client, bucket: str, prefix: str | None, delimiter: str | None, max_keys: int) -> tuple[list[dict], bool]:
+    kwargs: dict[str, Any] = {"Bucket": bucket, "MaxKeys": max_keys}
+    if prefix:
+        kwargs["Prefix"] = prefix
+    if delimiter:
+        kwargs["Delimiter"] = delimiter
+    response = client.list_objects_v2(**kwargs)
+    return list(response.get("Contents") or []), not response.get("IsTruncated", False)
+
+
+def _apply_action(trigger: S3Trigger, props: dict[str, Any], client, objects: list[dict[str, Any]]) -> None:
+    from botocore.exceptions import ClientError
+
+    for obj in objects:
+        if trigger.action == "MOVE":
+            move = props["moveTo"]
+            target_bucket = move.get("bucket") or obj["bucket"]
+            target_key = _move_key(move["key"], obj["key"])
+            try:
+                client.copy_object(Bucket=target_bucket, Key=target_key,
+                                   CopySource={"Bucket": obj["bucket"], "Key": obj["key"]})
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") not in ("NoSuchKey", "404"):
+                    raise
+                continue  # already moved by an earlier, interrupted poll
+        if trigger.action in ("MOVE", "DELETE"):
+            client.delete_object(Bucket=obj["bucket"], Key=obj["key"])
+
+
+def _move_key(target: str, key: str) -> str:
+    """Like Kestra: the object keeps its file name under the ``moveTo.key`` prefix."""
+    return f"{target.rstrip('/')}/{key.rsplit('/', 1)[-1]}"

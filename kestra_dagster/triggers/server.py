@@ -1,0 +1,352 @@
+"""The webhook intake: Kestra's webhook URL, durable before it answers.
+
+``GET|POST|PUT /api/v1/executions/webhook/{namespace}/{flowId}/{key}`` (also with a tenant:
+``/api/v1/{tenant}/executions/webhook/...``). Answers:
+
+* **404** no such flow, or no enabled webhook trigger with that key (keys compared in constant
+  time; a key may come from ``secret()``);
+* **401** a Git webhook whose signature/token is missing or wrong (nothing stored);
+* **413** body larger than ``max_body_bytes``;
+* **422** the trigger's ``inputs`` do not render or are rejected by the flow's input types;
+* **204** the trigger's ``conditions`` (or Git event filters) are false: nothing stored;
+* **429 / 503** with ``Retry-After`` when too many deliveries wait for their run or the store
+  cannot keep up (the client retries, nothing is dropped silently);
+* **200** once the delivery is committed to the store: ``{"id", "deliveryId", "state": "CREATED",
+  "runId": null, ...}``. ``GET /api/v1/webhook-deliveries/{id}`` gives the run id once known.
+
+Keys and secrets never reach the logs: the access log masks the key segment of the path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from kestra_dagster.model.loader import LoadedFlow
+from kestra_dagster.triggers.flow_index import FlowIndex
+from kestra_dagster.triggers.git_events import SECRET_HEADERS, SignatureError, event_matches, verify_signature
+from kestra_dagster.triggers.models import Webhook
+from kestra_dagster.triggers.store import (
+    PENDING,
+    Delivery,
+    DeliveryStore,
+    GroupCommitWriter,
+    StoreOverloaded,
+    StoreUnavailable,
+    new_delivery_id,
+)
+
+log = logging.getLogger("kestra_dagster.webhooks")
+
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+WEBHOOK_PATHS = (
+    "/api/v1/executions/webhook/{namespace}/{flow_id}/{key}",
+    "/api/v1/{tenant}/executions/webhook/{namespace}/{flow_id}/{key}",
+)
+
+
+@dataclass
+class IntakeConfig:
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    #: Requests handled at once; beyond that the intake answers 503 (Retry-After: 1).
+    max_in_flight: int = 512
+    #: Deliveries of one flow still waiting for their run; beyond that 429 (Retry-After: 5).
+    max_pending_per_flow: int = 10_000
+    #: Deliveries queued for the writer; beyond that 503.
+    max_write_queue: int = 5_000
+
+
+@dataclass
+class _Accepted:
+    flow: LoadedFlow
+    trigger: Webhook
+    variables: dict[str, Any] = field(default_factory=dict)
+
+
+def trigger_variables(method: str, body_bytes: bytes, headers: list[tuple[str, str]], query: list[tuple[str, str]],
+                      secret_header_values: bool = True) -> dict[str, Any]:
+    """Kestra's ``trigger`` for a webhook: body (JSON object, else array, else text), headers, parameters."""
+    text = body_bytes.decode("utf-8", errors="replace") if body_bytes else None
+    body: Any = text
+    if text:
+        try:
+            parsed = json.loads(text)
+            if isinstance(parsed, (dict, list)):
+                body = parsed
+        except ValueError:
+            pass
+    header_map: dict[str, list[str]] = {}
+    for name, value in headers:
+        name = name.lower()
+        if name in SECRET_HEADERS and secret_header_values:
+            value = "******"
+        header_map.setdefault(name, []).append(value)
+    params: dict[str, list[str]] = {}
+    for name, value in query:
+        params.setdefault(name, []).append(value)
+    return {"body": body, "headers": header_map, "parameters": params, "method": method}
+
+
+def flow_variables(flow) -> dict[str, Any]:
+    return {"flow": {"id": flow.id, "namespace": flow.namespace, "revision": 1}, "vars": flow.variables,
+            "labels": flow.label_dict()}
+
+
+class WebhookIntake:
+    """Request handling, independent of the HTTP framework (tested directly and through HTTP)."""
+
+    def __init__(self, flows: FlowIndex, store: DeliveryStore, config: IntakeConfig | None = None):
+        self.flows = flows
+        self.store = store
+        self.config = config or IntakeConfig()
+        self.writer = GroupCommitWriter(store, max_queue=self.config.max_write_queue)
+        self._in_flight = 0
+        self._pending_cache: dict[str, tuple[float, int]] = {}
+
+    def close(self) -> None:
+        self.writer.close()
+
+    # ------------------------------------------------------------------ matching
+    def find_trigger(self, namespace: str, flow_id: str, key: str) -> tuple[LoadedFlow, Webhook] | None:
+        from kestra_dagster.triggers.render import render_secret
+
+        loaded = self.flows.get(namespace, flow_id)
+        if loaded is None or loaded.flow.disabled:
+            return None
+        given = key.strip().encode()
+        found = None
+        for trigger in loaded.flow.triggers:
+            if not isinstance(trigger, Webhook) or trigger.disabled:
+                continue
+            try:
+                expected = render_secret(trigger.key, flow_variables(loaded.flow))
+            except Exception as exc:  # noqa: BLE001 - a missing secret makes the trigger unreachable
+                log.error("webhook %s of %s: its key cannot be rendered (%s)", trigger.id, loaded.flow.uid,
+                          type(exc).__name__)
+                continue
+            # Compare against every trigger (no early exit) so timing does not tell which matched.
+            if hmac.compare_digest(given, (expected or "").encode()) and found is None:
+                found = (loaded, trigger)
+        return found
+
+    def pending_count(self, flow_uid: str) -> int:
+        now = time.monotonic()
+        cached = self._pending_cache.get(flow_uid)
+        if cached and now - cached[0] < 1.0:
+            return cached[1]
+        count = self.store.count(flow_uid, PENDING)
+        self._pending_cache[flow_uid] = (now, count)
+        return count
+
+    # ------------------------------------------------------------------ one request
+    async def handle(self, method: str, namespace: str, flow_id: str, key: str, headers: list[tuple[str, str]],
+                     query: list[tuple[str, str]], read_body) -> tuple[int, dict[str, Any], dict[str, str]]:
+        """(status, JSON body, extra headers). ``read_body(limit)`` returns bytes or None when over limit."""
+        if self._in_flight >= self.config.max_in_flight:
+            return 503, {"message": "the webhook intake is overloaded; retry later"}, {"Retry-After": "1"}
+        self._in_flight += 1
+        try:
+            return await self._handle(method, namespace, flow_id, key, headers, query, read_body)
+        finally:
+            self._in_flight -= 1
+
+    async def _handle(self, method, namespace, flow_id, key, headers, query, read_body):
+        from kestra_dagster.triggers.conditions import ConditionContext, all_true
+        from kestra_dagster.triggers.render import render, renderer
+
+        match = self.find_trigger(namespace, flow_id, key)
+        if match is None:
+            return 404, {"message": f"no webhook for flow {namespace}.{flow_id} with this key"}, {}
+        loaded, trigger = match
+        flow = loaded.flow
+        declared = next((v for k, v in headers if k.lower() == "content-length"), None)
+        if declared is not None and declared.isdigit() and int(declared) > self.config.max_body_bytes:
+            return 413, {"message": f"body larger than {self.config.max_body_bytes} bytes"}, {}
+        raw = await read_body(self.config.max_body_bytes)
+        if raw is None:
+            return 413, {"message": f"body larger than {self.config.max_body_bytes} bytes"}, {}
+        header_dict = {k.lower(): v for k, v in headers}
+        if trigger.provider != "plain":
+            try:
+                secret = None
+                if getattr(trigger, "secret", None) is not None:
+                    from kestra_dagster.triggers.render import render_secret
+
+                    secret = render_secret(trigger.secret, flow_variables(flow))
+                verify_signature(trigger.provider, secret, header_dict, raw)
+            except SignatureError as exc:
+                return 401, {"message": f"signature check failed: {exc}"}, {}
+            except Exception as exc:  # noqa: BLE001 - e.g. the secret is missing on this server
+                log.error("webhook %s of %s: its secret cannot be rendered (%s)", trigger.id, flow.uid, type(exc).__name__)
+                return 401, {"message": "signature check failed: the server cannot read the trigger's secret"}, {}
+        trig = trigger_variables(method, raw, headers, query)
+        if trigger.provider != "plain":
+            ok, reason = event_matches(trigger, trigger.provider, header_dict, trig["body"])
+            if not ok:
+                return 204, {}, {"X-Kestra-Skipped": reason[:200]}
+        variables = {**flow_variables(flow), "trigger": trig}
+        now_dt = _utcnow()
+        try:
+            if trigger.conditions and not all_true(
+                list(trigger.conditions), ConditionContext(now=now_dt, variables=variables, render=renderer())
+            ):
+                return 204, {}, {}
+        except Exception as exc:  # noqa: BLE001 - a condition that cannot be evaluated is the flow's error
+            return 422, {"message": f"conditions of trigger {trigger.id} cannot be evaluated: {exc}"}, {}
+        if trigger.inputs:
+            try:
+                from kestra_dagster.compiler.triggers import run_config_inputs
+
+                run_config_inputs(flow, render(trigger.inputs, variables))
+            except Exception as exc:  # noqa: BLE001 - InputError, ExpressionError
+                return 422, {"message": f"inputs of trigger {trigger.id} are invalid: {exc}"}, {}
+        if self.pending_count(flow.uid) >= self.config.max_pending_per_flow:
+            return 429, {"message": f"too many deliveries for {flow.uid} are waiting for their run; retry later"}, \
+                {"Retry-After": "5"}
+        delivery = Delivery(delivery_id=new_delivery_id(), flow_uid=flow.uid, trigger_id=trigger.id, status=PENDING,
+                            payload={"trigger": trig, "receivedAt": now_dt.isoformat()}, run_id=None,
+                            received_at=time.time())
+        try:
+            await asyncio.wrap_future(self.writer.submit(delivery))
+        except StoreOverloaded:
+            return 503, {"message": "the webhook intake is overloaded; retry later"}, {"Retry-After": "1"}
+        except StoreUnavailable as exc:
+            log.error("delivery for %s not stored: %s", flow.uid, exc)
+            return 503, {"message": "the delivery could not be stored; retry later"}, {"Retry-After": "2"}
+        cached = self._pending_cache.get(flow.uid)
+        if cached:  # count this delivery until the next real count
+            self._pending_cache[flow.uid] = (cached[0], cached[1] + 1)
+        return 200, {
+            "id": delivery.delivery_id, "deliveryId": delivery.delivery_id, "namespace": flow.namespace,
+            "flowId": flow.id, "triggerId": trigger.id, "state": "CREATED", "runId": None,
+            "links": {"delivery": f"/api/v1/webhook-deliveries/{delivery.delivery_id}"},
+        }, {}
+
+    def delivery_status(self, delivery_id: str) -> dict[str, Any] | None:
+        delivery = self.store.get(delivery_id)
+        if delivery is None:
+            return None
+        delivery = self.store.refresh(delivery)
+        return {"id": delivery.delivery_id, "flow": delivery.flow_uid, "triggerId": delivery.trigger_id,
+                "state": delivery.status, "runId": delivery.run_id, "error": delivery.error,
+                "receivedAt": delivery.received_at, "launchedAt": delivery.launched_at}
+
+
+def _utcnow():
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc)
+
+
+# ----------------------------------------------------------------------------- HTTP
+
+
+def build_webhook_routes(intake: WebhookIntake) -> list:
+    from starlette.concurrency import run_in_threadpool
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse, Response
+    from starlette.routing import Route
+
+    async def webhook(request: Request):
+        p = request.path_params
+
+        async def read_body(limit: int) -> bytes | None:
+            chunks, size = [], 0
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    return None
+                chunks.append(chunk)
+            return b"".join(chunks)
+
+        status, body, headers = await intake.handle(
+            request.method, p["namespace"], p["flow_id"], p["key"], list(request.headers.items()),
+            list(request.query_params.multi_items()), read_body,
+        )
+        if status == 204:
+            return Response(status_code=204, headers=headers)
+        return JSONResponse(body, status_code=status, headers=headers)
+
+    async def delivery(request: Request):
+        info = await run_in_threadpool(intake.delivery_status, request.path_params["delivery_id"])
+        if info is None:
+            return JSONResponse({"message": "no such delivery"}, status_code=404)
+        return JSONResponse(info)
+
+    routes = [Route(path, webhook, methods=["GET", "POST", "PUT"]) for path in WEBHOOK_PATHS]
+    routes.append(Route("/api/v1/webhook-deliveries/{delivery_id}", delivery, methods=["GET"]))
+    return routes
+
+
+class MaskedAccessLog:
+    """ASGI middleware: one log line per request, with webhook keys masked."""
+
+    def __init__(self, app, logger: logging.Logger | None = None):
+        self.app = app
+        self.log = logger or log
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = time.monotonic()
+        status = {"code": 0}
+
+        async def send_wrapper(message):
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            self.log.info("%s %s %s %.1fms", scope.get("method"), mask_path(scope.get("path", "")), status["code"],
+                          (time.monotonic() - started) * 1000)
+
+
+def mask_path(path: str) -> str:
+    parts = path.split("/")
+    if "webhook" in parts:
+        i = parts.index("webhook")
+        if len(parts) == i + 4:  # .../webhook/{namespace}/{flowId}/{key}
+            parts[-1] = "******"
+    return "/".join(parts)
+
+
+def build_app(flows_paths: list[str | os.PathLike], instance=None, config: IntakeConfig | None = None,
+              extra_routes: list | None = None):
+    """The Starlette app serving the webhook intake (plus ``extra_routes``, e.g. approvals)."""
+    from dagster import DagsterInstance
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    instance = instance or DagsterInstance.get()
+    intake = WebhookIntake(FlowIndex(flows_paths), DeliveryStore(instance), config)
+
+    async def health(request):
+        return JSONResponse({"status": "UP"})
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        yield
+        intake.close()
+
+    routes = [Route("/health", health), *build_webhook_routes(intake), *(extra_routes or [])]
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.intake = intake
+    return MaskedAccessLog(app)
+
+
+def serve(app, host: str, port: int) -> None:
+    import uvicorn
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    uvicorn.run(app, host=host, port=port, access_log=False, log_level="info", lifespan="on",
+                backlog=2048, timeout_keep_alive=30)
