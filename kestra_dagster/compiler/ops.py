@@ -82,7 +82,7 @@ class _TaskLogger:
         self._log.error(self._fmt(msg))
 
 
-class _TrackingSecrets(SecretResolver):
+class TrackingSecrets(SecretResolver):
     """Remembers which secret names were read, so later ops of the run can mask their values."""
 
     def __init__(self, known_names: list[str]):
@@ -105,7 +105,7 @@ def make_services(context, compiled: "CompiledFlow", execution: ExecutionState) 
     from kestra_dagster.compiler.kv import DagsterInstanceKV
     from kestra_dagster.engine.storage import default_storage
 
-    secrets = _TrackingSecrets(execution.secret_names)
+    secrets = TrackingSecrets(execution.secret_names)
 
     def logger_factory(task_id: str, values: tuple[str, ...]) -> _TaskLogger:
         suffix = f" {'/'.join(values)}" if values else ""

@@ -10,12 +10,11 @@ from typing import Any
 from dagster import DagsterInstance
 
 from kestra_dagster.compiler.definitions import load_catalog
-from kestra_dagster.compiler.ops import END_NODE, FAILED, OK
+from kestra_dagster.compiler.ops import END_NODE, FAILED, OK, TrackingSecrets
 from kestra_dagster.engine.context import mask_secrets
 from kestra_dagster.engine.execution import ExecutionState
 from kestra_dagster.engine.inputs import resolve_inputs
 from kestra_dagster.errors import FlowValidationError
-from kestra_dagster.expressions import SecretResolver
 from kestra_dagster.model.loader import load_flow_file
 
 
@@ -77,12 +76,7 @@ def _masked(summary: dict, secret_names: list[str]) -> dict:
     """Secrets read during the run are masked in what we print, as in the logs."""
     if not secret_names:
         return summary
-    resolver = SecretResolver()
-    for name in secret_names:
-        try:
-            resolver.get(name)
-        except Exception:  # noqa: BLE001 - gone since the run: nothing to mask
-            pass
+    resolver = TrackingSecrets(secret_names)
     text = json.dumps(summary, default=str)
     masked = mask_secrets(text, {json.dumps(v)[1:-1] for v in resolver.revealed})
     return summary if masked == text else json.loads(masked)
