@@ -29,6 +29,7 @@ BUILTIN_FAMILIES = {
     "cosign": "kestra_dagster.tasks.cosign",
     "notifications": "kestra_dagster.tasks.notifications",
     "git": "kestra_dagster.tasks.git",
+    "fs": "kestra_dagster.triggers.local_files",
 }
 
 
