@@ -27,11 +27,7 @@ def run_flow_file(flow_file: str, inputs: dict[str, Any], flows_dir: str | None 
         raise FlowValidationError(flow_file, [
             FlowIssue(u.message(), path=u.path, file=flow_file, line=u.line) for u in loaded.unsupported
         ])
-    typed = resolve_inputs(loaded.flow, inputs)  # reject bad inputs before a run exists
-    # The run config is typed (Int/Float/Bool fields in the Launchpad schema): give those fields
-    # the coerced value, so `--input n=5` works for an INT input; others stay as given.
-    scalar = {i.id for i in loaded.flow.inputs if getattr(i, "launchpad_type", str) in (int, float, bool)}
-    inputs = {k: (typed[k] if k in scalar else v) for k, v in inputs.items()}
+    resolve_inputs(loaded.flow, inputs)  # reject bad inputs before a run exists
     paths: list[str | Path] = [flows_dir] if flows_dir else []
     if not any(Path(flow_file).resolve().is_relative_to(Path(p).resolve()) for p in paths):
         paths.append(flow_file)  # (a flow inside flows_dir is loaded once, with the others)
@@ -40,7 +36,7 @@ def run_flow_file(flow_file: str, inputs: dict[str, Any], flows_dir: str | None 
     instance = DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else DagsterInstance.ephemeral()
     with instance:
         result = compiled.job.execute_in_process(
-            run_config={"inputs": inputs}, instance=instance, raise_on_error=False,
+            run_config=compiled.run_config(inputs), instance=instance, raise_on_error=False,
         )
         run = instance.get_run_by_id(result.run_id)
         return summarise(result, run.tags if run else {})

@@ -27,9 +27,9 @@ class SubflowLauncher:
             raise TaskFailed(f"flow {namespace}.{flow_id} is not loaded (known flows: {known})")
         child_labels = {**(self.parent.flow.label_dict() if inherit_labels else {}),
                         **{str(k): str(v) for k, v in label_map(labels).items()}}
-        run_config = {"inputs": inputs or {}, "labels": child_labels, "trigger": {
+        run_config = child.run_config(inputs, labels=child_labels, trigger={
             "executionId": self.context.run_id, "namespace": self.parent.flow.namespace, "flowId": self.parent.flow.id,
-        }}
+        })
         tags = {"kestra/parent_run_id": self.context.run_id, "kestra/parent_flow": self.parent.flow.uid}
         if not wait:
             self.context.log.info("wait: false — the subflow still runs to its end here, its result is not used")

@@ -80,6 +80,28 @@ class CompiledFlow:
             start_date=utcnow_iso(), inputs=setup.inputs, trigger=setup.trigger, labels=dict(setup.labels),
         )
 
+    def run_config(self, inputs: dict[str, Any] | None = None, trigger: dict[str, Any] | None = None,
+                   labels: dict[str, str] | None = None) -> dict[str, Any]:
+        """Run config for this job from raw inputs (CLI strings, rendered trigger or subflow values).
+
+        The Launchpad schema is typed (Int/Float/Bool fields), so scalar inputs given as text
+        are coerced first; a value that does not coerce is passed as given, and the run rejects
+        it with the input's own message.
+        """
+        given = dict(inputs or {})
+        for inp in self.flow.inputs:
+            if inp.id in given and getattr(inp, "launchpad_type", str) in (int, float, bool):
+                try:
+                    given[inp.id] = inp.coerce(given[inp.id])
+                except ValueError:
+                    pass
+        config: dict[str, Any] = {"inputs": given}
+        if trigger:
+            config["trigger"] = trigger
+        if labels:
+            config["labels"] = labels
+        return config
+
     def subflow_launcher(self, context) -> Callable[..., dict]:
         from kestra_dagster.compiler.subflow import SubflowLauncher
 
