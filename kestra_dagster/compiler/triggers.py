@@ -103,6 +103,8 @@ def build_triggers(catalog: "FlowCatalog") -> tuple[list[ScheduleDefinition], li
                     sensors.append(build_git_sensor(compiled, trigger))
                 elif isinstance(trigger, ScheduleOnDates):
                     sensors.append(build_dates_sensor(compiled, trigger))
+                elif callable(getattr(trigger, "build_sensor", None)):  # plugin triggers (e.g. fs.local.Trigger)
+                    sensors.append(trigger.build_sensor(compiled))
                 else:
                     log.error("kestra-dagster: trigger %s of flow %s (%s) has no Dagster translation; ignored",
                               trigger.id, flow.uid, trigger.type)

@@ -145,9 +145,11 @@ triggers:
     action: MOVE
     moveDirectory: "{archive}"
 """)
-    compiled = load_catalog([str(flow)]).by_file(str(flow))
-    [t] = compiled.flow.triggers
-    sensor_def = t.build_sensor(compiled)
+    catalog = load_catalog([str(flow)])
+    compiled = catalog.by_file(str(flow))
+    from kestra_dagster.compiler.triggers import build_triggers
+
+    [sensor_def] = [s for s in build_triggers(catalog)[1] if s.name.endswith("inbox")]  # compiled like every trigger
     home = tmp_path / "home"
     home.mkdir()
 
