@@ -25,7 +25,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Callable, Mapping
 
-from kestra_dagster.errors import ExpressionError
+from kestra_dagster.errors import ExpressionError, TaskKilled
 
 from . import dates
 from . import parser as P
@@ -277,7 +277,7 @@ def _call(fn: Callable, label: str, args: tuple, kwargs: dict, ctx: Context) -> 
         args = (ctx, *args)
     try:
         return fn(*args, **kwargs)
-    except ExpressionError:
+    except (ExpressionError, TaskKilled):  # a kill noticed by a runtime function stays a kill
         raise
     except RecursionError:
         raise ExpressionError(f"{label} recursed too deeply") from None
@@ -963,13 +963,16 @@ def _scrub(exc: ExpressionError, ctx: Context | None) -> ExpressionError:
 
 
 def run_guarded(work: Callable[[Context], Any], variables: Mapping, limits: Limits | None) -> Any:
-    """Run ``work`` with a fresh context; whatever happens, only :class:`ExpressionError` escapes."""
+    """Run ``work`` with a fresh context; only :class:`ExpressionError` escapes (and
+    :class:`TaskKilled`, when a runtime function noticed that the task is being stopped)."""
     ctx = None
     try:
         ctx = Context(variables, limits or DEFAULT_LIMITS)
         return work(ctx)
     except ExpressionError as exc:
         raise _scrub(exc, ctx) from None
+    except TaskKilled:
+        raise
     except RecursionError:
         raise _scrub(ExpressionError("template or value nested too deeply"), ctx) from None
     except MemoryError:

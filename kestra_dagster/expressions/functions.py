@@ -168,8 +168,12 @@ def fn_secret(ctx: Any, key: Any = None, namespace: Any = None, subkey: Any = No
     if not isinstance(key, str) or not key:
         raise ExpressionError("secret() expects the secret name as a string, e.g. secret('API_KEY')")
     resolver = ctx.secrets
-    getter = getattr(resolver, "get", None) or resolver
+    getter = getattr(resolver, "get", None) or resolver  # a SecretResolver, a mapping or a callable
     value = getter(key)
+    if value is None:
+        raise ExpressionError(f"secret '{key}' is not defined")
+    if not isinstance(value, str):
+        value = to_text(value)
     if subkey is None:
         return value
     try:

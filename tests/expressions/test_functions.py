@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from kestra_dagster.errors import ExpressionError
+from kestra_dagster.errors import ExpressionError, TaskKilled
 from kestra_dagster.expressions import FUNCTIONS, contextual, render, render_typed
 
 
@@ -120,3 +120,11 @@ def test_current_each_output():
     assert render("{{ currentEachOutput(outputs.o).value }}", nested) == "1"
     with pytest.raises(ExpressionError, match="only be used inside a ForEach"):
         render("{{ currentEachOutput(outputs.o) }}", {"outputs": outputs})
+
+
+def test_a_kill_noticed_by_a_runtime_function_is_not_turned_into_an_expression_error():
+    def read(path):
+        raise TaskKilled("task 't' was stopped")
+
+    with pytest.raises(TaskKilled):
+        render("{{ read('x') }}", {"__functions__": {"read": read}})

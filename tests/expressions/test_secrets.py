@@ -79,3 +79,10 @@ def test_secret_function_errors():
         render("{{ secret(1) }}", ctx)
     with pytest.raises(ExpressionError, match="not a JSON object, so it has no subkey 'k'"):
         render("{{ secret('S', subkey='k') }}", ctx)
+
+
+def test_a_plain_mapping_can_serve_as_the_secret_backend():
+    ctx = {"__secrets__": {"A": "1"}}
+    assert render("{{ secret('A') }}", ctx) == "1"
+    with pytest.raises(ExpressionError, match="secret 'B' is not defined"):
+        render("{{ secret('B') }}", ctx)
