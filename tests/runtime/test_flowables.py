@@ -217,3 +217,10 @@ def test_allow_warning_turns_an_allowed_failure_into_success(run_flow):
     out = run_flow("allow_failure", "allow_warning_only.yaml")
     assert out.state == "SUCCESS"
     assert out.task_states == {"allowed_and_warning_ok": "SUCCESS", "continues": "SUCCESS"}
+
+
+def test_foreach_with_a_null_value_fails_before_running_items(run_flow):
+    out = run_flow("foreach", "foreach_null.yaml")
+    assert out.state == "FAILED", dump(out)
+    assert out.task_states == {"each": "FAILED"}
+    assert out.run("each").error == "Found '1' null values on Each, with values=[1, null, \"x\"]"

@@ -33,6 +33,9 @@ def resolve_values(runner, task, scope, raw: Any) -> list[str]:
         return []
     if not isinstance(rendered, list):
         raise TaskFailed(f"values must be a list, got {type(rendered).__name__}")
+    nulls = sum(v is None for v in rendered)
+    if nulls:  # Kestra refuses them too (FlowableUtils): a null has no string value to key outputs by
+        raise TaskFailed(f"Found '{nulls}' null values on Each, with values={json.dumps(rendered, default=str)}")
     return [_as_value(v) for v in rendered]
 
 
