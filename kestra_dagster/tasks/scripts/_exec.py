@@ -40,7 +40,6 @@ DOCKER_RUNNER_MESSAGE = (
     "use taskRunner: {type: io.kestra.plugin.core.runner.Process} for now"
 )
 SHELLS = {"sh", "bash", "dash", "zsh", "ksh", "ash", "mksh", "busybox"}
-NAMESPACE_FILES_ENV = "KESTRA_NAMESPACE_FILES_DIR"
 #: Names of the helper folders we create in the working directory; never collected as outputs.
 HIDDEN_PREFIX = ".kestra-"
 #: Longer command scripts are sourced from a file rather than passed as one argument.
@@ -342,21 +341,18 @@ class AbstractExecScript(RunnableTask):
         spec = self.namespaceFiles
         if spec is None or not render_bool(ctx, spec.enabled, "namespaceFiles.enabled"):
             return
-        root_env = os.environ.get(NAMESPACE_FILES_ENV)
+        from kestra_dagster.namespace_files import namespace_files_root
+
+        root = namespace_files_root()  # the same store `kestra_dagster.namespace_files sync` writes
         namespaces = as_list(render(spec.namespaces, "namespaceFiles.namespaces"), "namespaceFiles.namespaces") \
             if spec.namespaces else [ctx.namespace]
-        if not root_env:
-            ctx.logger.warning(
-                f"namespaceFiles is enabled but {NAMESPACE_FILES_ENV} is not set: no namespace files copied"
-            )
-            return
         include = [glob_regex(p) for p in as_list(render(spec.include, "namespaceFiles.include"), "namespaceFiles.include")]
         exclude = [glob_regex(p) for p in as_list(render(spec.exclude, "namespaceFiles.exclude"), "namespaceFiles.exclude")]
         if_exists = str(render(spec.ifExists, "namespaceFiles.ifExists")).upper()
         per_ns = render_bool(ctx, spec.folderPerNamespace, "namespaceFiles.folderPerNamespace")
         copied = 0
         for namespace in namespaces:
-            source = Path(root_env) / namespace
+            source = root / namespace
             if not source.is_dir():
                 ctx.logger.debug(f"no namespace files for namespace {namespace!r} ({source} does not exist)")
                 continue
