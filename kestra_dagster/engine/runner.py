@@ -112,12 +112,13 @@ class Runner:
         return variables
 
     def _functions(self) -> dict[str, Callable]:
-        namespace = self.flow.namespace
+        flow_namespace = self.flow.namespace
 
-        def kv(key: str, ns: str | None = None, errorOnMissing: bool = True):
-            value = self.services.kv.get(ns or namespace, key)
+        def kv(key: str, namespace: str | None = None, errorOnMissing: bool = True):  # noqa: N803 - Kestra's name
+            ns = namespace or flow_namespace
+            value = self.services.kv.get(ns, key)
             if value is None and errorOnMissing:
-                raise ExpressionError(f"kv() found no key '{key}' in namespace '{ns or namespace}'")
+                raise ExpressionError(f"kv() found no key '{key}' in namespace '{ns}'")
             return value
 
         def read(uri: str):
