@@ -631,6 +631,7 @@ def _first_line(exc: BaseException) -> str:
 def _looks_like_connection_error(exc: BaseException) -> bool:
     text = f"{type(exc).__name__} {exc}".lower()
     return any(w in text for w in ("operationalerror", "could not connect", "connection refused",
+                                   "too many retries for db connection",
                                    "the database system is starting up", "timeout"))
 
 
