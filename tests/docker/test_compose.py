@@ -149,10 +149,16 @@ def test_next_compose_task_sweeps_stacks_of_dead_runs(compose_bin, docker_daemon
 def test_twenty_flow_runs_leave_nothing_behind(compose_bin, docker_daemon, base_image):
     from kestra_dagster.compiler.runner_cli import run_flow_file
 
+    from concurrent.futures import ThreadPoolExecutor
+
     outcomes = ["SUCCESS"] * 8 + ["FAIL"] * 5 + ["SLOW"] * 4 + ["UNHEALTHY"] * 3
     states = {}
-    for n, outcome in enumerate(outcomes):
-        result = run_flow_file(str(FLOW), {"outcome": outcome})
+    # three runs at a time: parallel runs of one flow must not collide (one project per execution)
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        results = list(pool.map(lambda o: (o, run_flow_file(str(FLOW), {"outcome": o})), outcomes))
+    projects = {r["outputs"]["up"]["projectName"] for _, r in results if "up" in r["outputs"]}
+    assert len(projects) == len([1 for _, r in results if "up" in r["outputs"]])
+    for outcome, result in results:
         states.setdefault(outcome, set()).add(result["state"])
         if outcome == "SUCCESS":
             assert result["taskStates"] == {"up": "SUCCESS", "probe": "SUCCESS", "tests": "SUCCESS", "down": "SUCCESS"}

@@ -94,7 +94,7 @@ def down(project: str, env: dict | None = None, timeout: int = 5, log=None) -> i
 def project_resources(client, project: str) -> dict[str, list[str]]:
     flt = {"label": f"{LABEL_PROJECT}={project}"}
     return {
-        "containers": [c.id for c in client.containers.list(all=True, filters=flt)],
+        "containers": [c["Id"] for c in client.api.containers(all=True, filters=flt)],
         "networks": [n.id for n in client.networks.list(filters=flt)],
         "volumes": [v.id for v in client.volumes.list(filters=flt)],
     }
@@ -102,9 +102,12 @@ def project_resources(client, project: str) -> dict[str, list[str]]:
 
 def stacks_of_execution(client, execution_id: str) -> set[str]:
     found = set()
-    for c in client.containers.list(all=True, filters={"label": f"{LABEL_EXECUTION}={execution_id}"}):
-        project = (c.labels or {}).get(LABEL_PROJECT)
-        if project and LABEL_OWNER_PID in (c.labels or {}):
+    # low-level list: one call with labels (the high-level one inspects each container and races
+    # with stacks being removed by parallel runs)
+    for c in client.api.containers(all=True, filters={"label": f"{LABEL_EXECUTION}={execution_id}"}):
+        labels = c.get("Labels") or {}
+        project = labels.get(LABEL_PROJECT)
+        if project and LABEL_OWNER_PID in labels:
             found.add(project)
     return found
 
@@ -127,8 +130,8 @@ def sweep_orphans(client, log=None) -> list[str]:
     """Tear down stacks whose owning process on this host has died without a teardown."""
     host = socket.gethostname()
     dead: set[str] = set()
-    for c in client.containers.list(all=True, filters={"label": LABEL_OWNER_PID}):
-        labels = c.labels or {}
+    for c in client.api.containers(all=True, filters={"label": LABEL_OWNER_PID}):
+        labels = c.get("Labels") or {}
         if labels.get(LABEL_OWNER_HOST) != host:
             continue
         try:

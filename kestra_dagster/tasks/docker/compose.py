@@ -75,7 +75,10 @@ class Compose(RunnableTask):
                 AbstractExecScript.model_construct(inputFiles=self.inputFiles)._write_input_files(
                     ctx, lambda v, p: ctx.render(v, p), workdir)
             if auto:
-                _compose.sweep_orphans(client, log=ctx.logger.info)
+                try:
+                    _compose.sweep_orphans(client, log=ctx.logger.info)
+                except Exception as exc:  # noqa: BLE001 - housekeeping must not fail the task
+                    ctx.logger.warning(f"could not sweep compose stacks of dead runs: {exc}")
             files = self._compose_files(ctx, workdir, scratch, required=is_up)
             base = [*binary, "-p", project, *sum((["-f", str(f)] for f in files), [])]
             if is_up:
@@ -160,13 +163,14 @@ def published_ports(client, project: str) -> tuple[dict, dict]:
     """({service: {"8080/tcp": "127.0.0.1:32768"}}, {service: first "host:port"}) of the project."""
     ports: dict[str, dict[str, str]] = {}
     endpoints: dict[str, str] = {}
-    for c in client.containers.list(filters={"label": f"{_compose.LABEL_PROJECT}={project}"}):
-        service = (c.labels or {}).get("com.docker.compose.service", c.name)
-        for container_port, bindings in sorted(((c.attrs.get("NetworkSettings") or {}).get("Ports") or {}).items()):
-            for b in bindings or []:
-                host = b.get("HostIp") or "127.0.0.1"
-                host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
-                value = f"{host}:{b.get('HostPort')}"
-                ports.setdefault(service, {})[container_port] = value
-                endpoints.setdefault(service, value)
+    for c in client.api.containers(filters={"label": f"{_compose.LABEL_PROJECT}={project}"}):
+        service = (c.get("Labels") or {}).get("com.docker.compose.service", c["Id"][:12])
+        for p in sorted(c.get("Ports") or [], key=lambda p: (p.get("PrivatePort", 0), p.get("IP", ""))):
+            if not p.get("PublicPort"):
+                continue
+            host = p.get("IP") or "127.0.0.1"
+            host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+            value = f"{host}:{p['PublicPort']}"
+            ports.setdefault(service, {}).setdefault(f"{p['PrivatePort']}/{p.get('Type', 'tcp')}", value)
+            endpoints.setdefault(service, value)
     return ports, endpoints
