@@ -24,6 +24,7 @@ BUILTIN_FAMILIES = {
     "core": "kestra_dagster.tasks.core",
     "scripts": "kestra_dagster.tasks.scripts",
     "triggers": "kestra_dagster.triggers",
+    "approvals": "kestra_dagster.approvals",
     "docker": "kestra_dagster.tasks.docker",
     "trivy": "kestra_dagster.tasks.trivy",
     "cosign": "kestra_dagster.tasks.cosign",

@@ -65,7 +65,7 @@ def load_catalog(paths: list[str | os.PathLike] | None = None, translator: Kestr
     for flow in loaded:
         compiled = translator.build_job(flow, catalog=shared)
         shared[flow.flow.uid] = compiled
-        catalog.jobs.append(compiled.job)
+        catalog.jobs.extend(compiled.jobs)
     for file, report in catalog.broken.items():
         log.error("kestra-dagster: flow file %s was not loaded:\n%s", file, report)
         catalog.jobs.append(_broken_flow_job(file, report, {j.name for j in catalog.jobs}))

@@ -181,6 +181,10 @@ def make_end_fn(compiled: "CompiledFlow") -> Callable:
     def compute(context, inputs):
         execution = _incoming(inputs, compiled, context)
         state = execution.kestra_state()
+        if state in (State.SUCCESS, State.WARNING) and any(
+            r.state == State.CANCELLED.value and r.parent is None and r.branch == "tasks" for r in execution.task_runs
+        ):  # a gate decided CANCEL (guessFinalState does not fold CANCELLED)
+            state = State.CANCELLED
         runner = Runner(compiled.flow, execution, make_services(context, compiled, execution))
         output_error = None
         if state in (State.SUCCESS, State.WARNING) and compiled.flow.outputs:
@@ -202,6 +206,9 @@ def make_end_fn(compiled: "CompiledFlow") -> Callable:
         }
         if output_error:
             raise Failure(description=f"flow outputs could not be rendered: {output_error}", metadata=metadata)
+        if state == State.PAUSED:  # the execution goes on in the next part job: no afterExecution yet
+            context.log.info(f"execution {execution.execution_id} waits at a gate; afterExecution runs when it ends")
+            return
         yield Output(execution, OK, metadata=metadata)
 
     return compute

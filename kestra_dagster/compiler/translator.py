@@ -30,6 +30,8 @@ from dagster import (
     in_process_executor,
 )
 
+from kestra_dagster.approvals import gate as gate_ops
+from kestra_dagster.approvals.gate import split_at_gates
 from kestra_dagster.compiler import ops
 from kestra_dagster.compiler.compat import clone_op
 from kestra_dagster.engine.execution import ExecutionState, utcnow_iso
@@ -50,6 +52,9 @@ _FIRST = OpDefinition(name="kestra_first_task", compute_fn=_noop, required_resou
                       outs={ops.OK: Out(is_required=False), ops.FAILED: Out(is_required=False)})
 _CHAINED = OpDefinition(name="kestra_task", compute_fn=_noop, required_resource_keys={ops.RESOURCE_KEY},
                         ins={ops.CTX: In()}, outs={ops.OK: Out(is_required=False), ops.FAILED: Out(is_required=False)})
+_RESUME = OpDefinition(name="kestra_gate_resume", compute_fn=_noop, required_resource_keys={ops.RESOURCE_KEY},
+                       outs={ops.OK: Out(is_required=False), ops.FAILED: Out(is_required=False),
+                             gate_ops.STOP: Out(is_required=False)})
 _MARKER = OpDefinition(name="kestra_failed_marker", compute_fn=_noop, ins={ops.CTX: In()})
 _END = OpDefinition(name="kestra_end", compute_fn=_noop, required_resource_keys={ops.RESOURCE_KEY},
                     ins={ops.CTX: In()}, outs={ops.OK: Out(is_required=False)})
@@ -63,6 +68,12 @@ class CompiledFlow:
     translator: "KestraTranslator"
     job: JobDefinition | None = None
     catalog: dict[str, "CompiledFlow"] = field(default_factory=dict)
+    #: Jobs after each top-level Pause/Approval gate, in order (empty for flows without gates).
+    parts: list[JobDefinition] = field(default_factory=list)
+
+    @property
+    def jobs(self) -> list[JobDefinition]:
+        return [self.job, *self.parts]
 
     @property
     def flow(self) -> Flow:
@@ -177,49 +188,83 @@ class KestraTranslator:
 
     # ------------------------------------------------------------------ assembly
     def build_job(self, loaded: LoadedFlow, catalog: dict[str, CompiledFlow] | None = None) -> CompiledFlow:
+        """The flow's job; a flow with top-level Pause/Approval gates becomes one part job per gate
+        (``compiled.job`` is the first, ``compiled.parts`` the rest; see ``approvals.gate``)."""
         flow = loaded.flow
         compiled = CompiledFlow(loaded=loaded, translator=self, catalog=catalog if catalog is not None else {})
-        builder = _GraphBuilder(self, compiled)
-        main = builder.chain([t for t in flow.tasks if not t.disabled], "tasks", upstream=None)
+        segments, gates = split_at_gates([t for t in flow.tasks if not t.disabled])
+        names = [self.get_job_name(flow)] + [self.get_part_job_name(flow, gate) for gate in gates]
+        jobs = []
+        for k, segment in enumerate(segments):
+            before = gates[k - 1] if k else None
+            after = gates[k] if k < len(gates) else None
+            jobs.append(self._build_part(compiled, names[k], segment, before, after, k, names[k + 1] if after else None))
+        compiled.job, compiled.parts = jobs[0], jobs[1:]
+        return compiled
+
+    def get_part_job_name(self, flow: Flow, gate: Task) -> str:
+        return f"{self.get_job_name(flow)}__after_{self.get_node_name(gate)}"
+
+    def _build_part(self, compiled: CompiledFlow, name: str, segment: list[Task], before: Task | None,
+                    after: Task | None, part: int, next_job: str | None) -> JobDefinition:
+        flow, loaded = compiled.flow, compiled.loaded
+        builder = _GraphBuilder(self, compiled, name)
+        main = [builder.gate(before, "resume", None, part, None)] if before else []
+        main += builder.chain(segment, "tasks", upstream=[(main[-1], ops.OK)] if main else None)
+        if after:
+            main.append(builder.gate(after, "pause", [(main[-1], ops.OK)] if main else None, part, next_job))
         errors = []
         if flow.errors and main:
             errors = builder.chain([t for t in flow.errors if not t.disabled], "errors",
                                    upstream=[(n, ops.FAILED) for n in main])
-        everything = [(n, out) for n in main + errors for out in (ops.OK, ops.FAILED)]
+        stops = [(main[0], gate_ops.STOP)] if before else []
+        outcomes = [(n, out) for n in errors for out in (ops.OK, ops.FAILED)] + stops
+        if after:  # the execution only ends in this part when it fails or a gate stops it
+            everything = [(n, ops.FAILED) for n in main] + outcomes
+        else:
+            everything = [(n, out) for n in main for out in (ops.OK, ops.FAILED)] + outcomes
         finals = []
         if flow.finally_:
             finals = builder.chain([t for t in flow.finally_ if not t.disabled], "finally", upstream=everything)
-        ends = [(n, out) for n in main + errors + finals for out in (ops.OK, ops.FAILED)]
+        ends = [(n, out) for n in main + errors + finals for out in (ops.OK, ops.FAILED)] + stops
         builder.add_end(ends)
         builder.chain([t for t in flow.afterExecution if not t.disabled], "afterExecution",
                       upstream=[(ops.END_NODE, ops.OK)], markers=False)
 
-        config_schema = {
-            "inputs": Field(self.get_inputs_config(flow), is_required=any(
-                f.is_required for f in self.get_inputs_config(flow).values())),
-            "trigger": Field(Permissive(), is_required=False, description="Trigger variables (set by schedules, sensors)"),
-            "labels": Field(Permissive(), is_required=False, description="Execution labels"),
-        }
-        graph = GraphDefinition(
-            name=self.get_job_name(flow), node_defs=builder.defs, dependencies=builder.deps,
-            description=self.get_job_description(loaded),
-        )
-        compiled.job = graph.to_job(
-            name=self.get_job_name(flow),
-            description=self.get_job_description(loaded),
-            tags=self.get_job_tags(flow),
+        if before is None:
+            config_schema = {
+                "inputs": Field(self.get_inputs_config(flow), is_required=any(
+                    f.is_required for f in self.get_inputs_config(flow).values())),
+                "trigger": Field(Permissive(), is_required=False, description="Trigger variables (set by schedules, sensors)"),
+                "labels": Field(Permissive(), is_required=False, description="Execution labels"),
+            }
+            resource, config_fn = _setup_resource(flow), _to_resource_config
+            description = self.get_job_description(loaded)
+        else:
+            config_schema, config_fn = gate_ops.resume_config_schema(), gate_ops.to_resume_resource_config
+            resource = gate_ops.resume_resource()
+            description = (f"Part {part + 1} of Kestra flow `{flow.uid}`: runs after a decision on `{before.id}` "
+                           f"(started by the flow's resume sensor).\n\nSource: `{loaded.file}`")
+        tags = self.get_job_tags(flow)
+        if before is not None or after is not None:
+            tags["kestra/part"] = str(part + 1)
+        graph = GraphDefinition(name=name, node_defs=builder.defs, dependencies=builder.deps, description=description)
+        return graph.to_job(
+            name=name,
+            description=description,
+            tags=tags,
             metadata=self.get_job_metadata(loaded),
             executor_def=self.get_executor(flow),
-            resource_defs={ops.RESOURCE_KEY: _setup_resource(flow)},
-            config=ConfigMapping(config_fn=_to_resource_config, config_schema=config_schema),
+            resource_defs={ops.RESOURCE_KEY: resource},
+            config=ConfigMapping(config_fn=config_fn, config_schema=config_schema),
         )
-        return compiled
 
 
 class _GraphBuilder:
-    def __init__(self, translator: KestraTranslator, compiled: CompiledFlow):
+    def __init__(self, translator: KestraTranslator, compiled: CompiledFlow, job_name: str):
         self.t = translator
         self.compiled = compiled
+        self.job_name = job_name
         self.defs: list[OpDefinition] = []
         self.deps: dict[NodeInvocation, dict[str, Any]] = {}
         self.node_names: set[str] = set()
@@ -233,14 +278,13 @@ class _GraphBuilder:
         return name
 
     def chain(self, tasks: list[Task], branch: str, upstream: list[tuple[str, str]] | None, markers: bool = True) -> list[str]:
-        flow = self.compiled.flow
         nodes: list[str] = []
         for i, task in enumerate(tasks):
             node = self._unique(self.t.get_node_name(task))
             first = i == 0 and upstream is None
             op_def = clone_op(
                 _FIRST if first else _CHAINED,
-                name=f"{self.t.get_job_name(flow)}__{node}",
+                name=f"{self.job_name}__{node}",
                 description=self.t.get_op_description(task),
                 tags=self.t.get_op_tags(task),
                 compute_fn=ops.make_task_fn(self.compiled, task, branch),
@@ -258,10 +302,26 @@ class _GraphBuilder:
                 self._marker(node, task)
         return nodes
 
+    def gate(self, task: Task, half: str, upstream: list[tuple[str, str]] | None, part: int,
+             next_job: str | None) -> str:
+        """A Pause/Approval op: the ``pause`` half ends a part, the ``resume`` half starts the next."""
+        node = self._unique(self.t.get_node_name(task))
+        if half == "resume":
+            prototype, fn = _RESUME, gate_ops.make_resume_fn(self.compiled, task)
+        else:
+            prototype = _FIRST if upstream is None else _CHAINED
+            fn = gate_ops.make_pause_fn(self.compiled, task, part, next_job)
+        op_def = clone_op(prototype, name=f"{self.job_name}__{node}", description=self.t.get_op_description(task),
+                          tags=self.t.get_op_tags(task), compute_fn=fn)
+        self.defs.append(op_def)
+        self.deps[NodeInvocation(op_def.name, alias=node)] = {ops.CTX: _fan_in(upstream)} if upstream else {}
+        self._marker(node, task)
+        return node
+
     def _marker(self, node: str, task: Task) -> None:
         name = self._unique(f"{node}{ops.MARKER_SUFFIX}")
         op_def = clone_op(
-            _MARKER, name=f"{self.t.get_job_name(self.compiled.flow)}__{name}",
+            _MARKER, name=f"{self.job_name}__{name}",
             description=f"Fails the run (red) when task `{task.id}` ends FAILED; errors and finally still run.",
             tags={"dagster/compute_kind": "failed", "kestra/task_id": task.id},
             compute_fn=ops.make_marker_fn(task.id),
@@ -272,7 +332,7 @@ class _GraphBuilder:
     def add_end(self, upstream: list[tuple[str, str]]) -> None:
         self.node_names.add(ops.END_NODE)
         op_def = clone_op(
-            _END, name=f"{self.t.get_job_name(self.compiled.flow)}__{ops.END_NODE}",
+            _END, name=f"{self.job_name}__{ops.END_NODE}",
             description="Folds Kestra's final state, renders the flow outputs and tags the run.",
             tags={"dagster/compute_kind": "kestra"}, compute_fn=ops.make_end_fn(self.compiled),
         )
