@@ -264,3 +264,25 @@ def exec_part(part: str, *, config_path: str | None, dagster_home: str | None, f
 def _split_hostport(value: str) -> tuple[str, int]:
     host, _, port = value.rpartition(":")
     return host or "127.0.0.1", int(port)
+
+
+def exec_command(argv: list[str], *, config_path: str | None, dagster_home: str | None, migrate: bool = False) -> int:
+    """Prepare the instance quietly, then exec ``argv`` (looked up on PATH)."""
+    from kestra_dagster.config import ConfigError
+
+    try:
+        config = load_config(config_path)
+        home = Path(dagster_home).resolve() if dagster_home else default_dagster_home()
+        prepare_instance(config, home, migrate=migrate, echo=_echo if migrate else (lambda m: None))
+    except ConfigError as exc:
+        _echo(f"kestra-dagster: {exc}")
+        return 2
+    exe = shutil.which(argv[0]) or argv[0]
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        os.execv(exe, [exe, *argv[1:]])
+    except OSError as exc:
+        _echo(f"kestra-dagster: cannot run {argv[0]}: {exc.strerror}")
+        return 127
+    return 0  # pragma: no cover

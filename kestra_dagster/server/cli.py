@@ -105,6 +105,23 @@ def code(host, port, config_path, dagster_home, flows_dir, container_image) -> N
                        host=host, port=port, container_image=container_image))
 
 
+@server.command("exec", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@_config_option
+@_home_option
+@click.option("--migrate/--no-migrate", default=False, show_default=True)
+@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+def exec_command(config_path, dagster_home, migrate, command) -> None:
+    """Prepare the instance from the configuration, then run COMMAND in its place.
+
+    For processes that read DAGSTER_HOME themselves, e.g. a container healthcheck
+    (`kestra-dagster server exec -- dagster-daemon liveness-check`) or the intake
+    (`kestra-dagster server exec -- kestra-dagster server webhooks --host 0.0.0.0`).
+    """
+    from kestra_dagster.server.app import exec_command as run
+
+    sys.exit(run(list(command), config_path=config_path, dagster_home=dagster_home, migrate=migrate))
+
+
 @server.command("config")
 @_config_option
 def show_config(config_path) -> None:
