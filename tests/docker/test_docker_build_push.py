@@ -28,7 +28,10 @@ def skopeo_digest(skopeo: str, ref: str, creds: str | None = None) -> str:
 
 
 def containers_of(client) -> set[str]:
-    return {c.id for c in client.containers.list(all=True)}
+    """Containers descending from our base image (others may share the daemon)."""
+    import dockerinfra
+
+    return {c["Id"] for c in client.api.containers(all=True, filters={"ancestor": dockerinfra.BASE_TAG})}
 
 
 def test_build_push_outputs_digests_matching_skopeo(docker_daemon, base_image, registry, skopeo, make_ctx, unique):
@@ -53,6 +56,7 @@ def test_build_push_outputs_digests_matching_skopeo(docker_daemon, base_image, r
     assert sorted(events[0]["metadata"]["tags"]) == ["1", "latest"]
     image = docker_daemon.images.get(out["imageId"])
     assert image.labels["org.example"] == "x"
+    docker_daemon.images.remove(out["imageId"], force=True)
 
 
 def test_build_inline_vs_file_dockerfile_and_input_files(docker_daemon, base_image, make_ctx, unique):

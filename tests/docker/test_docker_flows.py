@@ -107,6 +107,8 @@ def test_failing_gate_is_never_pushed_nor_signed(case, docker_daemon, base_image
     assert result["outputs"]["scan"]["total"] >= 1 and result["outputs"]["scan"]["report"].startswith("kestra://")
     assert RegistryClient(registry.host).list_tags(repo) == []
     docker_daemon.images.remove(result["outputs"]["build"]["imageId"], force=True)
+    if case == "cve":
+        docker_daemon.images.remove("kd-test/vulnerable-base:1", force=True)
 
 
 def test_promotion_by_digest_and_rollback(docker_daemon, base_image, registry, prod_registry, skopeo, unique):
