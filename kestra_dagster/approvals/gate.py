@@ -163,7 +163,11 @@ def make_pause_fn(compiled: "CompiledFlow", gate: Task, part: int, next_job: str
         runner = Runner(compiled.flow, execution, services)
         started = utcnow_iso()
         log = services.logger_factory(gate.id, ())
-        waiting = gate.onWait if isinstance(gate, Approval) else ([gate.onPause] if getattr(gate, "onPause", None) else [])
+        store = ApprovalStore(context.instance)
+        skipped = not _should_run(runner, gate)
+        if skipped:  # runIf/when false: no wait, the next part starts right away with the gate SKIPPED
+            log.info(f"skipped: condition {gate.run_condition!r} is false; no decision needed")
+        waiting = [] if skipped else gate.onWait if isinstance(gate, Approval) else ([gate.onPause] if getattr(gate, "onPause", None) else [])
         if waiting:
             state = runner.run_list(waiting, Scope().child(gate))
             if state.is_failure:
@@ -172,7 +176,7 @@ def make_pause_fn(compiled: "CompiledFlow", gate: Task, part: int, next_job: str
                 execution.secret_names = list(services.secrets.names)
                 yield Output(execution, FAILED, metadata={"kestra/state": "FAILED", "kestra/task_id": gate.id})
                 return
-        duration = pause_duration(gate)
+        duration = None if skipped else pause_duration(gate)
         expires_at = None
         if duration:
             seconds = parse_duration(runner.render(duration, Scope(), gate, prop="timeout")).total_seconds()
@@ -183,13 +187,12 @@ def make_pause_fn(compiled: "CompiledFlow", gate: Task, part: int, next_job: str
         record = GateRecord(
             approval_id=uuid.uuid4().hex, execution_id=execution_id, flow_uid=compiled.flow.uid, gate_id=gate.id,
             gate_type=gate.type, part=part, next_job=next_job, part_run_id=context.run_id, status=WAITING,
-            created_at=time.time(), expires_at=expires_at, spec=gate_spec(gate), summary=summary,
-            snapshot=snapshot(execution),
+            created_at=time.time(), expires_at=expires_at, spec={**gate_spec(gate), "skipped": skipped},
+            summary=summary, snapshot=snapshot(execution),
         )
-        store = ApprovalStore(context.instance)
         store.create(record)
-        if isinstance(gate, Approval) and gate.autoApprove:
-            store.decide(record.approval_id, APPROVED, by="auto", auto=True)
+        if skipped or (isinstance(gate, Approval) and gate.autoApprove):
+            store.decide(record.approval_id, APPROVED, by="system" if skipped else "auto", auto=True)
         execution.secret_names = list(services.secrets.names)
         context.instance.add_run_tags(context.run_id, {
             TAG_EXECUTION: execution_id, TAG_APPROVAL: record.approval_id, "kestra/waiting_for": gate.id,
@@ -207,6 +210,15 @@ def make_pause_fn(compiled: "CompiledFlow", gate: Task, part: int, next_job: str
         })
 
     return compute
+
+
+def _should_run(runner: Runner, gate: Task) -> bool:
+    from kestra_dagster.expressions import is_truthy
+
+    condition = gate.run_condition
+    if condition is None:
+        return True
+    return is_truthy(runner.render(condition, Scope(), gate, prop="runIf"))
 
 
 def _summary(runner: Runner, gate: Task, execution: ExecutionState, secrets: set[str]) -> dict[str, Any]:
@@ -264,6 +276,8 @@ def make_resume_fn(compiled: "CompiledFlow", gate: Task) -> Callable:
         runner = Runner(compiled.flow, execution, services)
         log = services.logger_factory(gate.id, ())
         behavior, state, stop = outcome(gate, record)
+        if record.spec.get("skipped"):
+            behavior, state, stop = "SKIPPED", State.SKIPPED, False
         who = record.decided_by or "system"
         log.info(f"{record.decision} by {who} at {_iso(record.decided_at)}"
                  + (f": {record.comment}" if record.comment else "") + f" → {behavior}")
@@ -284,7 +298,10 @@ def make_resume_fn(compiled: "CompiledFlow", gate: Task) -> Callable:
             branch = list(getattr(gate, "tasks", []) or [])
             to = "RUNNING" if not stop and state != State.FAILED else state.value
             outputs = {"onResume": record.inputs, "resumed": {"by": who, "on": _iso(record.decided_at), "to": to}}
-        runner.record_outputs(gate, Scope(), outputs)
+        if state == State.SKIPPED:
+            branch, finally_ = [], []
+        else:
+            runner.record_outputs(gate, Scope(), outputs)
         if branch or finally_:
             branch_state = runner.run_list(branch, Scope().child(gate), errors=errors, finally_=finally_)
             if branch_state.is_failure:  # a real failure inside a branch is never masked

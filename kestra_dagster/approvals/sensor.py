@@ -38,7 +38,8 @@ def build_resume_sensor(compiled):
         requests = []
         for record in decided:
             run_key = f"resume-{record.approval_id}"
-            existing = context.instance.get_run_ids(filters=RunsFilter(tags={"dagster/run_key": run_key}), limit=1)
+            existing = context.instance.get_run_ids(
+                filters=RunsFilter(job_name=record.next_job, tags={TAG_APPROVAL: record.approval_id}), limit=1)
             if existing:
                 store.mark_launched(record.approval_id, existing[0])
                 continue
