@@ -111,10 +111,38 @@ def test_failing_gate_is_never_pushed_nor_signed(case, docker_daemon, base_image
         docker_daemon.images.remove("kd-test/vulnerable-base:1", force=True)
 
 
-def test_promotion_by_digest_and_rollback(docker_daemon, base_image, registry, prod_registry, skopeo, unique):
+def without_gate(tmp_path, flow: str) -> str:
+    """The example flow minus its top-level Pause (the gate splits the job; resuming needs the daemon's sensor)."""
+    import yaml
+
+    doc = yaml.safe_load((FLOWS / flow).read_text())
+    doc["tasks"] = [t for t in doc["tasks"] if not t["type"].endswith(".Pause")]
+    path = tmp_path / flow
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return str(path)
+
+
+def test_promotion_waits_at_the_approval_gate(docker_daemon, base_image, registry, prod_registry, skopeo, unique):
+    repo = f"svc/gated-{unique}"
+    result = run("docker_promote_by_digest.yaml", {"stagingRegistry": registry.host, "prodRegistry": prod_registry.host,
+                                                   "repository": repo})
+    assert result["taskStates"] == {"build": "SUCCESS", "smoke": "SUCCESS", "approval": "PAUSED"}
+    digest = result["outputs"]["build"]["digest"]
+    assert skopeo_digest(f"{registry.host}/{repo}:1.0.0") == digest
+    assert RegistryClient(prod_registry.host).list_tags(repo) == []  # nothing promoted before the decision
+    docker_daemon.images.remove(result["outputs"]["build"]["imageId"], force=True)
+
+
+def test_promotion_by_digest_and_rollback(docker_daemon, base_image, registry, prod_registry, skopeo, unique, tmp_path):
+    from kestra_dagster.compiler.runner_cli import run_flow_file
+
+    flow = without_gate(tmp_path, "docker_promote_by_digest.yaml")
     repo = f"svc/api-{unique}"
-    common = {"stagingRegistry": registry.host, "prodRegistry": prod_registry.host, "repository": repo,
-              "requireApproval": False}
+    common = {"stagingRegistry": registry.host, "prodRegistry": prod_registry.host, "repository": repo}
+
+    def run(_name, inputs):  # noqa: F811 - same call shape as the module helper, on the gate-less copy
+        return run_flow_file(flow, inputs)
+
     first = run("docker_promote_by_digest.yaml", {**common, "version": "1.0.0"})
     assert first["state"] == "SUCCESS", first["taskStates"]
     d1 = first["outputs"]["promote"]["digest"]
@@ -126,7 +154,7 @@ def test_promotion_by_digest_and_rollback(docker_daemon, base_image, registry, p
     assert d2 != d1 and skopeo_digest(f"{prod_registry.host}/{repo}:live") == d2
     assert second["outputs"]["promote"]["copies"][0]["blobs"]["exists"] >= 1  # the base layer was already there
     back = run("docker_promote_by_digest.yaml", {**common, "rollbackDigest": d1})
-    assert back["state"] == "SUCCESS" and back["taskStates"].get("build") is None
+    assert back["state"] == "SUCCESS" and back["taskStates"].get("build") in (None, "SKIPPED")
     assert skopeo_digest(f"{prod_registry.host}/{repo}:live") == d1
     for r in (first, second):
         docker_daemon.images.remove(r["outputs"]["build"]["imageId"], force=True)
