@@ -108,6 +108,14 @@ def test_switch_case_failure_fails_the_flow(run_flow):
     assert "failed inside a case" in out.log_text()
 
 
+def test_switch_without_match_and_defaults_fails(run_flow):
+    out = run_flow("conditional", "switch_no_match.yaml")
+    assert out.state == "FAILED", dump(out)
+    assert out.task_states == {"route": "FAILED"}
+    assert out.run("route").error == "Switch value 'purple' matches no case ('red') and there is no 'defaults'"
+    assert "after" in out.steps("STEP_SKIPPED")
+
+
 # ----------------------------------------------------------------------------- ForEach
 
 

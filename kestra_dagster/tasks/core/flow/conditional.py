@@ -7,6 +7,7 @@ from typing import ClassVar
 from pydantic import Field, model_validator
 
 from kestra_dagster.engine.states import State
+from kestra_dagster.errors import TaskFailed
 from kestra_dagster.expressions import is_truthy
 from kestra_dagster.model.common import Task
 from kestra_dagster.tasks.base import FlowableTask
@@ -59,9 +60,10 @@ class Switch(FlowableTask):
         cases = {str(k): v for k, v in (self.cases or {}).items()}
         branch = cases.get(key)
         runner.record_outputs(self, scope, {"value": key, "defaults": branch is None})
-        branch = branch if branch is not None else (self.defaults or [])
-        if not branch:
-            return State.SUCCESS
+        if branch is None and not self.defaults:
+            # Kestra: no matching case and no defaults is an error (SwitchTest.switchImpossible).
+            raise TaskFailed(f"Switch value {key!r} matches no case ({', '.join(map(repr, cases))}) and there is no 'defaults'")
+        branch = branch if branch is not None else self.defaults
         return runner.run_list(branch, scope.child(self), self.errors, self.finally_)
 
 
