@@ -75,9 +75,14 @@ class Registry:
                 f"type {kestra_type} is registered twice (by {other!r} and {package!r}); keeping {other!r}'s"
             )
             return
-        aliases = tuple(getattr(cls, "kestra_aliases", ()))
+        # Only aliases the class declares itself: a subclass (GitLabWebhook of Webhook) is
+        # another type and must not inherit its parent's old names.
+        aliases = tuple(vars(cls).get("kestra_aliases", ()))
         self.entries[kestra_type] = TypeEntry(kestra_type, cls, package, aliases, kind)
         for alias in aliases:
+            if alias in self.by_alias and self.by_alias[alias] != kestra_type:
+                self.problems.append(f"alias {alias} of {kestra_type} ({package}) already names {self.by_alias[alias]}")
+                continue
             self.by_alias[alias] = kestra_type
 
     def resolve(self, type_name: str) -> TypeEntry | None:

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from dagster import Failure, MetadataValue, Output
 
+from kestra_dagster.compiler.naming import label_tag
 from kestra_dagster.engine.context import mask_secrets
 from kestra_dagster.engine.execution import ExecutionState, utcnow_iso
 from kestra_dagster.engine.runner import Runner, RunServices, Scope
@@ -196,7 +197,7 @@ def make_end_fn(compiled: "CompiledFlow") -> Callable:
                 state = State.FAILED
         execution.final_state = state.value
         tags = {"kestra/state": state.value}
-        tags.update({f"kestra/label/{k}": str(v)[:255] for k, v in execution.labels.items()})
+        tags.update({label_tag(k): str(v)[:255] for k, v in execution.labels.items()})
         context.instance.add_run_tags(context.run_id, tags)
         context.log.info(f"execution {execution.execution_id} of {compiled.flow.uid} ended {state.value}")
         metadata = {

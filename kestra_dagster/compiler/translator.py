@@ -7,7 +7,6 @@ the executor or the Launchpad schema; ``build_job`` assembles the graph describe
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -34,13 +33,12 @@ from kestra_dagster.approvals import gate as gate_ops
 from kestra_dagster.approvals.gate import split_at_gates
 from kestra_dagster.compiler import ops
 from kestra_dagster.compiler.compat import clone_op
+from kestra_dagster.compiler.naming import dagster_name, label_tag
 from kestra_dagster.engine.execution import ExecutionState, utcnow_iso
 from kestra_dagster.engine.inputs import resolve_inputs
 from kestra_dagster.model.common import Task, is_dynamic
 from kestra_dagster.model.flow import Flow
 from kestra_dagster.model.loader import LoadedFlow
-
-_UNSAFE = re.compile(r"[^A-Za-z0-9_]")
 
 
 def _noop(context, inputs):  # prototypes are always cloned with a real compute function
@@ -141,7 +139,7 @@ class KestraTranslator:
     def get_job_tags(self, flow: Flow) -> dict[str, str]:
         tags = {"kestra/namespace": flow.namespace, "kestra/flow_id": flow.id, "kestra/flow": flow.uid}
         for key, value in flow.label_dict().items():
-            tags[f"kestra/label/{dagster_tag_key(key)}"] = str(value)[:255]
+            tags[label_tag(key)] = str(value)[:255]
         return tags
 
     def get_job_metadata(self, loaded: LoadedFlow) -> dict[str, Any]:
@@ -359,13 +357,3 @@ def _setup_resource(flow: Flow) -> ResourceDefinition:
 
     return ResourceDefinition(resource_fn=init, config_schema=Permissive(),
                               description="Validated inputs and trigger data of the execution")
-
-
-def dagster_name(text: str) -> str:
-    """Dagster names allow ``[A-Za-z0-9_]`` only: replace the rest, never start with a digit."""
-    name = _UNSAFE.sub("_", text)
-    return name if name and not name[0].isdigit() else f"_{name}"
-
-
-def dagster_tag_key(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.\-]", "_", text)[:63]

@@ -50,7 +50,7 @@ from dagster import (
     sensor,
 )
 
-from kestra_dagster.compiler.translator import dagster_name
+from kestra_dagster.compiler.naming import LABEL_TAG_PREFIX, dagster_name
 from kestra_dagster.model.common import parse_duration
 from kestra_dagster.model.flow import Flow, label_map
 from kestra_dagster.triggers.conditions import MULTIPLE, ConditionContext, all_true, condition_type, evaluate
@@ -477,7 +477,7 @@ def flow_trigger_evaluator(compiled: "CompiledFlow", trigger: FlowTrigger, state
         execution_id = run.tags.get("kestra/execution_id", run.run_id)
         task_outputs, flow_outputs = run_outputs(instance, run.run_id) if state != "RUNNING" else ({}, {})
         namespace, flow_id = run.tags.get("kestra/namespace", ""), run.tags.get("kestra/flow_id", "")
-        labels = {k[len("kestra/label/"):]: v for k, v in run.tags.items() if k.startswith("kestra/label/")}
+        labels = {k[len(LABEL_TAG_PREFIX):]: v for k, v in run.tags.items() if k.startswith(LABEL_TAG_PREFIX)}
         trig = {"executionId": execution_id, "namespace": namespace, "flowId": flow_id, "flowRevision": 1,
                 "state": state, "outputs": flow_outputs, "executionLabels": labels}
         execution = {"namespace": namespace, "flowId": flow_id, "state": state, "labels": labels,

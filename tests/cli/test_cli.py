@@ -92,12 +92,13 @@ def test_validate_json_shape(tmp_path, bad_files):
     entries = [json.loads(line) for line in proc.stdout.splitlines()]
     assert [Path(e["file"]).stem for e in entries] == ["sleep", "broken", "unsupported", "malformed"]
     for entry in entries:
-        assert set(entry) == {"file", "ok", "errors", "unsupported_types"}
+        # the documented keys, plus `warnings` (expressions that will fail when rendered)
+        assert set(entry) == {"file", "ok", "errors", "unsupported_types", "warnings"}
         for error in entry["errors"]:
             assert set(error) == {"line", "column", "path", "message"}
             assert isinstance(error["line"], int) and error["line"] >= 1
     sleep, broken, unsupported, malformed = entries
-    assert sleep == {"file": str(ok), "ok": True, "errors": [], "unsupported_types": []}
+    assert sleep == {"file": str(ok), "ok": True, "errors": [], "unsupported_types": [], "warnings": []}
     assert broken["ok"] is False and broken["unsupported_types"] == []
     assert [(e["line"], e["column"], e["path"]) for e in broken["errors"]] == [(7, 5, "tasks[0].timeout"), (8, 5, "tasks[1].id")]
     assert unsupported["ok"] is False

@@ -59,7 +59,7 @@ def test_job_name_tags_and_metadata(compiled):
     assert job.name == "acme_data__my_flow"
     assert job.tags["kestra/namespace"] == "acme.data"
     assert job.tags["kestra/flow_id"] == "my-flow"
-    assert job.tags["kestra/label/team"] == "data"
+    assert job.tags["kestra.label/team"] == "data"
     assert job.metadata["kestra/source_file"].value.endswith("f.yaml")
     assert "Nightly load" in job.description
 

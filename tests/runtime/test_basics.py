@@ -50,9 +50,9 @@ def test_fail_with_condition(run_flow, broken, state):
 def test_labels_task_sets_run_tags_and_the_labels_variable(run_flow):
     out = run_flow("basics", "labels.yaml", labels={"origin": "test"})
     assert out.state == "SUCCESS", dump(out)
-    assert out.tags["kestra/label/stage"] == "loaded-labels"
-    assert out.tags["kestra/label/team"] == "platform"  # the task overrides the flow label
-    assert out.tags["kestra/label/origin"] == "test"
+    assert out.tags["kestra.label/stage"] == "loaded-labels"
+    assert out.tags["kestra.label/team"] == "platform"  # the task overrides the flow label
+    assert out.tags["kestra.label/origin"] == "test"
     assert out.outputs["see"] == {"value": "loaded-labels"}
 
 
