@@ -160,7 +160,11 @@ def build_routes(auth: ApprovalAuth | None = None, instance=None) -> list:
         if "json" in kind:
             data = await request.json()
             return data if isinstance(data, dict) else {}
-        if "form" in kind:
+        if "x-www-form-urlencoded" in kind:  # parsed here: no python-multipart needed for forms
+            from urllib.parse import parse_qsl
+
+            return dict(parse_qsl((await request.body()).decode("utf-8"), keep_blank_values=True))
+        if "multipart/form-data" in kind:  # Kestra's resume sends multipart; needs python-multipart
             form = await request.form()
             return {k: v for k, v in form.items() if isinstance(v, str)}
         return {}
@@ -226,7 +230,7 @@ def build_routes(auth: ApprovalAuth | None = None, instance=None) -> list:
         origin = request.headers.get("origin")
         if origin and origin.split("://", 1)[-1] != request.headers.get("host"):
             return JSONResponse({"message": "cross-site form posts are refused"}, status_code=403)
-        form = await request.form()
+        form = await body_of(request)
         record = await run_in_threadpool(ApprovalStore(get_instance()).get, request.path_params["approval_id"])
         if record is None:
             return RedirectResponse("/approvals?msg=" + _q("no such gate"), status_code=303)
