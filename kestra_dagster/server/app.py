@@ -151,7 +151,7 @@ async def _serve(opts: ServerOptions, config: KestraConfig, home: Path, env: dic
                  started: float) -> int:
     from kestra_dagster.server.front import FrontApp, Upstreams
     from kestra_dagster.server.health import Health, InstanceChecks
-    from kestra_dagster.server.intake import daemon_argv, intake_argv
+    from kestra_dagster.server.intake import INTAKE_TRUST_ENV, USER_HEADER, daemon_argv, intake_argv
     from kestra_dagster.server.supervisor import ChildSpec, Supervisor
 
     from kestra_dagster.server.health import _http_ok, _tcp_ok
@@ -182,7 +182,10 @@ async def _serve(opts: ServerOptions, config: KestraConfig, home: Path, env: dic
         if opts.intake:
             intake_port = free_port()
             intake_url = f"http://{local}:{intake_port}"
-            specs.append(ChildSpec("intake", intake_argv(local, intake_port, env["KESTRA_FLOWS_DIR"]), env,
+            intake_env = dict(env)
+            if config.basic_auth.enabled:  # the approval API trusts the identity the front door sets
+                intake_env[INTAKE_TRUST_ENV] = USER_HEADER
+            specs.append(ChildSpec("intake", intake_argv(local, intake_port, env["KESTRA_FLOWS_DIR"]), intake_env,
                                    ready=lambda: _http_ok(f"{intake_url}/health")))
             probes["intake"] = ("http", f"{intake_url}/health")
 

@@ -27,6 +27,8 @@ ROUTE_PREFIXES = ("/api/v1/", "/approvals")
 #: Webhook trigger URLs (Kestra's, with an optional tenant): no basic auth, the trigger key decides.
 PUBLIC_PATTERNS = (re.compile(r"^/api/v1/(?:[^/]+/)?executions/webhook/[^/]+/[^/]+/[^/]+/?$"),)
 USER_HEADER = "X-Kestra-User"
+#: Tells the approval API (``kestra_dagster.approvals.api``) to take the reviewer from USER_HEADER.
+INTAKE_TRUST_ENV = "KESTRA_APPROVAL_USER_HEADER"
 
 
 def is_intake_path(path: str) -> bool:

@@ -111,6 +111,10 @@ def test_basic_auth_and_health(server):
     assert set(body["components"]) == {"code_server", "webserver", "daemon", "intake", "database"}
     assert all(c["status"] == "UP" for c in body["components"].values())
     assert body["components"]["daemon"]["heartbeats"]
+    # the approval API is behind basic auth and served by the intake
+    assert httpx.get(base + "/api/v1/approvals", timeout=10).status_code == 401
+    r = httpx.get(base + "/api/v1/approvals", auth=CREDS, timeout=10)
+    assert r.status_code == 200, r.text
     # webhook trigger URLs skip basic auth and reach the intake (which knows no such flow: 404)
     r = httpx.post(base + "/api/v1/executions/webhook/deploy.tests/nope/some-key", json={}, timeout=10)
     assert r.status_code == 404
