@@ -17,7 +17,8 @@ Supported keys (anything else is an error naming the key)::
     kestra.storage.s3.bucket / endpoint / region / access-key / secret-key
     kestra.tasks.tmp-dir.path
     kestra.secret.type                                  env | file (+ kestra.secret.file.path)
-    kestra.webhooks.*, kestra.approvals.*               handed to the webhook/approval intake
+    kestra.webhooks.max-body-bytes / max-pending        limits of the webhook intake
+    kestra.approvals.users: [{username, password}]      reviewers when the approval API has no front door
     kestra.url, micronaut.server.port
     dagster.*                                           extra Dagster instance settings, merged last
 
@@ -189,7 +190,7 @@ class KestraConfig:
     secret_type: str = "env"
     secrets_dir: str | None = None
     webhooks: dict[str, Any] = field(default_factory=dict)
-    approvals: dict[str, Any] = field(default_factory=dict)
+    approvals: dict[str, Any] = field(default_factory=dict, repr=False)  # holds reviewer passwords
     url: str | None = None
     port: int | None = None
     dagster: dict[str, Any] = field(default_factory=dict)
@@ -278,6 +279,8 @@ class KestraConfig:
         if self.tmp_dir:
             env["KESTRA_TASKS_TMP_DIR"] = self.tmp_dir
             env["TMPDIR"] = self.tmp_dir  # tempfile (task working directories) honours it
+        if self.approvals.get("users"):  # reviewers of the approval API when it is not behind our front door
+            env["KESTRA_APPROVAL_USERS"] = ",".join(f"{u}:{p}" for u, p in self.approvals["users"])
         if self.secret_type == "file" and self.secrets_dir:
             env["KESTRA_SECRETS_DIR"] = self.secrets_dir
         return env
@@ -507,8 +510,21 @@ def parse_config(tree: Any, sources: tuple[str, ...] = ("<inline>",), env: Mappi
     enc = _section(k.get("encryption"), "kestra.encryption")
     if enc:
         raise ConfigError("unsupported configuration key 'kestra.encryption': encrypted inputs/outputs are not supported")
-    for name in ("webhooks", "approvals"):
-        kw[name] = dict(_section(k.get(name), f"kestra.{name}"))
+    wh = _section(k.get("webhooks"), "kestra.webhooks")
+    _check_keys(wh, "kestra.webhooks", {"max-body-bytes", "max-pending"})
+    kw["webhooks"] = {key: _as_int(v, f"kestra.webhooks.{key}") for key, v in wh.items()}
+    ap = _section(k.get("approvals"), "kestra.approvals")
+    _check_keys(ap, "kestra.approvals", {"users"})
+    users = []
+    for i, u in enumerate(ap.get("users") or []):
+        where = f"kestra.approvals.users[{i}]"
+        u = _section(u, where)
+        _check_keys(u, where, {"username", "password"})
+        name, pw = _as_str(u.get("username", ""), f"{where}.username"), _as_str(u.get("password", ""), f"{where}.password")
+        if not name or not pw or ":" in name or "," in name + pw:
+            raise ConfigError(f"{where}: needs username and password (no ':' in the name, no ',' in either)")
+        users.append((name, pw))
+    kw["approvals"] = {"users": users} if users else {}
     if "url" in k:
         kw["url"] = _as_str(k["url"], "kestra.url")
 

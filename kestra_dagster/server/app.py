@@ -185,7 +185,7 @@ async def _serve(opts: ServerOptions, config: KestraConfig, home: Path, env: dic
             intake_env = dict(env)
             if config.basic_auth.enabled:  # the approval API trusts the identity the front door sets
                 intake_env[INTAKE_TRUST_ENV] = USER_HEADER
-            specs.append(ChildSpec("intake", intake_argv(local, intake_port, env["KESTRA_FLOWS_DIR"]), intake_env,
+            specs.append(ChildSpec("intake", intake_argv(local, intake_port, env["KESTRA_FLOWS_DIR"], config.webhooks), intake_env,
                                    ready=lambda: _http_ok(f"{intake_url}/health")))
             probes["intake"] = ("http", f"{intake_url}/health")
 

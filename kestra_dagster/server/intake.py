@@ -39,9 +39,14 @@ def is_public(path: str) -> bool:
     return any(p.match(path) for p in PUBLIC_PATTERNS)
 
 
-def intake_argv(host: str, port: int, flows_dir: str) -> list[str]:
-    return [sys.executable, "-m", "kestra_dagster.cli", "server", "webhooks", "--host", host, "--port", str(port),
+def intake_argv(host: str, port: int, flows_dir: str, webhooks: dict | None = None) -> list[str]:
+    """``kestra.webhooks`` settings become the command's flags."""
+    argv = [sys.executable, "-m", "kestra_dagster.cli", "server", "webhooks", "--host", host, "--port", str(port),
             "--flows-dir", flows_dir]
+    flags = {"max-body-bytes": "--max-body-bytes", "max-pending": "--max-pending"}
+    for key, value in (webhooks or {}).items():
+        argv += [flags[key], str(value)]
+    return argv
 
 
 def daemon_argv(workspace: str, fallback: list[str]) -> list[str]:

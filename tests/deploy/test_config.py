@@ -170,3 +170,18 @@ def test_server_config_command_masks_secrets(tmp_path):
 
 def test_default_config_object():
     assert KestraConfig().is_default
+
+
+def test_webhook_and_approval_settings():
+    from kestra_dagster.server.intake import intake_argv
+
+    cfg = parse_config({"kestra": {"webhooks": {"maxBodyBytes": 2048, "max-pending": 5},
+                                   "approvals": {"users": [{"username": "alice", "password": "pw-alice"}]}}}, env={})
+    argv = intake_argv("127.0.0.1", 1, "/flows", cfg.webhooks)
+    assert argv[-4:] == ["--max-body-bytes", "2048", "--max-pending", "5"]
+    assert cfg.process_env()["KESTRA_APPROVAL_USERS"] == "alice:pw-alice"
+    assert "pw-alice" not in repr(cfg) + cfg.dagster_yaml()
+    with pytest.raises(ConfigError, match="'kestra.webhooks.colour'"):
+        parse_config({"kestra": {"webhooks": {"colour": 1}}}, env={})
+    with pytest.raises(ConfigError, match=r"kestra.approvals.users\[0\]"):
+        parse_config({"kestra": {"approvals": {"users": [{"username": "a:b", "password": "x"}]}}}, env={})
