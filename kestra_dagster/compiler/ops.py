@@ -28,7 +28,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
-from dagster import Failure, MetadataValue, Output
+from dagster import AssetKey, AssetMaterialization, Failure, MetadataValue, Output
 
 from kestra_dagster.compiler.naming import label_tag
 from kestra_dagster.engine.context import mask_secrets
@@ -46,6 +46,8 @@ RESOURCE_KEY = "kestra"
 OK, FAILED, CTX = "ok", "failed", "ctx"
 END_NODE = "kestra_end"
 MARKER_SUFFIX = "__FAILED"
+#: Reserved output key under which a task lists asset materializations for the op to record.
+ASSET_EVENTS_KEY = "__dagster_asset_materializations__"
 #: Largest JSON preview of outputs put in event metadata (the full value travels on the edge).
 METADATA_PREVIEW_BYTES = 64_000
 
@@ -150,6 +152,8 @@ def make_task_fn(compiled: "CompiledFlow", task: "Task", branch: str) -> Callabl
             "kestra/attempts": record.attempts,
             "kestra/duration_s": round(time.monotonic() - started, 3),
         }
+        for event in _pop_asset_events(execution, task.id):
+            yield event
         outputs = execution.outputs.get(task.id)
         if outputs is not None:
             metadata["kestra/outputs"] = _json_preview(outputs, services.secrets.revealed)
@@ -162,6 +166,32 @@ def make_task_fn(compiled: "CompiledFlow", task: "Task", branch: str) -> Callabl
         yield Output(execution, FAILED if failed else OK, metadata=metadata)
 
     return compute
+
+
+def _pop_asset_events(execution: ExecutionState, task_id: str) -> list[AssetMaterialization]:
+    """Audit records a task returned under ``ASSET_EVENTS_KEY`` → Dagster asset materializations.
+
+    Tasks have no Dagster import; a task that changes something a Dagster user tracks as an
+    asset (an image repository's digest, say) lists it there, and the op records it.
+    """
+    found: list[AssetMaterialization] = []
+
+    def visit(node: Any) -> None:
+        if not isinstance(node, dict):
+            return
+        records = node.pop(ASSET_EVENTS_KEY, None)
+        for record in records or []:
+            found.append(AssetMaterialization(
+                asset_key=AssetKey(list(record["assetKey"])),
+                description=record.get("description"),
+                metadata=record.get("metadata") or {},
+            ))
+        for value in node.values():
+            if isinstance(value, dict) and records is None:
+                visit(value)  # ForEach keys outputs by value: look one level down per loop
+
+    visit(execution.outputs.get(task_id))
+    return found
 
 
 def make_marker_fn(task_id: str) -> Callable:
@@ -196,6 +226,8 @@ def make_end_fn(compiled: "CompiledFlow") -> Callable:
                 output_error = str(exc)
                 state = State.FAILED
         execution.final_state = state.value
+        if state != State.PAUSED:
+            _run_end_hooks(compiled, execution, context)
         tags = {"kestra/state": state.value}
         tags.update({label_tag(k): str(v)[:255] for k, v in execution.labels.items()})
         context.instance.add_run_tags(context.run_id, tags)
@@ -213,6 +245,23 @@ def make_end_fn(compiled: "CompiledFlow") -> Callable:
         yield Output(execution, OK, metadata=metadata)
 
     return compute
+
+
+def _run_end_hooks(compiled: "CompiledFlow", execution: ExecutionState, context) -> None:
+    """Let task types clean up after the whole execution (e.g. Compose stacks left running)."""
+    from kestra_dagster.model.loader import all_flow_tasks
+
+    by_type: dict[type, list] = {}
+    for task in all_flow_tasks(compiled.flow):
+        by_type.setdefault(type(task), []).append(task)
+    for cls, tasks in by_type.items():
+        hook = getattr(cls, "on_execution_end", None)
+        if hook is None:
+            continue
+        try:
+            hook(tasks, execution.execution_id, context.log)
+        except Exception as exc:  # noqa: BLE001 - cleanup must not change the execution's state
+            context.log.warning(f"{cls.kestra_type}: end-of-execution cleanup failed: {exc}")
 
 
 def _json_preview(value: Any, secrets: set[str] | frozenset = frozenset()) -> Any:

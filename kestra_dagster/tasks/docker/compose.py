@@ -47,6 +47,14 @@ class Compose(RunnableTask):
     host: str | None = None
     inputFiles: dict[str, Any] | str | None = None
 
+    @classmethod
+    def on_execution_end(cls, tasks: list["Compose"], execution_id: str, log) -> None:
+        """When the execution ends, tear down its stacks still up (unless every task opted out)."""
+        if all(task.autoTeardown is False or str(task.autoTeardown).lower() == "false" for task in tasks):
+            return
+        for project in _compose.teardown_execution(execution_id, log=log):
+            log.info(f"compose project {project} torn down at the end of the execution")
+
     def run(self, ctx) -> dict[str, Any]:
         from kestra_dagster.tasks.scripts._process import run_process
 

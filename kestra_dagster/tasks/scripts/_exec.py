@@ -27,7 +27,7 @@ from kestra_dagster.errors import TaskFailed
 from kestra_dagster.model.common import KestraModel
 from kestra_dagster.tasks.base import RunnableTask
 from kestra_dagster.tasks.scripts._process import LineHandler, run_process
-from kestra_dagster.tasks.scripts._docker_runner import select_runner
+from kestra_dagster.tasks.scripts._docker_runner import select_runner, wants_docker
 
 PROCESS_RUNNER = "io.kestra.plugin.core.runner.Process"
 PROCESS_RUNNER_TYPES = {
@@ -240,7 +240,7 @@ class AbstractExecScript(RunnableTask):
             return ctx.render(value, prop, extra=extra)
 
         try:
-            if self.containerImage:
+            if self.containerImage and not wants_docker(self, ctx):
                 ctx.logger.debug(
                     f"containerImage {render(self.containerImage, 'containerImage')!r} is ignored: "
                     "the Process task runner runs commands on this machine"
