@@ -1,0 +1,135 @@
+"""Benchmark: webhook intake throughput, and webhook → Dagster run latency.
+
+Run from the repository root::
+
+    .venv/bin/python bench/bench_webhook.py                 # 10 s of load, 12 latency samples
+    .venv/bin/python bench/bench_webhook.py --quick         # 4 s, 6 samples
+
+1. **Intake throughput**: the intake (``kestra-dagster server webhooks``, one uvicorn process) on
+   a fresh SQLite Dagster instance, ``--concurrency`` clients posting small JSON bodies for
+   ``--seconds``. Every 200 means the delivery was committed to the instance's database
+   (group commit). Prints requests/s, p50/p99 latency and the status counts.
+2. **Webhook → run**: the daemon (``python -m kestra_dagster.triggers.daemon``, sensor loop 0.5 s,
+   DefaultRunCoordinator, threaded sensors) and the intake; one delivery at a time, waiting for
+   its run to finish before the next. For each: accepted → run *created* (the sensor requested it;
+   Dagster's run record ``create_timestamp``) and accepted → run *started* (the launched process
+   began executing, ``start_time``). Prints p50/p90/max.
+
+Numbers depend on the machine and on what else runs on it; the script prints the load average.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from kestra_dagster.triggers.testing import LocalDeployment  # noqa: E402
+
+FLOW = """
+id: bench-hook
+namespace: bench.webhook
+tasks:
+  - {id: log, type: io.kestra.plugin.core.log.Log, message: "{{ trigger.body.n }}"}
+triggers:
+  - {id: hook, type: io.kestra.plugin.core.trigger.Webhook, key: bench-key}
+"""
+PATH = "/api/v1/executions/webhook/bench.webhook/bench-hook/bench-key"
+
+
+def pct(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
+
+
+async def _load(url: str, seconds: float, concurrency: int) -> tuple[list[float], Counter]:
+    latencies: list[float] = []
+    codes: Counter = Counter()
+    deadline = time.monotonic() + seconds
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as client:
+        async def worker(i: int) -> None:
+            n = 0
+            while time.monotonic() < deadline:
+                started = time.perf_counter()
+                r = await client.post(PATH, json={"n": n, "worker": i, "payload": "x" * 200})
+                latencies.append(time.perf_counter() - started)
+                codes[r.status_code] += 1
+                n += 1
+
+        await asyncio.gather(*(worker(i) for i in range(concurrency)))
+    return latencies, codes
+
+
+def throughput(root: Path, flows: Path, seconds: float, concurrency: int) -> None:
+    with LocalDeployment(root / "throughput", flows) as dep:
+        url = dep.start_intake()
+        started = time.monotonic()
+        latencies, codes = asyncio.run(_load(url, seconds, concurrency))
+        elapsed = time.monotonic() - started
+        ok = codes.get(200, 0)
+        from kestra_dagster.triggers.store import DeliveryStore
+
+        stored = DeliveryStore(dep.instance).count()
+    print(f"intake throughput: {ok / elapsed:.0f} accepted deliveries/s ({ok} in {elapsed:.1f} s, "
+          f"{concurrency} concurrent clients); latency p50 {pct(latencies, .5) * 1000:.1f} ms, "
+          f"p99 {pct(latencies, .99) * 1000:.1f} ms; statuses {dict(codes)}; rows stored {stored}")
+
+
+def latency(root: Path, flows: Path, samples: int) -> None:
+    from dagster import RunsFilter
+
+    created, started_ = [], []
+    with LocalDeployment(root / "latency", flows, sensor_loop_seconds=0.5) as dep:
+        dep.start_daemon()
+        url = dep.start_intake()
+        # warm up: the first run pays for the code server's start
+        r = httpx.post(f"{url}{PATH}", json={"n": -1}, timeout=10)
+        dep.wait_for_runs(120, finished=True, tags={"kestra/delivery_id": r.json()["id"]})
+        for n in range(samples):
+            r = httpx.post(f"{url}{PATH}", json={"n": n}, timeout=10)
+            accepted = time.time()
+            delivery = r.json()["id"]
+            dep.wait_for_runs(120, finished=True, tags={"kestra/delivery_id": delivery})
+            (record,) = dep.instance.get_run_records(filters=RunsFilter(tags={"kestra/delivery_id": delivery}))
+            created.append(record.create_timestamp.timestamp() - accepted)
+            started_.append((record.start_time or record.create_timestamp.timestamp()) - accepted)
+            time.sleep(0.3)
+    print(f"webhook → run created:  p50 {statistics.median(created):.2f} s, p90 {pct(created, .9):.2f} s, "
+          f"max {max(created):.2f} s ({samples} samples, sensor loop 0.5 s)")
+    print(f"webhook → run started:  p50 {statistics.median(started_):.2f} s, p90 {pct(started_, .9):.2f} s, "
+          f"max {max(started_):.2f} s (includes launching the run's process)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--seconds", type=float, default=None)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--samples", type=int, default=None)
+    args = parser.parse_args()
+    seconds = args.seconds or (4 if args.quick else 10)
+    samples = args.samples or (6 if args.quick else 12)
+    print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
+    with tempfile.TemporaryDirectory(prefix="bench-webhook-") as tmp:
+        root = Path(tmp)
+        flows = root / "flows"
+        flows.mkdir()
+        (flows / "hook.yaml").write_text(FLOW)
+        throughput(root, flows, seconds, args.concurrency)
+        latency(root, flows, samples)
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
