@@ -130,36 +130,20 @@ def instigator_name(compiled: "CompiledFlow", trigger, suffix: str = "") -> str:
     return dagster_name(f"{compiled.job.name}__{trigger.id}{suffix}")
 
 
-def run_config_inputs(flow: Flow, given: dict[str, Any] | None) -> dict[str, Any]:
-    """Trigger inputs as job config: checked by the flow's input types, typed where Dagster types them.
-
-    Raises ``InputError`` (every problem listed) when the flow would reject them.
-    """
+def check_inputs(flow: Flow, given: dict[str, Any] | None) -> None:
+    """Raise ``InputError`` (every problem listed) when the flow would reject these trigger inputs,
+    so a bad delivery or tick is refused by itself instead of failing the whole sensor tick."""
     from kestra_dagster.engine.inputs import resolve_inputs
 
-    given = {k: v for k, v in (given or {}).items()}
-    resolved = resolve_inputs(flow, given)
-    out: dict[str, Any] = {}
-    for inp in flow.inputs:
-        if inp.id not in given:
-            continue
-        py_type = getattr(inp, "launchpad_type", str)
-        value = resolved.get(inp.id)
-        if py_type in (int, float, bool) and isinstance(value, py_type):
-            out[inp.id] = value
-        elif py_type is str:
-            raw = given[inp.id]
-            out[inp.id] = raw if isinstance(raw, str) or raw is None else json.dumps(raw)
-        else:
-            out[inp.id] = given[inp.id]
-    return out
+    resolve_inputs(flow, dict(given or {}))
 
 
 def make_run_request(compiled: "CompiledFlow", trigger, trigger_vars: dict[str, Any], run_key: str | None,
                      inputs: dict[str, Any] | None = None, tags: dict[str, str] | None = None,
                      job_name: str | None = None) -> RunRequest:
+    check_inputs(compiled.flow, inputs)
     labels = {str(k): str(v) for k, v in label_map(trigger.labels).items()}
-    run_config = {"inputs": run_config_inputs(compiled.flow, inputs), "trigger": trigger_vars, "labels": labels}
+    run_config = compiled.run_config(inputs, trigger_vars, labels)
     all_tags = {TAG_TRIGGER: trigger.type.rsplit(".", 1)[-1], TAG_TRIGGER_ID: trigger.id, **(tags or {})}
     return RunRequest(run_key=run_key, run_config=run_config, tags=all_tags, job_name=job_name or compiled.job.name)
 

@@ -202,9 +202,9 @@ class WebhookIntake:
             return 422, {"message": f"conditions of trigger {trigger.id} cannot be evaluated: {exc}"}, {}
         if trigger.inputs:
             try:
-                from kestra_dagster.compiler.triggers import run_config_inputs
+                from kestra_dagster.compiler.triggers import check_inputs
 
-                run_config_inputs(flow, render(trigger.inputs, variables))
+                check_inputs(flow, render(trigger.inputs, variables))
             except Exception as exc:  # noqa: BLE001 - InputError, ExpressionError
                 return 422, {"message": f"inputs of trigger {trigger.id} are invalid: {exc}"}, {}
         if self.pending_count(flow.uid) >= self.config.max_pending_per_flow:
