@@ -127,7 +127,18 @@ class Runner:
             except Exception as exc:  # noqa: BLE001 - surfaced as an expression error
                 raise ExpressionError(f"read() cannot read {uri!r}: {exc}") from None
 
-        return {"kv": kv, "read": read}
+        def errorLogs():  # noqa: N802 - Kestra's name
+            """Kestra's errorLogs(): the execution's ERROR log entries (here: each failed task run's error)."""
+            with self._lock:
+                runs = list(self.execution.task_runs)
+            return [
+                {"taskId": r.task_id, "message": r.error, "level": "ERROR", "timestamp": r.ended,
+                 "value": "/".join(r.values) or None, "attemptNumber": r.attempts,
+                 "executionId": self.execution.execution_id, "namespace": flow_namespace, "flowId": self.flow.id}
+                for r in runs if r.error
+            ]
+
+        return {"kv": kv, "read": read, "errorLogs": errorLogs}
 
     def render(self, value: Any, scope: Scope, task: Task | None = None, prop: str = "", typed: bool = False) -> Any:
         variables = self.variables(scope, task)

@@ -87,3 +87,9 @@ def test_after_execution_after_a_failure(run_flow):
     assert out.state == "FAILED"
     assert out.outputs["f1"] == {"value": "finally sees RUNNING"}  # finally runs before the end
     assert out.outputs["seen"] == {"value": "state=FAILED"}
+
+
+def test_error_logs_function_in_errors_branch(run_flow):
+    out = run_flow("errors_finally", "error_logs.yaml")
+    assert out.state == "FAILED", dump(out)
+    assert out.outputs["report"] == {"value": "broken: disk is full;"}

@@ -211,7 +211,15 @@ def _allow_failure(result):
     assert states["global-error"] == "SUCCESS"
 
 
+def _errors(result):
+    states = result["taskStates"]
+    assert states["failed"] == "FAILED"
+    assert states["t2"] == "SUCCESS"  # errorLogs() in the errors branch
+    assert states["t3-t1-t1-t1-last"] == "SUCCESS"
+
+
 OUTPUT_CHECKS = {
+    "errors.yaml": _errors,
     "if-in-flowable.yaml": _if_in_flowable,
     "if.yaml": _if,
     "allow-failure.yaml": _allow_failure,
