@@ -150,7 +150,7 @@ def test_foreach_concurrency_limits(run_flow):
     assert _max_overlap(out.runs("sleep2")) == 2
     assert _max_overlap(out.runs("sleep0")) == 4
     assert _span(out.runs("sleep1")) >= 0.95
-    assert _span(out.runs("sleep0")) < 0.6
+    assert _span(out.runs("sleep0")) < 0.9  # one after the other would take >= 1 s
 
 
 def test_nested_foreach_sees_parent_and_parents(run_flow):
