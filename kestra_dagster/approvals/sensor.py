@@ -25,7 +25,7 @@ def build_resume_sensor(compiled):
             default_status=DefaultSensorStatus.RUNNING,
             description=f"Starts the part of `{flow.uid}` after a Pause/Approval gate once it is decided or expires")
     def _resume(context):
-        store = ApprovalStore(context.instance)
+        store = ApprovalStore.for_instance(context.instance)
         for record in store.due_to_expire(flow.uid):
             try:
                 store.decide(record.approval_id, EXPIRED, by="system")

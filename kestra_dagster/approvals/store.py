@@ -50,6 +50,9 @@ approvals = sa.Table(
 )
 
 
+_STORES: dict[int, "ApprovalStore"] = {}
+
+
 class DecisionRefused(Exception):
     """The gate cannot take this decision (already decided, expired, unknown, invalid input)."""
 
@@ -125,6 +128,14 @@ class ApprovalStore:
             raise RuntimeError("approval gates need a SQL run storage (SQLite, Postgres or MySQL)")
         with self._sql.connect() as conn:
             _metadata.create_all(conn, checkfirst=True)
+
+    @classmethod
+    def for_instance(cls, instance: "DagsterInstance") -> "ApprovalStore":
+        """One store per instance in a long-lived process (the sensor ticks every second)."""
+        store = _STORES.get(id(instance))
+        if store is None or store.instance is not instance:
+            store = _STORES[id(instance)] = cls(instance)
+        return store
 
     def create(self, record: GateRecord) -> None:
         with self._sql.connect() as conn:
