@@ -32,6 +32,10 @@ class _FlowLoader(_BaseLoader):  # type: ignore[misc, valid-type]
     def construct_mapping(self, node, deep=False):
         seen: dict[Any, Any] = {}
         for key_node, _ in node.value:
+            if isinstance(key_node, yaml.ScalarNode) and key_node.tag == _BOOL_TAG:
+                # Map keys are text to Kestra (Jackson): `true:` stays "true", so a Switch with
+                # cases `1:` and `true:` has two cases (as Python values, True == 1 would collide).
+                key_node.tag = "tag:yaml.org,2002:str"
             key = self.construct_object(key_node, deep=deep)
             try:
                 hash(key)

@@ -115,3 +115,28 @@ def test_every_rendered_issue_names_file_line_and_column(F):
     found = F.issues(HEADER + "tasks:\n  - id: t\n    type: io.kestra.plugin.core.log.Log\n")
     assert found[0].headline().startswith("flow.yaml:4:")
     assert "required property 'message' is missing" in found[0].headline()
+
+
+def test_boolean_and_number_keys_are_distinct_text_keys():
+    # Jackson reads map keys as text: a Switch with cases `1:` and `true:` has two cases.
+    loaded = parse_flow(HEADER + (
+        "tasks:\n"
+        "  - id: route\n"
+        "    type: io.kestra.plugin.core.flow.Switch\n"
+        "    value: x\n"
+        "    cases:\n"
+        "      1:\n"
+        "        - id: one\n"
+        "          type: io.kestra.plugin.core.log.Log\n"
+        "          message: one\n"
+        "      true:\n"
+        "        - id: yes_case\n"
+        "          type: io.kestra.plugin.core.log.Log\n"
+        "          message: yes\n"
+    ))
+    assert set(loaded.flow.tasks[0].cases) == {"1", "true"}
+
+
+def test_a_boolean_key_and_its_text_are_duplicates(F):
+    issue = F.only(HEADER + "labels:\n  true: a\n  'true': b\ntasks: []\n")
+    assert "duplicate key 'true'" in issue.message
