@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Callable
@@ -517,9 +518,9 @@ def _named_checks(trigger: FlowTrigger) -> list[tuple[str, Callable[[dict, dict]
 
 def _filter_matches(flt, execution: dict, variables: dict) -> bool:
     if flt.field == "EXPRESSION":
-        from kestra_dagster.triggers.conditions import _truthy
+        from kestra_dagster.expressions import is_truthy
 
-        value = _truthy(_render(flt.value, variables))
+        value = is_truthy(_render(flt.value, variables))
         return value if flt.type in ("IS_TRUE", "EQUAL_TO") else not value
     actual = {"FLOW_ID": execution["flowId"], "NAMESPACE": execution["namespace"], "STATE": execution["state"]}[flt.field]
     values = flt.values if flt.values is not None else ([flt.value] if not isinstance(flt.value, list) else flt.value)
@@ -528,7 +529,7 @@ def _filter_matches(flt, execution: dict, variables: dict) -> bool:
         "EQUAL_TO": lambda: actual == first, "NOT_EQUAL_TO": lambda: actual != first,
         "IN": lambda: actual in [str(v) for v in values], "NOT_IN": lambda: actual not in [str(v) for v in values],
         "STARTS_WITH": lambda: actual.startswith(first), "ENDS_WITH": lambda: actual.endswith(first),
-        "CONTAINS": lambda: first in actual, "REGEX": lambda: __import__("re").fullmatch(first, actual) is not None,
+        "CONTAINS": lambda: first in actual, "REGEX": lambda: re.fullmatch(first, actual) is not None,
     }
     if flt.type not in ops:
         raise TriggerCompileError(f"precondition filter type {flt.type} is not supported")

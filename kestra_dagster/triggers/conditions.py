@@ -86,14 +86,6 @@ def _render(value: Any, ctx: ConditionContext) -> Any:
     return ctx.render(value, ctx.variables)
 
 
-def _truthy(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    if value is None:
-        return False
-    return str(value).strip().lower() not in ("", "false", "0", "-0", "null")
-
-
 def parse_datetime(value: Any, default_tz=timezone.utc) -> datetime:
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=default_tz)
@@ -188,7 +180,9 @@ def _time_between(cond, ctx):
 def _expression(cond, ctx):
     if ctx.render is None:
         raise ConditionError("Expression conditions need the expression engine")
-    return _truthy(ctx.render(cond.get("expression", ""), ctx.variables))
+    from kestra_dagster.expressions import is_truthy
+
+    return is_truthy(ctx.render(cond.get("expression", ""), ctx.variables))
 
 
 def _not(cond, ctx):

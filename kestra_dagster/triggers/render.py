@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from kestra_dagster.errors import ExpressionError
 
 
 def render(value: Any, variables: dict, secrets=None) -> Any:
@@ -32,12 +31,4 @@ def renderer():
     return lambda value, variables: render(value, variables)
 
 
-def safe_message(exc: Exception, secrets: set[str] = frozenset()) -> str:
-    text = str(exc)
-    for s in sorted(secrets, key=len, reverse=True):
-        if s and len(s) >= 3:
-            text = text.replace(s, "******")
-    return text
-
-
-__all__ = ["render", "render_secret", "renderer", "safe_message", "ExpressionError"]
+__all__ = ["render", "render_secret", "renderer"]

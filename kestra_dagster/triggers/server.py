@@ -26,7 +26,7 @@ import json
 import logging
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from kestra_dagster.model.loader import LoadedFlow
@@ -63,15 +63,8 @@ class IntakeConfig:
     max_write_queue: int = 5_000
 
 
-@dataclass
-class _Accepted:
-    flow: LoadedFlow
-    trigger: Webhook
-    variables: dict[str, Any] = field(default_factory=dict)
-
-
-def trigger_variables(method: str, body_bytes: bytes, headers: list[tuple[str, str]], query: list[tuple[str, str]],
-                      secret_header_values: bool = True) -> dict[str, Any]:
+def trigger_variables(method: str, body_bytes: bytes, headers: list[tuple[str, str]],
+                      query: list[tuple[str, str]]) -> dict[str, Any]:
     """Kestra's ``trigger`` for a webhook: body (JSON object, else array, else text), headers, parameters."""
     text = body_bytes.decode("utf-8", errors="replace") if body_bytes else None
     body: Any = text
@@ -85,7 +78,7 @@ def trigger_variables(method: str, body_bytes: bytes, headers: list[tuple[str, s
     header_map: dict[str, list[str]] = {}
     for name, value in headers:
         name = name.lower()
-        if name in SECRET_HEADERS and secret_header_values:
+        if name in SECRET_HEADERS:  # the header is the shared secret itself
             value = "******"
         header_map.setdefault(name, []).append(value)
     params: dict[str, list[str]] = {}
