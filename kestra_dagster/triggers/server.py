@@ -129,13 +129,16 @@ class WebhookIntake:
                 found = (loaded, trigger)
         return found
 
-    def pending_count(self, flow_uid: str) -> int:
+    async def pending_count(self, flow_uid: str) -> int:
+        """Deliveries of the flow still waiting for their run: counted at most once a second, off the
+        event loop (a count can wait for the writer's lock), and incremented locally in between."""
         now = time.monotonic()
         cached = self._pending_cache.get(flow_uid)
         if cached and now - cached[0] < 1.0:
             return cached[1]
-        count = self.store.count(flow_uid, PENDING)
-        self._pending_cache[flow_uid] = (now, count)
+        self._pending_cache[flow_uid] = (now, cached[1] if cached else 0)  # one recount at a time
+        count = await asyncio.to_thread(self.store.count, flow_uid, PENDING)
+        self._pending_cache[flow_uid] = (time.monotonic(), count)
         return count
 
     # ------------------------------------------------------------------ one request
@@ -200,7 +203,7 @@ class WebhookIntake:
                 check_inputs(flow, render(trigger.inputs, variables))
             except Exception as exc:  # noqa: BLE001 - InputError, ExpressionError
                 return 422, {"message": f"inputs of trigger {trigger.id} are invalid: {exc}"}, {}
-        if self.pending_count(flow.uid) >= self.config.max_pending_per_flow:
+        if await self.pending_count(flow.uid) >= self.config.max_pending_per_flow:
             return 429, {"message": f"too many deliveries for {flow.uid} are waiting for their run; retry later"}, \
                 {"Retry-After": "5"}
         delivery = Delivery(delivery_id=new_delivery_id(), flow_uid=flow.uid, trigger_id=trigger.id, status=PENDING,
