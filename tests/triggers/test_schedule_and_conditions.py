@@ -208,3 +208,23 @@ def test_calendar_conditions():
               "before": "2026-03-05T00:00:00Z"}
     assert ok(window, monday) and not ok(window, monday + timedelta(days=10))
     assert ok({"type": "io.kestra.plugin.core.condition.Not", "conditions": [window]}, monday + timedelta(days=10))
+
+
+def test_schedule_on_dates_runs_each_passed_date_once(tmp_path):
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    past, soon = now - timedelta(seconds=20), now + timedelta(hours=1)
+    (tmp_path / "dates.yaml").write_text(f"""
+id: dates
+namespace: demo.sched
+tasks: [{{id: t, type: io.kestra.plugin.core.log.Log, message: "{{{{ trigger.date }}}}"}}]
+triggers:
+  - id: launches
+    type: io.kestra.plugin.core.trigger.ScheduleOnDates
+    dates: ["{past.isoformat()}", "{soon.isoformat()}"]
+""")
+    sensor = build_definitions([tmp_path]).resolve_sensor_def("demo_sched__dates__launches")
+    instance = dg.DagsterInstance.ephemeral()
+    first = sensor.evaluate_tick(dg.build_sensor_context(instance=instance))
+    assert [r.run_config["trigger"]["date"] for r in first.run_requests] == [past.isoformat()]
+    again = sensor.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=first.cursor))
+    assert again.run_requests == []  # not twice; the future date waits for its time
