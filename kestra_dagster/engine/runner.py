@@ -138,7 +138,28 @@ class Runner:
                 for r in runs if r.error
             ]
 
-        return {"kv": kv, "read": read, "errorLogs": errorLogs}
+        storage = self.services.storage
+
+        def _local(uri: str, fn: str):
+            try:
+                return storage.local_path(uri)
+            except Exception as exc:  # noqa: BLE001 - surfaced as an expression error
+                raise ExpressionError(f"{fn}() cannot use {uri!r}: {exc}") from None
+
+        def fileExists(uri: str) -> bool:  # noqa: N802 - Kestra's names
+            return storage.exists(uri)
+
+        def fileSize(uri: str) -> int:  # noqa: N802
+            path = _local(uri, "fileSize")
+            if not path.is_file():
+                raise ExpressionError(f"fileSize(): no file at {uri!r}")
+            return path.stat().st_size
+
+        def isFileEmpty(uri: str) -> bool:  # noqa: N802
+            return fileSize(uri) == 0
+
+        return {"kv": kv, "read": read, "errorLogs": errorLogs,
+                "fileExists": fileExists, "fileSize": fileSize, "isFileEmpty": isFileEmpty}
 
     def render(self, value: Any, scope: Scope, task: Task | None = None, prop: str = "", typed: bool = False) -> Any:
         variables = self.variables(scope, task)
