@@ -72,7 +72,7 @@ log = logging.getLogger("kestra_dagster")
 
 TAG_TRIGGER = "kestra/trigger"
 TAG_TRIGGER_ID = "kestra/trigger_id"
-#: Sensors poll at most this often (the daemon's loop adds its own floor, see ``server daemon``).
+#: Sensors poll at most this often (the daemon's loop adds its own floor, see ``triggers.daemon``).
 WEBHOOK_SENSOR_INTERVAL = 1
 DEFAULT_NONE_GRACE = timedelta(minutes=5)
 TERMINAL_STATES = ("SUCCESS", "WARNING", "FAILED", "KILLED", "CANCELLED", "RETRIED", "SKIPPED")
@@ -116,8 +116,7 @@ def build_triggers(catalog: "FlowCatalog") -> tuple[list[ScheduleDefinition], li
 
 
 def _gate_sensors(compiled: "CompiledFlow") -> list[SensorDefinition]:
-    parts = getattr(compiled, "parts", None)
-    if not parts:
+    if not compiled.parts:
         return []
     from kestra_dagster.approvals.sensor import build_resume_sensor
 
@@ -422,7 +421,7 @@ def build_flow_sensors(compiled: "CompiledFlow", trigger: FlowTrigger, catalog: 
                 log.warning("kestra-dagster: Flow trigger %s of %s listens to %s, which is not loaded",
                             trigger.id, compiled.flow.uid, uid)
                 continue
-            monitored.extend(_all_jobs(other))
+            monitored.extend(other.jobs)
         if not monitored:
             raise TriggerCompileError(f"none of the flows it listens to ({', '.join(sorted(listened))}) is loaded")
     evaluate_run = flow_trigger_evaluator(compiled, trigger, states)
@@ -439,10 +438,6 @@ def build_flow_sensors(compiled: "CompiledFlow", trigger: FlowTrigger, catalog: 
             description=f"Kestra Flow trigger `{trigger.id}` of `{compiled.flow.uid}` (states {', '.join(states)})",
         )(fn))
     return sensors
-
-
-def _all_jobs(compiled: "CompiledFlow") -> list:
-    return [compiled.job, *getattr(compiled, "parts", [])]
 
 
 def flow_trigger_evaluator(compiled: "CompiledFlow", trigger: FlowTrigger, states: list[str]):

@@ -56,10 +56,10 @@ def test_sigkill_intake_and_daemon_lose_nothing_and_duplicate_nothing(tmp_path):
         acked: list[str] = []
         errors: list[str] = []
         stop = threading.Event()
-        threads = [threading.Thread(target=_hammer, args=(url, acked, errors, stop, 150)) for _ in range(4)]
+        threads = [threading.Thread(target=_hammer, args=(url, acked, errors, stop, 60)) for _ in range(4)]
         for t in threads:
             t.start()
-        wait_until(lambda: len(acked) >= 40, 60, interval=0.05, what="load on the intake")
+        wait_until(lambda: len(acked) >= 30, 60, interval=0.02, what="load on the intake")
         dep.kill("intake")  # SIGKILL mid-load: requests in flight are cut off
         stop.set()
         for t in threads:
@@ -68,7 +68,7 @@ def test_sigkill_intake_and_daemon_lose_nothing_and_duplicate_nothing(tmp_path):
         first_wave = len(acked)
 
         url = dep.start_intake()  # back, on the same store
-        _hammer(url, acked, errors, threading.Event(), 30)
+        _hammer(url, acked, errors, threading.Event(), 15)
         dep.kill("daemon")  # SIGKILL while it turns the backlog into runs
         time.sleep(1)
         dep.start_daemon()
@@ -86,4 +86,4 @@ def test_sigkill_intake_and_daemon_lose_nothing_and_duplicate_nothing(tmp_path):
         stored = store.all_ids()
         assert not [d for d, c in counts.items() if c > 1], "a delivery produced two runs"
         assert set(counts) == set(stored)  # every stored delivery (acked or not) has its run, nothing else
-        assert len(acked) > first_wave >= 40
+        assert len(acked) > first_wave >= 30
