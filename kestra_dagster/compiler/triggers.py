@@ -10,6 +10,7 @@ ScheduleOnDates    sensor that requests one run per listed date once it has pass
 Webhook (+ Git)    sensor over the delivery store written by the intake; ``run_key`` = delivery id
 Flow               ``run_status_sensor`` per Dagster status the listened states need
 aws.s3.Trigger     sensor polling the bucket (``triggers.s3_poll``)
+http.Trigger       sensor polling a URL; a run whenever ``responseCondition`` holds
 git Polling        sensor running ``git ls-remote`` (``triggers.git_poll``)
 =================  ==========================================================================
 
@@ -58,6 +59,7 @@ from kestra_dagster.triggers.conditions import MULTIPLE, ConditionContext, all_t
 from kestra_dagster.triggers.models import (
     FlowTrigger,
     GitPolling,
+    HttpTrigger,
     S3Trigger,
     Schedule,
     ScheduleOnDates,
@@ -102,6 +104,8 @@ def build_triggers(catalog: "FlowCatalog") -> tuple[list[ScheduleDefinition], li
                     sensors.append(build_s3_sensor(compiled, trigger))
                 elif isinstance(trigger, GitPolling):
                     sensors.append(build_git_sensor(compiled, trigger))
+                elif isinstance(trigger, HttpTrigger):
+                    sensors.append(build_http_sensor(compiled, trigger))
                 elif isinstance(trigger, ScheduleOnDates):
                     sensors.append(build_dates_sensor(compiled, trigger))
                 elif callable(getattr(trigger, "build_sensor", None)):  # plugin triggers (e.g. fs.local.Trigger)
@@ -606,6 +610,49 @@ def build_s3_sensor(compiled: "CompiledFlow", trigger: S3Trigger) -> SensorDefin
         return requests
 
     return _s3
+
+
+# ============================================================================ HTTP polling
+
+
+def build_http_sensor(compiled: "CompiledFlow", trigger: HttpTrigger) -> SensorDefinition:
+    """``http.Trigger``: one request per interval; a run whenever ``responseCondition`` is true."""
+    import httpx
+
+    from kestra_dagster.expressions import is_truthy
+
+    flow = compiled.flow
+    interval = max(1, int(parse_duration(trigger.interval).total_seconds()))
+
+    @sensor(name=instigator_name(compiled, trigger), job=compiled.job, minimum_interval_seconds=interval,
+            default_status=_status(trigger),
+            description=f"Polls {trigger.method} {trigger.uri} every {trigger.interval} for `{flow.uid}`")
+    def _http(context):
+        variables = _flow_vars(flow)
+        props = _render({"uri": trigger.uri, "body": trigger.body, "headers": trigger.headers,
+                         "formData": trigger.formData}, variables)
+        headers = {str(k): str(v) for k, v in (props["headers"] or {}).items()}
+        if trigger.contentType:
+            headers.setdefault("Content-Type", trigger.contentType)
+        timeout = parse_duration((trigger.options or {}).get("readTimeout", "PT30S")).total_seconds()
+        try:
+            response = httpx.request(trigger.method, props["uri"], headers=headers, content=props["body"],
+                                     data=props["formData"], timeout=timeout)
+        except httpx.HTTPError as exc:
+            return SkipReason(f"request failed: {type(exc).__name__}")
+        resp = {"statusCode": response.status_code, "body": response.text,
+                "headers": {k: response.headers.get_list(k) for k in response.headers.keys()}}
+        if not is_truthy(_render(trigger.responseCondition, {**variables, "response": resp})):
+            return SkipReason(f"responseCondition is false (HTTP {response.status_code})")
+        trig = {"uri": props["uri"], "code": response.status_code, "headers": resp["headers"],
+                "body": "(encrypted: not kept with the run)" if trigger.encryptBody else response.text}
+        now = datetime.now(timezone.utc)
+        if not _conditions_hold(trigger, now, {**variables, "trigger": trig}):
+            return SkipReason(f"conditions of {trigger.id} are false")
+        inputs = _render(trigger.inputs, {**variables, "trigger": trig}) if trigger.inputs else {}
+        return make_run_request(compiled, trigger, trig, run_key=f"{trigger.id}:{now.isoformat()}", inputs=inputs)
+
+    return _http
 
 
 # ============================================================================ Git polling

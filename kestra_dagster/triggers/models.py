@@ -271,6 +271,29 @@ class S3Trigger(Trigger):
         return self
 
 
+# ----------------------------------------------------------------------------- HTTP polling
+
+
+class HttpTrigger(Trigger):
+    """Poll an HTTP endpoint; start an execution each time responseCondition holds (trigger.code/body/headers)."""
+
+    kestra_type: ClassVar[str] = "io.kestra.plugin.core.http.Trigger"
+    kestra_aliases: ClassVar[tuple[str, ...]] = ("io.kestra.plugin.fs.http.Trigger",)
+
+    uri: str
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"] = "GET"
+    body: str | None = None
+    contentType: str | None = None
+    headers: dict[str, Any] = Field(default_factory=dict)
+    formData: dict[str, Any] | None = None
+    options: dict[str, Any] | None = None
+    interval: Duration = "PT60S"
+    responseCondition: str = "{{ response.statusCode < 400 }}"
+    #: Kestra encrypts the body in the trigger outputs; we keep it out of the run (run config is visible).
+    encryptBody: bool = False
+    inputs: dict[str, Any] = Field(default_factory=dict)
+
+
 # ----------------------------------------------------------------------------- Git polling
 
 
@@ -295,5 +318,6 @@ class GitPolling(Trigger):
         return self
 
 
-TRIGGERS = [Schedule, ScheduleOnDates, Webhook, GitHubWebhook, GitLabWebhook, FlowTrigger, S3Trigger, GitPolling]
+TRIGGERS = [Schedule, ScheduleOnDates, Webhook, GitHubWebhook, GitLabWebhook, FlowTrigger, S3Trigger, HttpTrigger,
+            GitPolling]
 WEBHOOK_TYPES = (Webhook,)
