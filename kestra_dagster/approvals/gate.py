@@ -36,6 +36,7 @@ from kestra_dagster.engine.context import mask_secrets
 from kestra_dagster.engine.execution import ExecutionState, TaskRunRecord, utcnow_iso
 from kestra_dagster.engine.runner import Runner, Scope
 from kestra_dagster.engine.states import State
+from kestra_dagster.errors import ExpressionError
 from kestra_dagster.model.common import Task, parse_duration
 
 if TYPE_CHECKING:
@@ -164,22 +165,37 @@ def make_pause_fn(compiled: "CompiledFlow", gate: Task, part: int, next_job: str
         started = utcnow_iso()
         log = services.logger_factory(gate.id, ())
         store = ApprovalStore(context.instance)
-        skipped = not _should_run(runner, gate)
+
+        def failed(error: str) -> Output:
+            log.error(error)
+            execution.record(TaskRunRecord(task_id=gate.id, values=(), state=State.FAILED.value, started=started,
+                                           ended=utcnow_iso(), error=error))
+            execution.secret_names = list(services.secrets.names)
+            return Output(execution, FAILED, metadata={"kestra/state": "FAILED", "kestra/task_id": gate.id,
+                                                       "kestra/error": error})
+
+        try:
+            skipped = not _should_run(runner, gate)
+        except ExpressionError as exc:
+            yield failed(str(exc))
+            return
         if skipped:  # runIf/when false: no wait, the next part starts right away with the gate SKIPPED
             log.info(f"skipped: condition {gate.run_condition!r} is false; no decision needed")
-        waiting = [] if skipped else gate.onWait if isinstance(gate, Approval) else ([gate.onPause] if getattr(gate, "onPause", None) else [])
-        if waiting:
-            state = runner.run_list(waiting, Scope().child(gate))
-            if state.is_failure:
-                execution.record(TaskRunRecord(task_id=gate.id, values=(), state=State.FAILED.value, started=started,
-                                               ended=utcnow_iso(), error="onWait/onPause failed"))
-                execution.secret_names = list(services.secrets.names)
-                yield Output(execution, FAILED, metadata={"kestra/state": "FAILED", "kestra/task_id": gate.id})
-                return
+        if isinstance(gate, Approval):
+            waiting = list(gate.onWait)
+        else:
+            waiting = [gate.onPause] if getattr(gate, "onPause", None) else []
+        if waiting and not skipped and runner.run_list(waiting, Scope().child(gate)).is_failure:
+            yield failed("onWait/onPause failed")
+            return
         duration = None if skipped else pause_duration(gate)
         expires_at = None
         if duration:
-            seconds = parse_duration(runner.render(duration, Scope(), gate, prop="timeout")).total_seconds()
+            try:
+                seconds = parse_duration(runner.render(duration, Scope(), gate, prop="timeout")).total_seconds()
+            except (ExpressionError, ValueError) as exc:
+                yield failed(f"invalid duration: {exc}")
+                return
             expires_at = time.time() + seconds
         execution.record(TaskRunRecord(task_id=gate.id, values=(), state=State.PAUSED.value, started=started))
         execution_id = execution.execution_id
