@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from kestra_dagster.triggers.store import ensure_tables
+
 if TYPE_CHECKING:
     from dagster import DagsterInstance
 
@@ -126,8 +128,7 @@ class ApprovalStore:
         self._sql = _sql_run_storage(instance)
         if self._sql is None:
             raise RuntimeError("approval gates need a SQL run storage (SQLite, Postgres or MySQL)")
-        with self._sql.connect() as conn:
-            _metadata.create_all(conn, checkfirst=True)
+        ensure_tables(self._sql, _metadata)
 
     @classmethod
     def for_instance(cls, instance: "DagsterInstance") -> "ApprovalStore":

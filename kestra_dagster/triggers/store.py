@@ -77,6 +77,19 @@ class Delivery:
                    received_at=m["received_at"], launched_at=m["launched_at"], error=m["error"], seq=m["seq"])
 
 
+def ensure_tables(sql_storage: Any, metadata: sa.MetaData) -> None:
+    """Create our tables beside Dagster's if missing; tolerate another process creating them at the
+    same moment (the intake and the daemon's code server both start on a fresh database)."""
+    try:
+        with sql_storage.connect() as conn:
+            metadata.create_all(conn, checkfirst=True)
+    except sa.exc.SQLAlchemyError:
+        with sql_storage.connect() as conn:
+            missing = [t.name for t in metadata.sorted_tables if not sa.inspect(conn).has_table(t.name)]
+        if missing:
+            raise
+
+
 def new_delivery_id() -> str:
     return uuid.uuid4().hex
 
@@ -94,8 +107,7 @@ class DeliveryStore:
                 f"the Dagster instance's run storage ({type(instance.run_storage).__name__}) is not SQL-based; "
                 "webhook deliveries need SQLite, Postgres or MySQL storage"
             )
-        with self._sql.connect() as conn:
-            _metadata.create_all(conn, checkfirst=True)
+        ensure_tables(self._sql, _metadata)
 
     # ------------------------------------------------------------------ writes
     def insert_many(self, items: list[Delivery]) -> None:
