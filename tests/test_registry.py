@@ -46,7 +46,7 @@ def test_suggests_the_closest_type():
 
 
 def test_readme_types_table_is_in_sync():
-    from conftest import REPO_ROOT
+    from kd_testing import REPO_ROOT
 
     readme = (REPO_ROOT / "README.md").read_text()
     start, end = "<!-- types-table:start -->\n", "<!-- types-table:end -->"

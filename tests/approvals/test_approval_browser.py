@@ -25,7 +25,7 @@ pytestmark = pytest.mark.slow
 
 
 def chromium_path() -> str:
-    from conftest import IN_CI
+    from kd_testing import IN_CI
 
     path = shutil.which("chromium") or shutil.which("chromium-browser")
     if path is None:

@@ -38,7 +38,7 @@ class Gate:
         flows = tmp_path / "flows"
         flows.mkdir(exist_ok=True)
         if corpus:
-            from conftest import require_shared
+            from kd_testing import require_shared
 
             require_shared()
             shutil.copy(CORPUS / corpus, flows / corpus)

@@ -115,52 +115,7 @@ def unique() -> str:
     return uuid.uuid4().hex[:8]
 
 
-# ============================================================================ task contexts
-_VAR = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_.]*)\s*\}\}")
-
-
-def simple_render(value: Any, variables: dict) -> Any:
-    if isinstance(value, str):
-        def lookup(match: re.Match) -> str:
-            current: Any = variables
-            for part in match.group(1).split("."):
-                if not isinstance(current, dict) or part not in current:
-                    return match.group(0)
-                current = current[part]
-            return str(current)
-
-        return _VAR.sub(lookup, value)
-    if isinstance(value, list):
-        return [simple_render(v, variables) for v in value]
-    if isinstance(value, dict):
-        return {simple_render(k, variables): simple_render(v, variables) for k, v in value.items()}
-    return value
-
-
-class RecordingLogger:
-    def __init__(self) -> None:
-        self.records: list[tuple[float, str, str]] = []
-        self._lock = threading.Lock()
-
-    def _add(self, level: str, msg: str) -> None:
-        with self._lock:
-            self.records.append((time.monotonic(), level, msg))
-
-    def debug(self, msg: str) -> None:
-        self._add("DEBUG", msg)
-
-    def info(self, msg: str) -> None:
-        self._add("INFO", msg)
-
-    def warning(self, msg: str) -> None:
-        self._add("WARNING", msg)
-
-    def error(self, msg: str) -> None:
-        self._add("ERROR", msg)
-
-    def text(self) -> str:
-        with self._lock:
-            return "\n".join(m for _, _, m in self.records)
+from dockerinfra import RecordingLogger, simple_render  # noqa: E402 - shared with test modules
 
 
 @pytest.fixture

@@ -108,7 +108,7 @@ CHILD = """
 import os, sys, uuid
 sys.path.insert(0, {tests!r})
 from pathlib import Path
-from conftest import RecordingLogger, simple_render
+from dockerinfra import RecordingLogger, simple_render
 from kestra_dagster.engine.context import TaskContext, TaskRunInfo
 from kestra_dagster.engine.storage import LocalStorage
 from kestra_dagster.tasks.docker.compose import Compose

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from kestra_dagster.errors import TaskFailed, TaskKilled
-from kestra_dagster.tasks.scripts._exec import DOCKER_RUNNER_MESSAGE
 from kestra_dagster.tasks.scripts.shell_commands import ShellCommands
 from kestra_dagster.tasks.scripts.shell_script import ShellScript
 
@@ -164,18 +163,10 @@ def test_custom_interpreter(make_ctx) -> None:
         commands("echo x", interpreter=["/no/such/shell", "-c"]).run(make_ctx())
 
 
-@pytest.mark.parametrize(
-    "props",
-    [
-        {"taskRunner": {"type": "io.kestra.plugin.scripts.runner.docker.Docker", "pullPolicy": "NEVER"}},
-        {"runner": "DOCKER"},
-    ],
-)
-def test_docker_runner_is_refused_with_a_pointer_to_process(make_ctx, props) -> None:
-    with pytest.raises(TaskFailed) as info:
-        commands("echo x", containerImage="ubuntu", **props).run(make_ctx())
-    assert str(info.value) == DOCKER_RUNNER_MESSAGE
-    assert "io.kestra.plugin.core.runner.Process" in str(info.value)
+def test_unknown_task_runner_is_refused_with_a_pointer_to_process(make_ctx) -> None:
+    # The Docker runner itself is tested against a real daemon in tests/docker/.
+    with pytest.raises(TaskFailed, match="io.kestra.plugin.core.runner.Process"):
+        commands("echo x", taskRunner={"type": "io.kestra.plugin.ee.kubernetes.runner.Kubernetes"}).run(make_ctx())
 
 
 @pytest.mark.parametrize(

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def pg_instance():
-    from conftest import IN_CI
+    from kd_testing import IN_CI
 
     if not (shutil.which("initdb") or Path("/usr/lib/postgresql/15/bin/initdb").exists()):
         if IN_CI:

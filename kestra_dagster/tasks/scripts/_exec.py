@@ -35,10 +35,6 @@ PROCESS_RUNNER_TYPES = {
     "io.kestra.core.models.tasks.runners.types.ProcessTaskRunner",
     "io.kestra.plugin.scripts.runner.process.Process",
 }
-DOCKER_RUNNER_MESSAGE = (
-    "the Docker task runner arrives with the Docker plugin family; "
-    "use taskRunner: {type: io.kestra.plugin.core.runner.Process} for now"
-)
 SHELLS = {"sh", "bash", "dash", "zsh", "ksh", "ash", "mksh", "busybox"}
 #: Names of the helper folders we create in the working directory; never collected as outputs.
 HIDDEN_PREFIX = ".kestra-"
