@@ -357,3 +357,15 @@ class RecordingLogger:
     def text(self) -> str:
         with self._lock:
             return "\n".join(m for _, _, m in self.records)
+
+
+def run_and_read(client, image: str, command: list[str], timeout: float = 60) -> str:
+    """Run a container to its end and return its output (``containers.run(remove=True)`` can
+    lose the logs of a short-lived container when the daemon is busy)."""
+    container = client.containers.create(image, command)
+    try:
+        container.start()
+        container.wait(timeout=timeout)
+        return container.logs(stdout=True, stderr=True).decode()
+    finally:
+        container.remove(force=True)

@@ -67,8 +67,8 @@ def test_build_inline_vs_file_dockerfile_and_input_files(docker_daemon, base_ima
     out = task.run(ctx)
     try:
         assert "digest" not in out
-        output = docker_daemon.containers.run(out["imageId"], ["cat", "/data.txt"], remove=True)
-        assert output.decode().strip() == "from inputFiles"
+        output = dockerinfra.run_and_read(docker_daemon, out["imageId"], ["cat", "/data.txt"])
+        assert output.strip() == "from inputFiles"
     finally:
         docker_daemon.images.remove(out["imageId"], force=True)
 
