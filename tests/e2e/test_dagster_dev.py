@@ -34,7 +34,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.timeout(240),
+    # dagster_graphql's client calls gql with arguments gql has deprecated; not ours to fix.
+    pytest.mark.filterwarnings("ignore:Using variable_values and operation_name:DeprecationWarning"),
+]
 
 REPO = Path(__file__).resolve().parents[2]
 LOCATION = "kestra_flows"
