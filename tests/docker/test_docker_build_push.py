@@ -9,6 +9,8 @@ import time
 
 import pytest
 
+import dockerinfra
+
 from kestra_dagster.errors import TaskFailed, TaskKilled
 from kestra_dagster.tasks.docker._common import ASSET_KEY
 from kestra_dagster.tasks.docker.build import Build
