@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from dagster import AssetKey, AssetMaterialization, Failure, MetadataValue, Output
 
 from kestra_dagster.compiler.naming import label_tag
-from kestra_dagster.engine.context import mask_secrets
+from kestra_dagster.engine.context import ASSET_EVENTS_KEY, mask_secrets
 from kestra_dagster.engine.execution import ExecutionState, utcnow_iso
 from kestra_dagster.engine.runner import Runner, RunServices, Scope
 from kestra_dagster.engine.states import State
@@ -46,8 +46,6 @@ RESOURCE_KEY = "kestra"
 OK, FAILED, CTX = "ok", "failed", "ctx"
 END_NODE = "kestra_end"
 MARKER_SUFFIX = "__FAILED"
-#: Reserved output key under which a task lists asset materializations for the op to record.
-ASSET_EVENTS_KEY = "__dagster_asset_materializations__"
 #: Largest JSON preview of outputs put in event metadata (the full value travels on the edge).
 METADATA_PREVIEW_BYTES = 64_000
 

@@ -15,6 +15,10 @@ from typing import Any, Callable, Protocol
 from kestra_dagster.errors import ExpressionError, TaskKilled
 
 
+#: Reserved output key: a task lists audit records here ({assetKey, metadata, description}) and
+#: the compiler records them as Dagster asset materializations (tasks never import Dagster).
+ASSET_EVENTS_KEY = "__dagster_asset_materializations__"
+
 #: Secrets shorter than this are not masked: masking "a" or "1" would garble every log line.
 MIN_MASKED_SECRET_LENGTH = 3
 

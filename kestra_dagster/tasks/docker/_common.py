@@ -22,12 +22,13 @@ import threading
 from pathlib import Path
 from typing import Any, Callable
 
+from kestra_dagster.engine.context import ASSET_EVENTS_KEY
 from kestra_dagster.errors import TaskFailed, TaskKilled
 from kestra_dagster.model.common import KestraModel
 from kestra_dagster.registry_client import DOCKER_HUB, ImageRef, client_for, parse_reference
 
 #: Reserved output key: a list of asset materializations for the compiler to emit.
-ASSET_KEY = "__dagster_asset_materializations__"
+ASSET_KEY = ASSET_EVENTS_KEY  # the task contract's reserved key (engine.context)
 LABEL_EXECUTION = "kestra.execution"
 LABEL_FLOW = "kestra.flow"
 LABEL_TASK = "kestra.task"
