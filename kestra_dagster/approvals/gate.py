@@ -156,7 +156,7 @@ def to_resume_resource_config(config: dict) -> dict:
 
 
 def make_pause_fn(compiled: "CompiledFlow", gate: Task, part: int, next_job: str) -> Callable:
-    from kestra_dagster.compiler.ops import FAILED, OK, _incoming, _json_preview, make_services
+    from kestra_dagster.compiler.ops import OK, _incoming, _json_preview, failed_outputs, make_services
 
     def compute(context, inputs):
         execution = _incoming(inputs, compiled, context)
@@ -166,18 +166,18 @@ def make_pause_fn(compiled: "CompiledFlow", gate: Task, part: int, next_job: str
         log = services.logger_factory(gate.id, ())
         store = ApprovalStore(context.instance)
 
-        def failed(error: str) -> Output:
+        def failed(error: str) -> list:
             log.error(error)
             execution.record(TaskRunRecord(task_id=gate.id, values=(), state=State.FAILED.value, started=started,
                                            ended=utcnow_iso(), error=error))
             execution.secret_names = list(services.secrets.names)
-            return Output(execution, FAILED, metadata={"kestra/state": "FAILED", "kestra/task_id": gate.id,
-                                                       "kestra/error": error})
+            return failed_outputs(execution, gate.id, {"kestra/state": "FAILED", "kestra/task_id": gate.id,
+                                                        "kestra/error": error})
 
         try:
             skipped = not _should_run(runner, gate)
         except ExpressionError as exc:
-            yield failed(str(exc))
+            yield from failed(str(exc))
             return
         if skipped:  # runIf/when false: no wait, the next part starts right away with the gate SKIPPED
             log.info(f"skipped: condition {gate.run_condition!r} is false; no decision needed")
@@ -186,7 +186,7 @@ def make_pause_fn(compiled: "CompiledFlow", gate: Task, part: int, next_job: str
         else:
             waiting = [gate.onPause] if getattr(gate, "onPause", None) else []
         if waiting and not skipped and runner.run_list(waiting, Scope().child(gate)).is_failure:
-            yield failed("onWait/onPause failed")
+            yield from failed("onWait/onPause failed")
             return
         duration = None if skipped else pause_duration(gate)
         expires_at = None
@@ -194,7 +194,7 @@ def make_pause_fn(compiled: "CompiledFlow", gate: Task, part: int, next_job: str
             try:
                 seconds = parse_duration(runner.render(duration, Scope(), gate, prop="timeout")).total_seconds()
             except (ExpressionError, ValueError) as exc:
-                yield failed(f"invalid duration: {exc}")
+                yield from failed(f"invalid duration: {exc}")
                 return
             expires_at = time.time() + seconds
         execution.record(TaskRunRecord(task_id=gate.id, values=(), state=State.PAUSED.value, started=started))
@@ -282,7 +282,7 @@ def outcome(gate: Task, record: GateRecord) -> tuple[str, State, bool]:
 
 
 def make_resume_fn(compiled: "CompiledFlow", gate: Task) -> Callable:
-    from kestra_dagster.compiler.ops import FAILED, OK, RESOURCE_KEY, _json_preview, make_services
+    from kestra_dagster.compiler.ops import OK, RESOURCE_KEY, _json_preview, failed_outputs, make_services
 
     def compute(context, inputs):
         setup: ResumeSetup = getattr(context.resources, RESOURCE_KEY)
@@ -330,7 +330,7 @@ def make_resume_fn(compiled: "CompiledFlow", gate: Task) -> Callable:
                     "kestra/decision": record.decision or "", "kestra/decided_by": who,
                     "kestra/outputs": _json_preview(outputs, services.secrets.revealed)}
         if state.is_failure:
-            yield Output(execution, FAILED, metadata=metadata)
+            yield from failed_outputs(execution, gate.id, metadata)
         elif stop:
             yield Output(execution, STOP, metadata=metadata)
         else:

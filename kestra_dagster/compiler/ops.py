@@ -10,10 +10,13 @@ rule, dagster-io/dagster#15761):
 * **errors** hang off a fan-in of every main task's ``failed``: a fan-in runs when at least one
   source produced a value, so they run only after a failure. **finally** hangs off a fan-in of
   every ``ok`` and ``failed`` of the main and errors tasks: it always runs, after them.
-* **Red where Kestra says FAILED.** Each task has a marker op ``<task>__FAILED`` fed by its
-  ``failed`` output; it raises, so the failure shows in red next to the task and the Dagster run
-  ends FAILURE, while errors/finally still run (they do not depend on markers).
-* **kestra_end** fans in everything, folds Kestra's final state (KILLED > FAILED > WARNING >
+* **Red where Kestra says FAILED.** Each task has a marker op ``<task>__FAILED`` mapped over its
+  dynamic ``failure`` output, which yields one item only when the task fails: the marker step
+  ``<task>__FAILED[failed]`` then raises, so the failure shows in red next to the task and the
+  Dagster run ends FAILURE, while errors/finally still run (they do not depend on markers). On
+  success no marker step exists at all, so markers add no event to a healthy run.
+* **kestra_end** fans in the last ``ok`` and every ``failed`` of each list (the state accumulates
+  along the chain, so that is everything, and every step is still upstream of it), folds Kestra's final state (KILLED > FAILED > WARNING >
   PAUSED > SUCCESS over main + finally tasks), renders flow ``outputs`` and tags the run
   (``kestra/state``). **afterExecution** tasks hang off it, see ``execution.state``, and cannot
   change the outcome (no markers).
@@ -28,7 +31,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
-from dagster import AssetKey, AssetMaterialization, Failure, MetadataValue, Output
+from dagster import AssetKey, AssetMaterialization, DynamicOutput, Failure, MetadataValue, Output
 
 from kestra_dagster.compiler.naming import label_tag
 from kestra_dagster.engine.context import ASSET_EVENTS_KEY, mask_secrets
@@ -44,6 +47,9 @@ if TYPE_CHECKING:
 
 RESOURCE_KEY = "kestra"
 OK, FAILED, CTX = "ok", "failed", "ctx"
+#: Dynamic output feeding a task's failure marker: mapped steps exist only when it yields, so a
+#: successful task costs the marker nothing (no skipped step, no event).
+FAILURE = "failure"
 END_NODE = "kestra_end"
 MARKER_SUFFIX = "__FAILED"
 #: Largest JSON preview of outputs put in event metadata (the full value travels on the edge).
@@ -160,8 +166,10 @@ def make_task_fn(compiled: "CompiledFlow", task: "Task", branch: str) -> Callabl
             metadata["kestra/task_runs"] = MetadataValue.md(_runs_table(nested))
         if record.error:
             metadata["kestra/error"] = record.error
-        failed = state in (State.FAILED, State.KILLED)
-        yield Output(execution, FAILED if failed else OK, metadata=metadata)
+        if state in (State.FAILED, State.KILLED):
+            yield from failed_outputs(execution, task.id, metadata)
+        else:
+            yield Output(execution, OK, metadata=metadata)
 
     return compute
 
@@ -192,13 +200,21 @@ def _pop_asset_events(execution: ExecutionState, task_id: str) -> list[AssetMate
     return found
 
 
+def failed_outputs(execution: ExecutionState, task_id: str, metadata: dict) -> list:
+    """What a task op yields when its task ends FAILED/KILLED: the routed state and the marker's item."""
+    record = next((r for r in reversed(execution.task_runs) if r.task_id == task_id and r.parent is None), None)
+    reason = {"state": record.state if record else State.FAILED.value, "error": record.error if record else None}
+    return [
+        Output(execution, FAILED, metadata=metadata),
+        DynamicOutput(reason, output_name=FAILURE, mapping_key="failed"),
+    ]
+
+
 def make_marker_fn(task_id: str) -> Callable:
     def compute(context, inputs):
-        execution: ExecutionState = inputs[CTX]
-        record = next((r for r in reversed(execution.task_runs) if r.task_id == task_id and r.parent is None), None)
-        reason = record.error if record and record.error else "see the task's logs"
+        reason = inputs[CTX]
         raise Failure(
-            description=f"task '{task_id}' ended {record.state if record else 'FAILED'}: {reason}",
+            description=f"task '{task_id}' ended {reason['state']}: {reason['error'] or 'see the task logs'}",
             metadata={"kestra/task_id": task_id},
             allow_retries=False,
         )

@@ -41,7 +41,7 @@ def test_fail_with_condition(run_flow, broken, state):
     if broken:
         assert out.task_states == {"guard": "FAILED"}
         assert out.run("guard").error == "input broken was true"
-        assert out.steps("STEP_FAILURE") == ["guard__FAILED"]
+        assert out.steps("STEP_FAILURE") == ["guard__FAILED[failed]"]
     else:
         assert out.task_states == {"guard": "SUCCESS", "after": "SUCCESS"}
         assert "condition is false: not failing" in out.log_text()

@@ -72,7 +72,7 @@ def test_retry_stops_at_max_attempt(run_flow):
     assert len(ATTEMPTS["exhausted"]) == 3
     assert out.run("flaky").error == "attempt 3 of exhausted fails on purpose"
     assert out.task_states["handler"] == "SUCCESS"  # errors run once, after the last attempt
-    assert out.steps("STEP_FAILURE") == ["flaky__FAILED"]
+    assert out.steps("STEP_FAILURE") == ["flaky__FAILED[failed]"]
 
 
 def test_exponential_retry_grows_and_is_capped(run_flow):
