@@ -135,7 +135,9 @@ def _incoming(inputs: dict, compiled: "CompiledFlow", context) -> ExecutionState
     if isinstance(value, list):
         first, *rest = value
         return first.merged(rest)
-    return value.copy()
+    # A chained op is the only reader of its upstream's `ok` snapshot (fan-ins merge into a
+    # copy), so it may extend it in place: no per-task deep copy of a growing state.
+    return value
 
 
 def make_task_fn(compiled: "CompiledFlow", task: "Task", branch: str) -> Callable:
