@@ -7,9 +7,7 @@ FAILED/KILLED execution, 2 bad usage or rejected inputs.
 from __future__ import annotations
 
 import json
-import os
 import sys
-from pathlib import Path
 
 import click
 

@@ -114,6 +114,20 @@ class TaskContext:
         out = self.render(value, prop)
         return out if isinstance(out, str) else str(out)
 
+    def render_bool(self, value: Any, prop: str = "") -> bool:
+        """A boolean property that may be an expression: true/false, 1/0, yes/no (Kestra's parse)."""
+        rendered = self.render(value, prop) if isinstance(value, str) else value
+        if isinstance(rendered, bool):
+            return rendered
+        text = str(rendered).strip().lower()
+        if text in ("true", "1", "yes"):
+            return True
+        if text in ("false", "0", "no", "", "none"):
+            return False
+        from kestra_dagster.errors import TaskFailed
+
+        raise TaskFailed(f"property '{prop}' must be true or false, got {rendered!r}")
+
     # ----------------------------------------------------------- state
     def warn(self, reason: str) -> None:
         """End this task WARNING instead of SUCCESS (e.g. stderr output with warningOnStdErr)."""

@@ -22,7 +22,7 @@ import html
 import json
 import re
 import unicodedata
-from datetime import datetime
+from datetime import date, datetime
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any, Callable, Mapping
 from urllib.parse import quote_plus, unquote_plus

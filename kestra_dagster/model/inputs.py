@@ -16,7 +16,7 @@ from urllib.parse import urlparse
 import yaml
 from pydantic import Field, field_validator, model_validator
 
-from kestra_dagster.model.common import Duration, KestraModel, is_dynamic, parse_duration
+from kestra_dagster.model.common import KestraModel, is_dynamic, parse_duration
 
 INPUT_ID_PATTERN = r"^[a-zA-Z0-9][.a-zA-Z0-9_-]*$"
 

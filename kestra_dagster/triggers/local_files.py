@@ -22,17 +22,16 @@ Exactly once, across daemon restarts, as the S3 trigger (``s3_poll``) does it:
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 import shutil
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
+from kestra_dagster.triggers.polling import PollCursor, PollResult
 from kestra_dagster.model.common import Duration, is_dynamic
 from kestra_dagster.model.triggers import Trigger
 
@@ -76,28 +75,8 @@ TRIGGERS = [LocalFilesTrigger]
 
 
 # ----------------------------------------------------------------------------- polling
-@dataclass
-class FilesCursor:
-    seen: dict[str, str] = field(default_factory=dict)  # absolute path → version
-    pending: list[dict[str, Any]] = field(default_factory=list)  # [{"run_key", "files": [...]}]
-
-    @classmethod
-    def load(cls, raw: str | None) -> "FilesCursor":
-        if not raw:
-            return cls()
-        data = json.loads(raw)
-        return cls(seen=dict(data.get("seen") or {}), pending=list(data.get("pending") or []))
-
-    def dump(self) -> str:
-        return json.dumps({"seen": self.seen, "pending": self.pending}, sort_keys=True)
-
-
-@dataclass
-class PollResult:
-    cursor: FilesCursor
-    requests: list[tuple[str, list[dict[str, Any]]]]
-    actions_done: list[str] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
+#: Local files keep the shared polling cursor: seen = absolute path → version.
+FilesCursor = PollCursor
 
 
 def _version(stat: os.stat_result) -> str:

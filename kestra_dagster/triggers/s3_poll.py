@@ -16,36 +16,15 @@ sensor's cursor and Dagster's ``run_key`` work together:
 from __future__ import annotations
 
 import hashlib
-import json
 import re
-from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from kestra_dagster.triggers.models import S3Trigger
+from kestra_dagster.triggers.polling import PollCursor, PollResult
 
 
-@dataclass
-class S3Cursor:
-    seen: dict[str, str] = field(default_factory=dict)  # key → eTag (action NONE)
-    pending: list[dict[str, Any]] = field(default_factory=list)  # [{"run_key", "objects": [...]}]
-
-    @classmethod
-    def load(cls, raw: str | None) -> "S3Cursor":
-        if not raw:
-            return cls()
-        data = json.loads(raw)
-        return cls(seen=dict(data.get("seen") or {}), pending=list(data.get("pending") or []))
-
-    def dump(self) -> str:
-        return json.dumps({"seen": self.seen, "pending": self.pending}, sort_keys=True)
-
-
-@dataclass
-class PollResult:
-    cursor: S3Cursor
-    #: (run_key, objects) to request; repeated requests for pending batches included.
-    requests: list[tuple[str, list[dict[str, Any]]]]
-    actions_done: list[str] = field(default_factory=list)
+#: S3 polling keeps the shared cursor: seen = key → eTag (action NONE).
+S3Cursor = PollCursor
 
 
 def make_client(props: dict[str, Any]):

@@ -95,16 +95,6 @@ class HttpOptions(KestraModel):
     logLevel: str | None = None
 
 
-def _render_bool(ctx, value: Any, prop: str) -> bool:
-    rendered = ctx.render(value, prop) if isinstance(value, str) else value
-    if isinstance(rendered, bool):
-        return rendered
-    text = str(rendered).strip().lower()
-    if text in ("true", "1", "yes"):
-        return True
-    if text in ("false", "0", "no", ""):
-        return False
-    raise TaskFailed(f"property '{prop}' must be true or false, got {rendered!r}")
 
 
 def _render_seconds(ctx, value: str | None, prop: str, default: str | None) -> float | None:
@@ -183,10 +173,10 @@ class Request(RunnableTask):
         )
         ssl = opts.ssl or self.sslOptions
         verify = not (ssl and ssl.insecureTrustAllCertificates is not None
-                      and _render_bool(ctx, ssl.insecureTrustAllCertificates, "options.ssl.insecureTrustAllCertificates"))
+                      and ctx.render_bool(ssl.insecureTrustAllCertificates, "options.ssl.insecureTrustAllCertificates"))
         client_kwargs: dict[str, Any] = dict(
             timeout=timeout,
-            follow_redirects=_render_bool(ctx, opts.followRedirects, "options.followRedirects"),
+            follow_redirects=ctx.render_bool(opts.followRedirects, "options.followRedirects"),
             verify=verify,
             proxy=self._proxy(ctx, opts, secrets),
         )
@@ -232,7 +222,7 @@ class Request(RunnableTask):
                 message += f"; response body: {snippet}"
             message += " (set options.allowFailed: true to keep going on error responses)"
             raise TaskFailed(mask(message), outputs={k: v for k, v in outputs.items() if k != "body"} | {"body": mask(body) if body else body})
-        if _render_bool(ctx, self.encryptBody, "encryptBody"):
+        if ctx.render_bool(self.encryptBody, "encryptBody"):
             ctx.logger.warning("encryptBody is not supported here: the body is kept as a plain `body` output")
         return outputs
 
@@ -251,9 +241,9 @@ class Request(RunnableTask):
 
     def _allow_failed(self, ctx, opts: HttpOptions) -> bool:
         if opts.allowFailed is not None:
-            return _render_bool(ctx, opts.allowFailed, "options.allowFailed")
+            return ctx.render_bool(opts.allowFailed, "options.allowFailed")
         if self.allowFailed is not None:
-            return _render_bool(ctx, self.allowFailed, "allowFailed")
+            return ctx.render_bool(self.allowFailed, "allowFailed")
         return False
 
     def _headers(self, ctx, secrets: set[str]) -> list[tuple[str, str]]:

@@ -18,16 +18,6 @@ from kestra_dagster.tasks.base import RunnableTask
 KVType = Literal["STRING", "NUMBER", "BOOLEAN", "DATETIME", "DATE", "DURATION", "JSON"]
 
 
-def _render_bool(ctx, value: Any, prop: str) -> bool:
-    rendered = ctx.render(value, prop) if isinstance(value, str) else value
-    if isinstance(rendered, bool):
-        return rendered
-    text = str(rendered).strip().lower()
-    if text in ("true", "1", "yes"):
-        return True
-    if text in ("false", "0", "no", ""):
-        return False
-    raise TaskFailed(f"property '{prop}' must be true or false, got {rendered!r}")
 
 
 class _KVTask(RunnableTask):
@@ -108,7 +98,7 @@ class Set(_KVTask):
                 raise TaskFailed(f"property 'ttl': {exc}") from None
             if ttl_seconds <= 0:
                 raise TaskFailed(f"property 'ttl' must be a positive duration, got {rendered!r}")
-        if not _render_bool(ctx, self.overwrite, "overwrite") and ctx.kv.get(namespace, key) is not None:
+        if not ctx.render_bool(self.overwrite, "overwrite") and ctx.kv.get(namespace, key) is not None:
             raise TaskFailed(
                 f"Cannot set value for key '{key}' in namespace '{namespace}': "
                 "the key already exists and `overwrite` is set to `false`"
@@ -133,7 +123,7 @@ class Get(_KVTask):
         namespace = self._namespace(ctx)
         key = self._key(ctx)
         value = ctx.kv.get(namespace, key)
-        if value is None and _render_bool(ctx, self.errorOnMissing, "errorOnMissing"):
+        if value is None and ctx.render_bool(self.errorOnMissing, "errorOnMissing"):
             raise TaskFailed(
                 f"No value found for key '{key}' in namespace '{namespace}' and `errorOnMissing` is set to true"
             )
@@ -152,7 +142,7 @@ class Delete(_KVTask):
         namespace = self._namespace(ctx)
         key = self._key(ctx)
         deleted = ctx.kv.delete(namespace, key)
-        if not deleted and _render_bool(ctx, self.errorOnMissing, "errorOnMissing"):
+        if not deleted and ctx.render_bool(self.errorOnMissing, "errorOnMissing"):
             raise TaskFailed(
                 f"No value found for key '{key}' in namespace '{namespace}' and `errorOnMissing` is set to true"
             )

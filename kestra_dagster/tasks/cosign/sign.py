@@ -20,7 +20,7 @@ from kestra_dagster.registry_client import RegistryError, client_for, parse_refe
 from kestra_dagster.tasks.base import RunnableTask
 from kestra_dagster.tasks.cosign._cosign import CosignError, load_private_key, public_pem, sign_image
 from kestra_dagster.tasks.docker._common import ASSET_KEY, Credentials, asset_event, render_credentials, strip_scheme
-from kestra_dagster.tasks.scripts._exec import render_bool
+
 
 
 def _read_key(ctx, value: str, prop: str) -> str:
@@ -58,7 +58,7 @@ class Sign(RunnableTask):
                 digest = rc.resolve(ref.repository, ref.reference)
                 if ref.digest is None:
                     ctx.logger.info(f"resolved {ref} to digest {digest}; signing the digest, not the tag")
-                if render_bool(ctx, self.keyless, "keyless"):
+                if ctx.render_bool(self.keyless, "keyless"):
                     return self._keyless(ctx, ref, digest, annotations)
                 if not self.key:
                     raise TaskFailed("property 'key' is required (or keyless: true)")

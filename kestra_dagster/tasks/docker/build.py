@@ -31,7 +31,7 @@ from kestra_dagster.tasks.docker._common import (
     repo_digests,
     strip_scheme,
 )
-from kestra_dagster.tasks.scripts._exec import NamespaceFiles, as_list, render_bool
+from kestra_dagster.tasks.scripts._exec import NamespaceFiles, as_list
 
 
 class _BuildLog:
@@ -121,7 +121,7 @@ class Build(RunnableTask):
                 args += ["--target", ctx.render_str(self.target, "target")]
             if platforms:
                 args += ["--platform", platforms[0]]
-            if render_bool(ctx, self.pull, "pull"):
+            if ctx.render_bool(self.pull, "pull"):
                 args.append("--pull")
             args.append(str(workdir))
             env = dict(os.environ)
@@ -141,7 +141,7 @@ class Build(RunnableTask):
             shutil.rmtree(config_dir, ignore_errors=True)
         ctx.logger.info(f"built image {image_id} tagged {', '.join(tags)}")
         outputs: dict[str, Any] = {"imageId": image_id, "tags": tags}
-        if render_bool(ctx, self.push, "push"):
+        if ctx.render_bool(self.push, "push"):
             client = docker_client(ctx, self.host)
             try:
                 digests = push_tags(ctx, client, tags, creds)

@@ -25,7 +25,7 @@ from kestra_dagster.errors import TaskFailed, TaskKilled
 from kestra_dagster.tasks.base import RunnableTask
 from kestra_dagster.tasks.docker import _compose
 from kestra_dagster.tasks.docker._common import docker_client, run_labels
-from kestra_dagster.tasks.scripts._exec import as_list, as_text, render_bool
+from kestra_dagster.tasks.scripts._exec import as_list, as_text
 from kestra_dagster.tasks.scripts._process import LineHandler
 
 
@@ -67,7 +67,7 @@ class Compose(RunnableTask):
         args = as_list(ctx.render(self.composeArgs, "composeArgs"), "composeArgs") or ["up", "-d"]
         project = ctx.render_str(self.projectName, "projectName") if self.projectName else \
             _compose.project_name(ctx.namespace, ctx.flow_id, ctx.execution_id, ctx.task_id)
-        auto = render_bool(ctx, self.autoTeardown, "autoTeardown")
+        auto = ctx.render_bool(self.autoTeardown, "autoTeardown")
         env = dict(os.environ)
         env.update({str(k): as_text(v) for k, v in (ctx.render(self.env, "env") or {}).items()})
         if self.host:

@@ -22,7 +22,7 @@ from kestra_dagster.model.common import KestraModel
 from kestra_dagster.registry_client import RegistryError, client_for, parse_reference
 from kestra_dagster.tasks.base import RunnableTask
 from kestra_dagster.tasks.docker._common import ASSET_KEY, Credentials, asset_event, render_credentials, strip_scheme
-from kestra_dagster.tasks.scripts._exec import as_list, render_bool
+from kestra_dagster.tasks.scripts._exec import as_list
 
 
 class SignaturePolicy(KestraModel):
@@ -67,7 +67,7 @@ class Promote(RunnableTask):
         src = client_for(src_ref.registry, src_creds or None, **opts)
         try:
             if src_ref.digest is None:
-                if not render_bool(ctx, self.allowTagSource, "allowTagSource"):
+                if not ctx.render_bool(self.allowTagSource, "allowTagSource"):
                     raise TaskFailed(
                         f"source {source_text!r} is a tag: promotion is by digest (repo@sha256:…) so the image "
                         "you tested is the one you ship; set allowTagSource: true to resolve the tag once"
@@ -80,7 +80,7 @@ class Promote(RunnableTask):
             policy: dict[str, Any] = {}
             if self.requireSignature is not None:
                 policy["signature"] = self._check_signature(ctx, src, src_ref, digest)
-            if render_bool(ctx, self.requireScan, "requireScan"):
+            if ctx.render_bool(self.requireScan, "requireScan"):
                 policy["scan"] = self._check_scan(ctx, src, src_ref, digest)
             reports = []
             events = []
@@ -96,7 +96,7 @@ class Promote(RunnableTask):
                     from kestra_dagster.registry_client import copy_image
 
                     report = copy_image(src, src_ref.repository, digest, dst, dst_ref.repository, tags,
-                                        attachments=render_bool(ctx, self.attachments, "attachments"),
+                                        attachments=ctx.render_bool(self.attachments, "attachments"),
                                         log=ctx.logger.info)
                     check = dst.resolve(dst_ref.repository, dst_ref.tag or digest)
                 finally:

@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 from kestra_dagster.errors import TaskFailed
 from kestra_dagster.tasks.base import RunnableTask
 from kestra_dagster.tasks.docker._common import docker_client
-from kestra_dagster.tasks.scripts._exec import as_list, render_bool
+from kestra_dagster.tasks.scripts._exec import as_list
 
 
 class Rm(RunnableTask):
@@ -29,8 +29,8 @@ class Rm(RunnableTask):
 
         containers = as_list(ctx.render(self.containerIds, "containerIds"), "containerIds")
         images = as_list(ctx.render(self.imageIds, "imageIds"), "imageIds")
-        force = render_bool(ctx, self.force, "force")
-        volumes = render_bool(ctx, self.removeVolumes, "removeVolumes")
+        force = ctx.render_bool(self.force, "force")
+        volumes = ctx.render_bool(self.removeVolumes, "removeVolumes")
         removed: dict[str, list[str]] = {"containers": [], "images": []}
         client = docker_client(ctx, self.host)
         try:

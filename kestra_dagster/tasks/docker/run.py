@@ -19,7 +19,7 @@ from kestra_dagster.errors import TaskFailed
 from kestra_dagster.tasks.base import RunnableTask
 from kestra_dagster.tasks.docker._common import Credentials, docker_client, render_credentials
 from kestra_dagster.tasks.docker._container import ContainerSpec, run_container
-from kestra_dagster.tasks.scripts._exec import HIDDEN_PREFIX, as_list, as_text, render_bool
+from kestra_dagster.tasks.scripts._exec import HIDDEN_PREFIX, as_list, as_text
 from kestra_dagster.tasks.scripts._process import LineHandler
 
 CONTAINER_WORKDIR = "/kestra/working-dir"
@@ -88,10 +88,10 @@ class Run(RunnableTask):
                 memory=memory.get("memory") if isinstance(memory, dict) else memory,
                 pull_policy=str(ctx.render_str(self.pullPolicy, "pullPolicy")).upper(),
                 port_bindings=as_list(render(self.portBindings, "portBindings"), "portBindings"),
-                privileged=render_bool(ctx, self.privileged, "privileged"),
+                privileged=ctx.render_bool(self.privileged, "privileged"),
                 credentials=render_credentials(ctx, self.credentials),
             )
-            wait = render_bool(ctx, self.wait, "wait")
+            wait = ctx.render_bool(self.wait, "wait")
             handler = LineHandler(ctx)
             client = docker_client(ctx, self.host)
             try:
@@ -105,7 +105,7 @@ class Run(RunnableTask):
             if code != 0:
                 raise TaskFailed(f"container exited with code {code}", outputs={**outputs, "outputFiles": {}})
             outputs["outputFiles"] = helper._collect_outputs(ctx, render, workdir, output_dir)
-            if handler.stderr_lines and render_bool(ctx, self.warningOnStdErr, "warningOnStdErr"):
+            if handler.stderr_lines and ctx.render_bool(self.warningOnStdErr, "warningOnStdErr"):
                 ctx.warn(f"{handler.stderr_lines} line(s) written to stderr (warningOnStdErr is true)")
             return outputs
         finally:

@@ -175,18 +175,6 @@ class GitSession:
         return f"{what} failed{(' for' + where) if where else ''}: {detail or 'git exited with an error'}"
 
 
-def to_bool(ctx, value: Any, prop: str) -> bool:
-    rendered = ctx.render(value, prop) if isinstance(value, str) else value
-    if isinstance(rendered, bool):
-        return rendered
-    text = str(rendered).strip().lower()
-    if text in ("true", "1", "yes"):
-        return True
-    if text in ("false", "0", "no", "", "none"):
-        return False
-    raise TaskFailed(f"property '{prop}' must be true or false, got {rendered!r}")
-
-
 def to_int(ctx, value: Any, prop: str) -> int | None:
     if value is None:
         return None

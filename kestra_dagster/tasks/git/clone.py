@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 from kestra_dagster.errors import TaskFailed
 from kestra_dagster.tasks.base import RunnableTask
-from kestra_dagster.tasks.git._git import GitSession, inside, is_ssh_url, to_bool, to_int
+from kestra_dagster.tasks.git._git import GitSession, inside, is_ssh_url, to_int
 
 
 class AbstractGitTask(RunnableTask):
@@ -44,7 +44,7 @@ class AbstractGitTask(RunnableTask):
             ctx, username=r(self.username, "username"), password=r(self.password, "password"),
             private_key=r(self.privateKey, "privateKey"), passphrase=r(self.passphrase, "passphrase"),
             ca_pem_path=r(self.trustedCaPemPath, "trustedCaPemPath"),
-            no_proxy=to_bool(ctx, self.noProxy, "noProxy") if self.noProxy is not None else False,
+            no_proxy=ctx.render_bool(self.noProxy, "noProxy") if self.noProxy is not None else False,
             connect_timeout_ms=to_int(ctx, self.connectTimeout, "connectTimeout"),
             read_timeout_ms=to_int(ctx, self.readTimeout, "readTimeout"),
         )
@@ -104,10 +104,10 @@ class Clone(AbstractGitTask):
             commit = ctx.render_str(self.commit, prop="commit") if self.commit else None
             tag = ctx.render_str(self.tag, prop="tag") if self.tag else None
             depth = None if (commit or tag) else to_int(ctx, self.depth, "depth")
-            no_tags = to_bool(ctx, self.noTags, "noTags") if self.noTags is not None else False
-            all_branches = to_bool(ctx, self.cloneAllBranches, "cloneAllBranches") if self.cloneAllBranches is not None else True
-            submodules = to_bool(ctx, self.cloneSubmodules, "cloneSubmodules") if self.cloneSubmodules is not None else False
-            if self.cache is not None and to_bool(ctx, self.cache, "cache"):
+            no_tags = ctx.render_bool(self.noTags, "noTags") if self.noTags is not None else False
+            all_branches = ctx.render_bool(self.cloneAllBranches, "cloneAllBranches") if self.cloneAllBranches is not None else True
+            submodules = ctx.render_bool(self.cloneSubmodules, "cloneSubmodules") if self.cloneSubmodules is not None else False
+            if self.cache is not None and ctx.render_bool(self.cache, "cache"):
                 ctx.logger.debug("cache is ignored: every run clones afresh")
             ctx.logger.info(git.mask(f"Cloning {url} into {path}" + (f" (branch {branch})" if branch and not (commit or tag) else "")))
 

@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 
 from kestra_dagster.errors import TaskFailed
 from kestra_dagster.model.common import KestraModel
-from kestra_dagster.tasks.git._git import GitSession, inside, to_bool
+from kestra_dagster.tasks.git._git import GitSession, inside
 from kestra_dagster.tasks.git.clone import AbstractGitTask, Clone
 
 
@@ -88,7 +88,7 @@ class Push(AbstractGitTask):
                 git.run(["rm", "-r", "-q", "--ignore-unmatch", "--", "."], cwd=base, what="git rm")
             self._write_input_files(ctx, base)
             self._copy_namespace_files(ctx, base)
-            if self.flows is not None and to_bool(ctx, self.flows.enabled, "flows.enabled"):
+            if self.flows is not None and ctx.render_bool(self.flows.enabled, "flows.enabled"):
                 ctx.logger.warning("flows are not pushed: this runtime has no flow repository (flows.enabled ignored)")
 
             patterns = self.addFilesPattern if self.addFilesPattern is not None else ["."]
@@ -106,7 +106,7 @@ class Push(AbstractGitTask):
                 args += ["--author", author]
             git.run(args, cwd=base, what="git commit")
             commit_id = git.run(["rev-parse", "HEAD"], cwd=base).stdout.strip()
-            if self.dryRun is not None and to_bool(ctx, self.dryRun, "dryRun"):
+            if self.dryRun is not None and ctx.render_bool(self.dryRun, "dryRun"):
                 ctx.logger.info(f"dryRun: commit {commit_id} made, not pushed")
                 return {"commitId": commit_id, "commitURL": None}
             remote_url = url or git.run(["remote", "get-url", "origin"], cwd=base, check=False).stdout.strip()
@@ -148,7 +148,7 @@ class Push(AbstractGitTask):
 
     def _copy_namespace_files(self, ctx, base: Path) -> None:
         spec = self.namespaceFiles
-        if spec is None or not to_bool(ctx, spec.enabled, "namespaceFiles.enabled"):
+        if spec is None or not ctx.render_bool(spec.enabled, "namespaceFiles.enabled"):
             return
         from kestra_dagster.namespace_files import NamespaceFiles
 

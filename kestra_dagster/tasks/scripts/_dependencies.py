@@ -71,7 +71,7 @@ def _installer(python: str, has_pip: bool, package_manager: str | None) -> tuple
 
 def install_dependencies(ctx, task, workdir: Path, env: dict[str, str]) -> None:
     """Install ``task.dependencies`` (if any) and put them first on ``env['PYTHONPATH']``."""
-    from kestra_dagster.tasks.scripts._exec import HIDDEN_PREFIX, as_list, render_bool
+    from kestra_dagster.tasks.scripts._exec import HIDDEN_PREFIX, as_list
 
     if task.dependencies is None:
         return
@@ -82,7 +82,7 @@ def install_dependencies(ctx, task, workdir: Path, env: dict[str, str]) -> None:
     python, version, has_pip = _probe(python)
     manager = ctx.render_str(task.packageManager, prop="packageManager") if task.packageManager else None
     name, command = _installer(python, has_pip, manager)
-    cached = render_bool(ctx, task.dependencyCacheEnabled, "dependencyCacheEnabled")
+    cached = ctx.render_bool(task.dependencyCacheEnabled, "dependencyCacheEnabled")
     if cached:
         key = hashlib.sha256("\n".join([name, version, *sorted(requirements)]).encode()).hexdigest()[:16]
         target = cache_root() / ctx.namespace / f"{ctx.flow_id}-{key}"

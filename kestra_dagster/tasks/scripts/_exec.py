@@ -43,17 +43,6 @@ MAX_INLINE_SCRIPT = 100_000
 _STORAGE_URI = re.compile(r"kestra://[^\s\"'`<>|;&(){}\[\],]+")
 
 
-# --------------------------------------------------------------------------- helpers
-def render_bool(ctx, value: Any, prop: str) -> bool:
-    rendered = ctx.render(value, prop) if isinstance(value, str) else value
-    if isinstance(rendered, bool):
-        return rendered
-    text = str(rendered).strip().lower()
-    if text in ("true", "1", "yes"):
-        return True
-    if text in ("false", "0", "no", ""):
-        return False
-    raise TaskFailed(f"property '{prop}' must be true or false, got {rendered!r}")
 
 
 def as_text(value: Any) -> str:
@@ -281,7 +270,7 @@ class AbstractExecScript(RunnableTask):
             if exit_code != 0:
                 raise TaskFailed(f"Command failed with exit code {exit_code}", outputs={**outputs, "outputFiles": {}})
             outputs["outputFiles"] = self._collect_outputs(ctx, render, workdir, output_dir)
-            if handler.stderr_lines and render_bool(ctx, self.warningOnStdErr, "warningOnStdErr"):
+            if handler.stderr_lines and ctx.render_bool(self.warningOnStdErr, "warningOnStdErr"):
                 ctx.warn(f"{handler.stderr_lines} line(s) written to stderr (warningOnStdErr is true)")
             return outputs
         finally:
@@ -307,7 +296,7 @@ class AbstractExecScript(RunnableTask):
             return  # _docker_runner.select_runner runs it
 
     def _fail_fast(self, ctx, interpreter: list[str]) -> bool:
-        if not render_bool(ctx, self.failFast, "failFast"):
+        if not ctx.render_bool(self.failFast, "failFast"):
             return False
         if str(ctx.render_str(self.targetOS, prop="targetOS")).upper() == "WINDOWS":
             return False
@@ -335,7 +324,7 @@ class AbstractExecScript(RunnableTask):
 
     def _copy_namespace_files(self, ctx, render, workdir: Path) -> None:
         spec = self.namespaceFiles
-        if spec is None or not render_bool(ctx, spec.enabled, "namespaceFiles.enabled"):
+        if spec is None or not ctx.render_bool(spec.enabled, "namespaceFiles.enabled"):
             return
         from kestra_dagster.namespace_files import namespace_files_root
 
@@ -345,7 +334,7 @@ class AbstractExecScript(RunnableTask):
         include = [glob_regex(p) for p in as_list(render(spec.include, "namespaceFiles.include"), "namespaceFiles.include")]
         exclude = [glob_regex(p) for p in as_list(render(spec.exclude, "namespaceFiles.exclude"), "namespaceFiles.exclude")]
         if_exists = str(render(spec.ifExists, "namespaceFiles.ifExists")).upper()
-        per_ns = render_bool(ctx, spec.folderPerNamespace, "namespaceFiles.folderPerNamespace")
+        per_ns = ctx.render_bool(spec.folderPerNamespace, "namespaceFiles.folderPerNamespace")
         copied = 0
         for namespace in namespaces:
             source = root / namespace

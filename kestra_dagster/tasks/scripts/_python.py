@@ -15,7 +15,6 @@ import sys
 from pathlib import Path
 from typing import ClassVar
 
-from kestra_dagster.errors import TaskFailed
 from kestra_dagster.tasks.scripts._dependencies import install_dependencies
 from kestra_dagster.tasks.scripts._exec import HIDDEN_PREFIX, AbstractExecScript
 

@@ -33,7 +33,7 @@ from kestra_dagster.tasks.docker._common import (
     render_credentials,
     strip_scheme,
 )
-from kestra_dagster.tasks.scripts._exec import as_list, render_bool
+from kestra_dagster.tasks.scripts._exec import as_list
 from kestra_dagster.tasks.trivy._binary import trivy_binary
 
 SEVERITIES = ("UNKNOWN", "LOW", "MEDIUM", "HIGH", "CRITICAL")
@@ -138,14 +138,14 @@ class Scan(RunnableTask):
             report_path = scratch / "trivy-report.json"
             args = [binary, "image", *common, "--format", "json", "--output", str(report_path),
                     "--severity", ",".join(severity), "--scanners", ",".join(scanners), "--exit-code", "0"]
-            if render_bool(ctx, self.ignoreUnfixed, "ignoreUnfixed"):
+            if ctx.render_bool(self.ignoreUnfixed, "ignoreUnfixed"):
                 args.append("--ignore-unfixed")
             if "vuln" in scanners:
                 skip = self.skipDbUpdate
                 if skip is None:
                     skip = bool(self.cacheDir) and not self.dbRepository and \
                         (Path(ctx.render_str(self.cacheDir, "cacheDir")) / "db" / "trivy.db").exists()
-                if render_bool(ctx, skip, "skipDbUpdate"):
+                if ctx.render_bool(skip, "skipDbUpdate"):
                     args.append("--skip-db-update")
                 if self.dbRepository:
                     args += ["--db-repository", ctx.render_str(self.dbRepository, "dbRepository")]
@@ -193,14 +193,14 @@ class Scan(RunnableTask):
                             f"({kinds['vulnerabilities']} vulnerabilities, {kinds['secrets']} secrets)")
             for f in findings[:20]:
                 ctx.logger.info(f"  {f['severity']:<8} {f['type']:<15} {f.get('id')} {f.get('package') or f.get('target')}")
-            if render_bool(ctx, self.attach, "attach"):
+            if ctx.render_bool(self.attach, "attach"):
                 outputs["attachment"] = self._attach(ctx, image, digest, creds, total == 0, outputs["counts"],
                                                      severity, scanners, sbom_bytes, sbom_format, report_bytes)
             if digest and not image.startswith("sha256:"):
                 outputs[ASSET_KEY] = [asset_event(ctx, image, digest, kind="scan", extra={
                     "scanCounts": outputs["counts"], "scanPassed": total == 0,
                     "scanReport": outputs["report"], "sbom": outputs.get("sbom")})]
-            if total and render_bool(ctx, self.failOnFindings, "failOnFindings"):
+            if total and ctx.render_bool(self.failOnFindings, "failOnFindings"):
                 raise TaskFailed(f"scan gate failed for {image}: {total} finding(s) at {','.join(severity)} ({summary})",
                                  outputs=outputs)
             return outputs
