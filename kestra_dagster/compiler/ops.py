@@ -9,19 +9,25 @@ rule, dagster-io/dagster#15761):
   SKIPPED by Dagster itself.
 * **errors** hang off a fan-in of every main task's ``failed``: a fan-in runs when at least one
   source produced a value, so they run only after a failure. **finally** hangs off a fan-in of
-  every ``ok`` and ``failed`` of the main and errors tasks: it always runs, after them.
+  each list's outcomes (every ``failed``, plus the last ``ok``): every step is a source, so it
+  runs after all of them, whatever happened. The state accumulates along a chain, so the last
+  ``ok`` carries everything before it; fan-ins merge snapshots into a copy.
 * **Red where Kestra says FAILED.** Each task has a marker op ``<task>__FAILED`` mapped over its
   dynamic ``failure`` output, which yields one item only when the task fails: the marker step
   ``<task>__FAILED[failed]`` then raises, so the failure shows in red next to the task and the
   Dagster run ends FAILURE, while errors/finally still run (they do not depend on markers). On
   success no marker step exists at all, so markers add no event to a healthy run.
-* **kestra_end** fans in the last ``ok`` and every ``failed`` of each list (the state accumulates
-  along the chain, so that is everything, and every step is still upstream of it), folds Kestra's final state (KILLED > FAILED > WARNING >
-  PAUSED > SUCCESS over main + finally tasks), renders flow ``outputs`` and tags the run
-  (``kestra/state``). **afterExecution** tasks hang off it, see ``execution.state``, and cannot
-  change the outcome (no markers).
+* **kestra_end** fans in the same outcomes of every list, folds Kestra's final state (KILLED >
+  FAILED > WARNING > PAUSED > SUCCESS over main + finally tasks), renders flow ``outputs``, tags
+  the run (``kestra/state``) and lets task types clean up (``on_execution_end``).
+  **afterExecution** tasks hang off it, see ``execution.state``, and cannot change the outcome
+  (no markers).
+* A top-level Pause/Approval splits the flow into part jobs (``approvals.gate``); a part that
+  stops at a gate ends PAUSED and runs no ``finally``/afterExecution.
 * Nested tasks (inside If, ForEach, Parallel…) run inside their top-level flowable's op through
   the same engine; their logs carry their task id and their states land in the op's metadata.
+* Tasks never import Dagster: audit records under ``ASSET_EVENTS_KEY`` become asset
+  materializations here.
 """
 
 from __future__ import annotations
