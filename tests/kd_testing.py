@@ -7,7 +7,11 @@ which one ``import conftest`` finds depends on collection order).
 from __future__ import annotations
 
 import os
+import re
+import threading
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,3 +27,61 @@ def require_shared() -> Path:
             pytest.fail(f"{SHARED} is missing: CI must have ../shared beside the checkout")
         pytest.skip(f"{SHARED} is absent (reference corpus lives beside the repository)")
     return SHARED
+
+
+# ------------------------------------------------------------------ task contexts without Dagster
+_VAR = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_.]*)\s*\}\}")
+
+
+def simple_render(value: Any, variables: dict) -> Any:
+    """Replace ``{{ name }}`` / ``{{ a.b }}`` with variables; recurse into lists and dicts.
+
+    Enough to check that tasks render their properties, without the real expression engine.
+    """
+    if isinstance(value, str):
+
+        def lookup(match: re.Match) -> str:
+            current: Any = variables
+            for part in match.group(1).split("."):
+                if not isinstance(current, dict) or part not in current:
+                    return match.group(0)
+                current = current[part]
+            return str(current)
+
+        return _VAR.sub(lookup, value)
+    if isinstance(value, list):
+        return [simple_render(v, variables) for v in value]
+    if isinstance(value, dict):
+        return {simple_render(k, variables): simple_render(v, variables) for k, v in value.items()}
+    return value
+
+
+class RecordingLogger:
+    """TaskLogger that keeps (monotonic time, level, message) for assertions."""
+
+    def __init__(self) -> None:
+        self.records: list[tuple[float, str, str]] = []
+        self._lock = threading.Lock()
+
+    def _add(self, level: str, msg: str) -> None:
+        with self._lock:
+            self.records.append((time.monotonic(), level, msg))
+
+    def debug(self, msg: str) -> None:
+        self._add("DEBUG", msg)
+
+    def info(self, msg: str) -> None:
+        self._add("INFO", msg)
+
+    def warning(self, msg: str) -> None:
+        self._add("WARNING", msg)
+
+    def error(self, msg: str) -> None:
+        self._add("ERROR", msg)
+
+    def messages(self, level: str | None = None) -> list[str]:
+        with self._lock:
+            return [m for _, lvl, m in self.records if level is None or lvl == level]
+
+    def text(self) -> str:
+        return "\n".join(self.messages())

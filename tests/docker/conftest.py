@@ -6,11 +6,8 @@ it, with the reason; in CI (``CI=true``) it fails them, because CI installs ever
 
 from __future__ import annotations
 
-import re
 import shutil
 import sys
-import threading
-import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -115,7 +112,7 @@ def unique() -> str:
     return uuid.uuid4().hex[:8]
 
 
-from dockerinfra import RecordingLogger, simple_render  # noqa: E402 - shared with test modules
+from kd_testing import RecordingLogger, simple_render  # noqa: E402 - shared test helpers
 
 
 @pytest.fixture

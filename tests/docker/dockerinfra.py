@@ -23,10 +23,7 @@ import struct
 import subprocess
 import tarfile
 import tempfile
-import threading
 import time
-import re
-from typing import Any
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -313,52 +310,6 @@ SECRET_ENV = ("AWS_ACCESS_KEY_ID=" + "AKIA" + "2E0A8F3B244C9986\n"
               "AWS_SECRET_ACCESS_KEY=" + "Xq4kP9vL2mN8rT6wY1zB3cD5fG7hJ0kL2nP4rS6u" + "\n")
 
 
-# ============================================================================ task contexts
-_VAR = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_.]*)\s*\}\}")
-
-
-def simple_render(value: Any, variables: dict) -> Any:
-    if isinstance(value, str):
-        def lookup(match: re.Match) -> str:
-            current: Any = variables
-            for part in match.group(1).split("."):
-                if not isinstance(current, dict) or part not in current:
-                    return match.group(0)
-                current = current[part]
-            return str(current)
-
-        return _VAR.sub(lookup, value)
-    if isinstance(value, list):
-        return [simple_render(v, variables) for v in value]
-    if isinstance(value, dict):
-        return {simple_render(k, variables): simple_render(v, variables) for k, v in value.items()}
-    return value
-
-
-class RecordingLogger:
-    def __init__(self) -> None:
-        self.records: list[tuple[float, str, str]] = []
-        self._lock = threading.Lock()
-
-    def _add(self, level: str, msg: str) -> None:
-        with self._lock:
-            self.records.append((time.monotonic(), level, msg))
-
-    def debug(self, msg: str) -> None:
-        self._add("DEBUG", msg)
-
-    def info(self, msg: str) -> None:
-        self._add("INFO", msg)
-
-    def warning(self, msg: str) -> None:
-        self._add("WARNING", msg)
-
-    def error(self, msg: str) -> None:
-        self._add("ERROR", msg)
-
-    def text(self) -> str:
-        with self._lock:
-            return "\n".join(m for _, _, m in self.records)
 
 
 def run_and_read(client, image: str, command: list[str], timeout: float = 60) -> str:

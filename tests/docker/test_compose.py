@@ -108,7 +108,7 @@ CHILD = """
 import os, sys, uuid
 sys.path.insert(0, {tests!r})
 from pathlib import Path
-from dockerinfra import RecordingLogger, simple_render
+from kd_testing import RecordingLogger, simple_render
 from kestra_dagster.engine.context import TaskContext, TaskRunInfo
 from kestra_dagster.engine.storage import LocalStorage
 from kestra_dagster.tasks.docker.compose import Compose
@@ -127,7 +127,7 @@ os._exit(0)  # die without any teardown, like a killed run worker
 def _orphan(tmp_path: Path, project: str, auto: bool) -> None:
     work = tmp_path / project
     work.mkdir()
-    code = CHILD.format(tests=str(Path(__file__).parent), work=str(work), compose=stack(), project=project, auto=auto)
+    code = CHILD.format(tests=str(Path(__file__).parents[1]), work=str(work), compose=stack(), project=project, auto=auto)
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert "UP" in proc.stdout, proc.stderr[-2000:]
 

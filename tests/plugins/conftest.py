@@ -4,7 +4,6 @@ an SMTP server (aiosmtpd), and a TaskContext built from plain pieces."""
 from __future__ import annotations
 
 import json
-import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -18,52 +17,7 @@ from kestra_dagster.engine.context import TaskContext, TaskRunInfo
 from kestra_dagster.engine.kv import SQLiteKV
 from kestra_dagster.engine.storage import LocalStorage
 
-_VAR = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_.]*)\s*\}\}")
-
-
-def simple_render(value: Any, variables: dict) -> Any:
-    """``{{ a.b }}`` lookups only: enough to check that tasks render their properties."""
-    if isinstance(value, str):
-        def lookup(match: re.Match) -> str:
-            current: Any = variables
-            for part in match.group(1).split("."):
-                if not isinstance(current, dict) or part not in current:
-                    return match.group(0)
-                current = current[part]
-            return str(current)
-
-        return _VAR.sub(lookup, value)
-    if isinstance(value, list):
-        return [simple_render(v, variables) for v in value]
-    if isinstance(value, dict):
-        return {simple_render(k, variables): simple_render(v, variables) for k, v in value.items()}
-    return value
-
-
-class RecordingLogger:
-    def __init__(self) -> None:
-        self.records: list[tuple[str, str]] = []
-        self._lock = threading.Lock()
-
-    def _add(self, level: str, msg: str) -> None:
-        with self._lock:
-            self.records.append((level, msg))
-
-    def debug(self, msg: str) -> None:
-        self._add("DEBUG", msg)
-
-    def info(self, msg: str) -> None:
-        self._add("INFO", msg)
-
-    def warning(self, msg: str) -> None:
-        self._add("WARNING", msg)
-
-    def error(self, msg: str) -> None:
-        self._add("ERROR", msg)
-
-    def text(self) -> str:
-        with self._lock:
-            return "\n".join(f"{level} {msg}" for level, msg in self.records)
+from kd_testing import RecordingLogger, simple_render  # noqa: E402,F401 - used by fixtures and tests
 
 
 @pytest.fixture
