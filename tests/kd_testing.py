@@ -85,3 +85,10 @@ class RecordingLogger:
 
     def text(self) -> str:
         return "\n".join(self.messages())
+
+
+def unavailable(reason: str):
+    """A real part a test needs is missing: skip with the reason, but fail in CI (CI=true)."""
+    if IN_CI:
+        pytest.fail(f"{reason} (CI must have every part the tests use)")
+    pytest.skip(reason)

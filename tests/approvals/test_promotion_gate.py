@@ -18,26 +18,22 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "docker"))
 
-import dockerinfra  # noqa: E402
+import dockerinfra
+from kd_testing import unavailable  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
-
-def _unavailable(reason: str):
-    if dockerinfra.IN_CI:
-        pytest.fail(f"required test part missing in CI: {reason}")
-    pytest.skip(reason)
 
 
 @pytest.fixture(scope="module")
 def docker_parts():
     reason, stop = dockerinfra.ensure_daemon()
     if reason:
-        _unavailable(reason)
+        unavailable(reason)
     if not shutil.which("docker-registry"):
-        _unavailable("docker-registry is not installed (apt-get install docker-registry)")
+        unavailable("docker-registry is not installed (apt-get install docker-registry)")
     if not dockerinfra.BUSYBOX.exists():
-        _unavailable("/bin/busybox is missing (apt-get install busybox-static)")
+        unavailable("/bin/busybox is missing (apt-get install busybox-static)")
     import docker
 
     client = docker.from_env(timeout=300)

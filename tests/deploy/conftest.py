@@ -8,6 +8,8 @@ import subprocess
 import tempfile
 
 import pytest
+
+from kd_testing import unavailable
 from deploy_helpers import ROOT, have_postgres
 
 
@@ -15,7 +17,7 @@ from deploy_helpers import ROOT, have_postgres
 def postgres():
     """A PostgreSQL 15 cluster on a free port (scripts/postgres-start), stopped and removed after."""
     if not have_postgres():
-        pytest.skip("PostgreSQL binaries (initdb/pg_ctl) not installed")
+        unavailable("PostgreSQL binaries (initdb/pg_ctl) not installed")
     # directly under /tmp: as root the cluster runs as `postgres`, which must reach the directory
     workdir = tempfile.mkdtemp(prefix="kd-pg-", dir="/tmp")
     env = {**os.environ, "PG_USER": "kd", "PG_PASSWORD": "s3cr3t-pw", "PG_DB": "kd"}

@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from kd_testing import unavailable
 from deploy_helpers import FLOWS
 
 pytestmark = pytest.mark.timeout(240)
@@ -60,7 +62,7 @@ triggers:
 def _dg() -> str:
     dg = Path(sys.executable).with_name("dg")
     if not dg.exists():
-        pytest.skip("dagster-dg-cli is not installed (pip install -e '.[test]')")
+        unavailable("dagster-dg-cli is not installed (pip install -e '.[test]')")
     return str(dg)
 
 

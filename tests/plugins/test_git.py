@@ -14,11 +14,17 @@ from pathlib import Path
 
 import pytest
 
+from kd_testing import unavailable
 from kestra_dagster.errors import TaskFailed
 from kestra_dagster.tasks.git.clone import Clone
 from kestra_dagster.tasks.git.push import Push
 
-pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+
+
+@pytest.fixture(autouse=True)
+def _git_installed():
+    if shutil.which("git") is None:
+        unavailable("git is not installed (apt-get install git)")
 
 USER, PASSWORD = "gituser", "pa55-w0rd-secret"
 GIT_ENV = {**os.environ, "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull,
