@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from kestra_dagster.errors import TaskFailed
+from kestra_dagster.model.common import KestraModel
 from kestra_dagster.tasks.notifications._webhook import render_twice
 
 UI_URL_ENV = "KESTRA_DAGSTER_UI_URL"
@@ -86,3 +87,16 @@ def facts(info: dict[str, Any]) -> list[tuple[str, str]]:
     for key, value in (info.get("customFields") or {}).items():
         rows.append((str(key), value if isinstance(value, str) else str(value)))
     return rows
+
+
+class ExecutionNotification(KestraModel):
+    """The properties every ``*Execution`` notification shares (mixed into each service's class)."""
+
+    executionId: str | None = "{{ execution.id }}"
+    customMessage: str | None = None
+    customFields: dict[str, Any] | str | None = None
+    templateUri: str | None = None
+    templateRenderMap: dict[str, Any] | None = None
+
+    def execution_info(self, ctx) -> dict[str, Any]:
+        return execution_info(ctx, self.executionId, self.customMessage, self.customFields)

@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 
 from kestra_dagster.errors import TaskFailed
 from kestra_dagster.model.common import KestraModel
-from kestra_dagster.tasks.notifications._execution import execution_info, headline, outcome
+from kestra_dagster.tasks.notifications._execution import ExecutionNotification, headline, outcome
 from kestra_dagster.tasks.notifications._webhook import IncomingWebhookTask
 
 
@@ -55,25 +55,20 @@ class DiscordIncomingWebhook(IncomingWebhookTask):
     service: ClassVar[str] = "Discord"
 
 
-class DiscordExecution(DiscordIncomingWebhook):
+class DiscordExecution(DiscordIncomingWebhook, ExecutionNotification):
     """Send a Discord message with an execution's namespace, flow, id, status and duration."""
 
     kestra_type: ClassVar[str] = "io.kestra.plugin.notifications.discord.DiscordExecution"
 
-    executionId: str | None = "{{ execution.id }}"
     username: str | None = None
     avatarUrl: str | None = None
     content: str | None = None
     embedList: list[Embed] | None = None
-    customMessage: str | None = None
-    customFields: dict[str, Any] | str | None = None
-    templateUri: str | None = None
-    templateRenderMap: dict[str, Any] | None = None
 
     def build_payload(self, ctx) -> str:
         if self.payload is not None and str(self.payload).strip():
             return super().build_payload(ctx)
-        info = execution_info(ctx, self.executionId, self.customMessage, self.customFields)
+        info = self.execution_info(ctx)
         description = "\n".join([
             f"Namespace: {info['namespace']}", f"Flow ID: {info['flowId']}",
             f"Execution ID: {info['id']}", f"Execution Status: {info['state']}",

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from kestra_dagster.tasks.notifications._execution import execution_info, headline, outcome
+from kestra_dagster.tasks.notifications._execution import ExecutionNotification, headline, outcome
 from kestra_dagster.tasks.notifications._webhook import IncomingWebhookTask
 
 
@@ -16,20 +16,15 @@ class GoogleChatIncomingWebhook(IncomingWebhookTask):
     service: ClassVar[str] = "Google Chat"
 
 
-class GoogleChatExecution(GoogleChatIncomingWebhook):
+class GoogleChatExecution(GoogleChatIncomingWebhook, ExecutionNotification):
     """Send a Google Chat message with an execution's namespace, flow, id, status and duration."""
 
     kestra_type: ClassVar[str] = "io.kestra.plugin.notifications.google.GoogleChatExecution"
 
-    executionId: str | None = "{{ execution.id }}"
     text: str | None = None
-    customMessage: str | None = None
-    customFields: dict[str, Any] | str | None = None
-    templateUri: str | None = None
-    templateRenderMap: dict[str, Any] | None = None
 
     def build_payload(self, ctx) -> str:
-        info = execution_info(ctx, self.executionId, self.customMessage, self.customFields)
+        info = self.execution_info(ctx)
         title = f"*<{info['link']}|{headline(info)}>*" if info["link"] else f"*{headline(info)}*"
         lines = [
             f"Kestra notification: Namespace {info['namespace']}, Flow ID {info['flowId']}, "

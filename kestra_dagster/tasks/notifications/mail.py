@@ -28,7 +28,7 @@ from pydantic import Field
 from kestra_dagster.errors import TaskFailed
 from kestra_dagster.model.common import KestraModel
 from kestra_dagster.tasks.base import RunnableTask
-from kestra_dagster.tasks.notifications._execution import execution_info, facts, headline, outcome
+from kestra_dagster.tasks.notifications._execution import ExecutionNotification, facts, headline, outcome
 
 DEFAULT_PLAIN_TEXT = "Please view this email in a modern email client"
 DEFAULT_PORTS = {"SMTP": 25, "SMTPS": 465, "SMTP_TLS": 587, "SMTP_OAUTH2": 587}
@@ -226,20 +226,15 @@ def _text(value: Any) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
-class MailExecution(MailSend):
+class MailExecution(MailSend, ExecutionNotification):
     """Send an email with an execution's namespace, flow, id, status and duration."""
 
     kestra_type: ClassVar[str] = "io.kestra.plugin.notifications.mail.MailExecution"
     kestra_aliases: ClassVar[tuple[str, ...]] = (_OLD + "MailExecution",)
 
-    executionId: str | None = "{{ execution.id }}"
-    customMessage: str | None = None
-    customFields: dict[str, Any] | str | None = None
-    templateUri: str | None = None
-    templateRenderMap: dict[str, Any] | None = None
 
     def contents(self, ctx) -> tuple[str | None, str | None, str | None]:
-        info = execution_info(ctx, self.executionId, self.customMessage, self.customFields)
+        info = self.execution_info(ctx)
         subject = ctx.render_str(self.subject, prop="subject") if self.subject is not None else f"Kestra {headline(info)}"
         rows = facts(info)
         lines = [headline(info), outcome(info), ""] + [f"{k}: {v}" for k, v in rows]

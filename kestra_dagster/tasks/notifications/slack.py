@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any, ClassVar
 
-from kestra_dagster.tasks.notifications._execution import execution_info, facts, headline, outcome
+from kestra_dagster.tasks.notifications._execution import ExecutionNotification, facts, headline, outcome
 from kestra_dagster.tasks.notifications._webhook import IncomingWebhookTask
 
 _OLD = "org.kestra.task.notifications.slack."
@@ -19,24 +19,19 @@ class SlackIncomingWebhook(IncomingWebhookTask):
     service: ClassVar[str] = "Slack"
 
 
-class SlackExecution(SlackIncomingWebhook):
+class SlackExecution(SlackIncomingWebhook, ExecutionNotification):
     """Send a Slack message with an execution's namespace, flow, id, status and duration."""
 
     kestra_type: ClassVar[str] = "io.kestra.plugin.notifications.slack.SlackExecution"
     kestra_aliases: ClassVar[tuple[str, ...]] = (_OLD + "SlackExecution",)
 
-    executionId: str | None = "{{ execution.id }}"
     channel: str | None = None
     username: str | None = None
     iconUrl: str | None = None
     iconEmoji: str | None = None
-    customMessage: str | None = None
-    customFields: dict[str, Any] | str | None = None
-    templateUri: str | None = None
-    templateRenderMap: dict[str, Any] | None = None
 
     def build_payload(self, ctx) -> str:
-        info = execution_info(ctx, self.executionId, self.customMessage, self.customFields)
+        info = self.execution_info(ctx)
         title = f"*<{info['link']}|{headline(info)}>*" if info["link"] else f"*{headline(info)}*"
         text = f"{title}\n> {outcome(info)}"
         blocks: list[dict[str, Any]] = []

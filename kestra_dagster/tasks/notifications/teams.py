@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any, ClassVar
 
-from kestra_dagster.tasks.notifications._execution import execution_info, facts, headline, outcome
+from kestra_dagster.tasks.notifications._execution import ExecutionNotification, facts, headline, outcome
 from kestra_dagster.tasks.notifications._webhook import IncomingWebhookTask
 
 
@@ -16,22 +16,17 @@ class TeamsIncomingWebhook(IncomingWebhookTask):
     service: ClassVar[str] = "Microsoft Teams"
 
 
-class TeamsExecution(TeamsIncomingWebhook):
+class TeamsExecution(TeamsIncomingWebhook, ExecutionNotification):
     """Send a Microsoft Teams card with an execution's namespace, flow, id, status and duration."""
 
     kestra_type: ClassVar[str] = "io.kestra.plugin.notifications.teams.TeamsExecution"
 
-    executionId: str | None = "{{ execution.id }}"
     themeColor: str | None = "0076D7"
     activityTitle: str | None = None
     activitySubtitle: str | None = None
-    customMessage: str | None = None
-    customFields: dict[str, Any] | str | None = None
-    templateUri: str | None = None
-    templateRenderMap: dict[str, Any] | None = None
 
     def build_payload(self, ctx) -> str:
-        info = execution_info(ctx, self.executionId, self.customMessage, self.customFields)
+        info = self.execution_info(ctx)
         summary = f"{headline(info)}\n> {outcome(info)}"
         section: dict[str, Any] = {"facts": [{"name": k, "value": v} for k, v in facts(info)], "markdown": True}
         if self.activityTitle is not None:
