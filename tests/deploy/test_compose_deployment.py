@@ -71,7 +71,20 @@ def _sources_digest() -> str:
 
 
 @pytest.fixture(scope="module")
-def images():
+def dockerd():
+    """The Docker daemon, started here (and stopped after) when none answers, like tests/docker."""
+    sys.path.insert(0, str(ROOT / "tests" / "docker"))
+    import dockerinfra
+
+    reason, stop = dockerinfra.ensure_daemon()
+    if reason:
+        unavailable(reason)
+    yield
+    stop()
+
+
+@pytest.fixture(scope="module")
+def images(dockerd):
     if not _docker_ok():
         unavailable("dockerd is not reachable")
     if not _compose_binary():
