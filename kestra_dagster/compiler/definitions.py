@@ -13,7 +13,9 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dagster import Definitions, Failure, JobDefinition, OpDefinition, Out
+from typing import Callable
+
+from dagster import Definitions, Failure, JobDefinition, OpDefinition, Out, RepositoryDefinition, repository
 
 from kestra_dagster.compiler.translator import CompiledFlow, KestraTranslator, dagster_name
 from kestra_dagster.errors import FlowValidationError
@@ -22,15 +24,35 @@ from kestra_dagster.registry import get_registry
 
 log = logging.getLogger("kestra_dagster")
 DEFAULT_FLOWS_DIR = "flows"
+#: The name ``Definitions`` gives its repository; selectors in GraphQL calls and docs use it.
+REPOSITORY_NAME = "__repository__"
 
 
 @dataclass
 class FlowCatalog:
-    """Everything loaded from a flows directory: compiled flows and the files that failed."""
+    """Everything loaded from a flows directory: compiled flows and the files that failed.
+
+    Flows are parsed and validated at once; their Dagster jobs are built on first use (see
+    ``CompiledFlow``). ``jobs`` builds them all; ``job_factories`` keeps them lazy.
+    """
 
     flows: dict[str, CompiledFlow] = field(default_factory=dict)  # by "namespace.id"
     broken: dict[str, str] = field(default_factory=dict)  # file → problem report
-    jobs: list[JobDefinition] = field(default_factory=list)
+    broken_jobs: list[JobDefinition] = field(default_factory=list)
+
+    @property
+    def jobs(self) -> list[JobDefinition]:
+        return [job for compiled in self.flows.values() for job in compiled.jobs] + self.broken_jobs
+
+    def job_factories(self) -> dict[str, Callable[[], JobDefinition]]:
+        """Job name → a function that builds the job (what a lazy Dagster repository takes)."""
+        factories: dict[str, Callable[[], JobDefinition]] = {}
+        for compiled in self.flows.values():
+            for i, name in enumerate(compiled.job_names):
+                factories[name] = lambda compiled=compiled, i=i: compiled.jobs[i]
+        for job in self.broken_jobs:
+            factories[job.name] = lambda job=job: job
+        return factories
 
     def by_file(self, path: str | os.PathLike) -> CompiledFlow | None:
         target = Path(path).resolve()
@@ -44,7 +66,7 @@ def flows_dir_from_env() -> Path:
 def load_catalog(paths: list[str | os.PathLike] | None = None, translator: KestraTranslator | None = None) -> FlowCatalog:
     translator = translator or KestraTranslator()
     catalog = FlowCatalog()
-    loaded: list[LoadedFlow] = []
+    files_by_uid: dict[str, str] = {}
     for file in iter_flow_files(paths or [flows_dir_from_env()]):
         try:
             flow = load_flow_file(file)
@@ -56,19 +78,18 @@ def load_catalog(paths: list[str | os.PathLike] | None = None, translator: Kestr
                 f"{file}:{u.line}: {u.path}: {u.message()}" for u in flow.unsupported
             )
             continue
-        if flow.flow.uid in {f.flow.uid for f in loaded}:
-            other = next(f.file for f in loaded if f.flow.uid == flow.flow.uid)
-            catalog.broken[str(file)] = f"{file}: flow {flow.flow.uid} is already defined in {other}; ids must be unique per namespace"
+        uid = flow.flow.uid
+        if uid in files_by_uid:
+            catalog.broken[str(file)] = f"{file}: flow {uid} is already defined in {files_by_uid[uid]}; ids must be unique per namespace"
             continue
-        loaded.append(flow)
-    shared: dict[str, CompiledFlow] = catalog.flows
-    for flow in loaded:
-        compiled = translator.build_job(flow, catalog=shared)
-        shared[flow.flow.uid] = compiled
-        catalog.jobs.extend(compiled.jobs)
+        files_by_uid[uid] = flow.file
+        catalog.flows[uid] = translator.plan_job(flow, catalog=catalog.flows)
+    taken = {name for compiled in catalog.flows.values() for name in compiled.job_names}
     for file, report in catalog.broken.items():
         log.error("kestra-dagster: flow file %s was not loaded:\n%s", file, report)
-        catalog.jobs.append(_broken_flow_job(file, report, {j.name for j in catalog.jobs}))
+        job = _broken_flow_job(file, report, taken)
+        taken.add(job.name)
+        catalog.broken_jobs.append(job)
     problems = get_registry().problems
     for problem in problems:
         log.error("kestra-dagster plugin problem: %s", problem)
@@ -76,9 +97,30 @@ def load_catalog(paths: list[str | os.PathLike] | None = None, translator: Kestr
 
 
 def build_definitions(paths: list[str | os.PathLike] | None = None, translator: KestraTranslator | None = None) -> Definitions:
+    """Every flow as a Dagster job, built now (what ``Definitions`` and components need)."""
     catalog = load_catalog(paths, translator)
     schedules, sensors = build_trigger_definitions(catalog)
     return Definitions(jobs=catalog.jobs, schedules=schedules, sensors=sensors)
+
+
+def build_repository(paths: list[str | os.PathLike] | None = None, translator: KestraTranslator | None = None,
+                     name: str = REPOSITORY_NAME) -> RepositoryDefinition:
+    """Like ``build_definitions``, but each job is built when Dagster first asks for it.
+
+    A run worker asks for one job, so a launched run of a location with a thousand flows starts
+    without building the other 999 (seconds per run). The webserver still asks for every job
+    when it loads the location. Schedules and sensors are built at once (they are few), and so
+    are the jobs they target. Named like the repository ``Definitions`` makes, so selectors
+    (``repositoryName: __repository__``) do not change.
+    """
+    catalog = load_catalog(paths, translator)
+    schedules, sensors = build_trigger_definitions(catalog)
+    content = {
+        "jobs": catalog.job_factories(),
+        "schedules": {s.name: s for s in schedules},
+        "sensors": {s.name: s for s in sensors},
+    }
+    return repository(name=name)(lambda: content)
 
 
 def build_trigger_definitions(catalog: FlowCatalog) -> tuple[list, list]:

@@ -7,6 +7,7 @@ the executor or the Launchpad schema; ``build_job`` assembles the graph describe
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -64,18 +65,48 @@ _END = OpDefinition(name="kestra_end", compute_fn=_noop, required_resource_keys=
 
 @dataclass
 class CompiledFlow:
-    """A flow plus what its ops need at run time (the job, the catalog for subflows)."""
+    """A flow plus what its ops need at run time (the jobs, the catalog for subflows).
+
+    The Dagster jobs are built on first use, not when the flow is loaded: a run worker needs one
+    job of a code location, and building all of them costs ~5-10 ms per flow (Dagster's graph and
+    job validation), i.e. seconds for every run of a location with a thousand flows. The job
+    names are known without building (``job_names``), which is what a lazy repository needs.
+    """
 
     loaded: LoadedFlow
     translator: "KestraTranslator"
-    job: JobDefinition | None = None
     catalog: dict[str, "CompiledFlow"] = field(default_factory=dict)
-    #: Jobs after each top-level Pause/Approval gate, in order (empty for flows without gates).
-    parts: list[JobDefinition] = field(default_factory=list)
+    _built: list[JobDefinition] | None = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def _jobs(self) -> list[JobDefinition]:
+        if self._built is None:
+            with self._lock:  # subflows in Parallel branches may ask from several threads
+                if self._built is None:
+                    self._built = self.translator.build_jobs(self)
+        return self._built
+
+    @property
+    def job(self) -> JobDefinition:
+        return self._jobs()[0]
+
+    @property
+    def parts(self) -> list[JobDefinition]:
+        """Jobs after each top-level Pause/Approval gate, in order (empty for flows without gates)."""
+        return self._jobs()[1:]
 
     @property
     def jobs(self) -> list[JobDefinition]:
-        return [self.job, *self.parts]
+        return list(self._jobs())
+
+    @property
+    def is_built(self) -> bool:
+        return self._built is not None
+
+    @property
+    def job_names(self) -> list[str]:
+        """The names of ``jobs``, without building them."""
+        return self.translator.get_job_names(self.flow)
 
     @property
     def flow(self) -> Flow:
@@ -192,17 +223,28 @@ class KestraTranslator:
     def build_job(self, loaded: LoadedFlow, catalog: dict[str, CompiledFlow] | None = None) -> CompiledFlow:
         """The flow's job; a flow with top-level Pause/Approval gates becomes one part job per gate
         (``compiled.job`` is the first, ``compiled.parts`` the rest; see ``approvals.gate``)."""
-        flow = loaded.flow
-        compiled = CompiledFlow(loaded=loaded, translator=self, catalog=catalog if catalog is not None else {})
+        compiled = self.plan_job(loaded, catalog)
+        compiled.jobs  # noqa: B018 - build now
+        return compiled
+
+    def plan_job(self, loaded: LoadedFlow, catalog: dict[str, CompiledFlow] | None = None) -> CompiledFlow:
+        """Like ``build_job``, but the Dagster jobs are built when first used."""
+        return CompiledFlow(loaded=loaded, translator=self, catalog=catalog if catalog is not None else {})
+
+    def get_job_names(self, flow: Flow) -> list[str]:
+        _, gates = split_at_gates([t for t in flow.tasks if not t.disabled])
+        return [self.get_job_name(flow)] + [self.get_part_job_name(flow, gate) for gate in gates]
+
+    def build_jobs(self, compiled: CompiledFlow) -> list[JobDefinition]:
+        flow = compiled.flow
         segments, gates = split_at_gates([t for t in flow.tasks if not t.disabled])
-        names = [self.get_job_name(flow)] + [self.get_part_job_name(flow, gate) for gate in gates]
+        names = self.get_job_names(flow)
         jobs = []
         for k, segment in enumerate(segments):
             before = gates[k - 1] if k else None
             after = gates[k] if k < len(gates) else None
             jobs.append(self._build_part(compiled, names[k], segment, before, after, k, names[k + 1] if after else None))
-        compiled.job, compiled.parts = jobs[0], jobs[1:]
-        return compiled
+        return jobs
 
     def get_part_job_name(self, flow: Flow, gate: Task) -> str:
         return f"{self.get_job_name(flow)}__after_{self.get_node_name(gate)}"

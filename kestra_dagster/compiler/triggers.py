@@ -120,7 +120,7 @@ def build_triggers(catalog: "FlowCatalog") -> tuple[list[ScheduleDefinition], li
 
 
 def _gate_sensors(compiled: "CompiledFlow") -> list[SensorDefinition]:
-    if not compiled.parts:
+    if len(compiled.job_names) == 1:  # no gate: no part jobs (checked without building the jobs)
         return []
     from kestra_dagster.approvals.sensor import build_resume_sensor
 
@@ -131,7 +131,7 @@ def _gate_sensors(compiled: "CompiledFlow") -> list[SensorDefinition]:
 
 
 def instigator_name(compiled: "CompiledFlow", trigger, suffix: str = "") -> str:
-    return dagster_name(f"{compiled.job.name}__{trigger.id}{suffix}")
+    return dagster_name(f"{compiled.job_names[0]}__{trigger.id}{suffix}")
 
 
 def check_inputs(flow: Flow, given: dict[str, Any] | None) -> None:
