@@ -22,6 +22,11 @@ rule, dagster-io/dagster#15761):
   the run (``kestra/state``) and lets task types clean up (``on_execution_end``).
   **afterExecution** tasks hang off it, see ``execution.state``, and cannot change the outcome
   (no markers).
+* **retry** of a top-level task is a Dagster step retry (``RetryRequested`` with Kestra's delay),
+  so each attempt shows in the run; only the last attempt routes to ``ok``/``failed``. Kestra's
+  policies (constant/exponential/random, ``maxAttempt``, ``maxDuration`` from the first attempt)
+  decide, not a Dagster ``RetryPolicy`` (whose backoff and jitter differ). Nested tasks retry
+  inside their flowable's op, as Kestra retries the task and not its parent.
 * A top-level Pause/Approval splits the flow into part jobs (``approvals.gate``); a part that
   stops at a gate ends PAUSED and runs no ``finally``/afterExecution.
 * Nested tasks (inside If, ForEach, Parallel…) run inside their top-level flowable's op through
@@ -37,12 +42,21 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
-from dagster import AssetKey, AssetMaterialization, DynamicOutput, Failure, MetadataValue, Output
+from dagster import (
+    AssetKey,
+    AssetMaterialization,
+    DagsterEventType,
+    DynamicOutput,
+    Failure,
+    MetadataValue,
+    Output,
+    RetryRequested,
+)
 
 from kestra_dagster.compiler.naming import label_tag
 from kestra_dagster.engine.context import ASSET_EVENTS_KEY, mask_secrets
 from kestra_dagster.engine.execution import ExecutionState, utcnow_iso
-from kestra_dagster.engine.runner import Runner, RunServices, Scope
+from kestra_dagster.engine.runner import RetryStep, Runner, RunServices, Scope, StepRetry
 from kestra_dagster.engine.states import State
 from kestra_dagster.errors import ExpressionError
 from kestra_dagster.expressions import SecretResolver
@@ -152,9 +166,13 @@ def make_task_fn(compiled: "CompiledFlow", task: "Task", branch: str) -> Callabl
         if branch == "afterExecution":
             execution.final_state = execution.final_state or execution.kestra_state().value
         services = make_services(context, compiled, execution)
+        services.step_retry = StepRetry(context.retry_number, _first_attempt_started(context))
         runner = Runner(compiled.flow, execution, services)
         started = time.monotonic()
-        state = runner.run_task(task, Scope(branch=branch))
+        try:
+            state = runner.run_task(task, Scope(branch=branch))
+        except RetryStep as retry:  # Dagster re-runs the step: the attempt shows in the run
+            raise RetryRequested(max_retries=context.retry_number + 1, seconds_to_wait=retry.delay) from None
         execution.secret_names = list(services.secrets.names)
         record = execution.task_runs[-1]
         metadata = {
@@ -180,6 +198,16 @@ def make_task_fn(compiled: "CompiledFlow", task: "Task", branch: str) -> Callabl
             yield Output(execution, OK, metadata=metadata)
 
     return compute
+
+
+def _first_attempt_started(context) -> float:
+    """When this step's first attempt began (retry ``maxDuration`` counts from there)."""
+    if context.retry_number == 0:
+        return time.time()
+    step_key = context.get_step_execution_context().step.key
+    records = context.instance.get_records_for_run(context.run_id, of_type=DagsterEventType.STEP_START).records
+    starts = [r.event_log_entry.timestamp for r in records if r.event_log_entry.step_key == step_key]
+    return min(starts, default=time.time())
 
 
 def _pop_asset_events(execution: ExecutionState, task_id: str) -> list[AssetMaterialization]:

@@ -9,7 +9,8 @@ that op. One implementation of the rules therefore serves every nesting level:
   successful ``errors`` branch still leaves it FAILED;
 * ``runIf``/``when`` falsy → SKIPPED (the list goes on); ``disabled`` tasks are not run at all;
 * ``retry`` (task, else nearest flowable ancestor, else flow) re-runs a failed runnable task
-  after the policy's delay while ``maxAttempt``/``maxDuration`` allow;
+  after the policy's delay while ``maxAttempt``/``maxDuration`` allow (in place, or, for a
+  top-level task that is its own executor step, by handing the retry to the executor);
 * ``timeout`` stops the attempt (the task sees ``ctx.cancel_event``) and it ends FAILED, retries
   still apply; a Dagster run termination stops everything as KILLED;
 * ``allowFailure`` turns FAILED into WARNING, ``allowWarning`` WARNING into SUCCESS.
@@ -72,6 +73,26 @@ class RunServices:
     subflow_launcher: Callable[..., dict] | None = None
     cancel_event: threading.Event = field(default_factory=threading.Event)
     work_root: Path | None = None
+    #: Set when the top-level task is its own executor step that the executor can retry (a
+    #: Dagster op): the runner then hands a retry to the executor (``RetryStep``) instead of
+    #: waiting in place, so each attempt is a visible step attempt. Nested tasks retry in place.
+    step_retry: "StepRetry | None" = None
+
+
+@dataclass(frozen=True)
+class StepRetry:
+    """Attempts of this step made before (the executor's retry number) and when the first began."""
+
+    previous_attempts: int
+    first_started: float  # epoch seconds: attempts may run in different processes
+
+
+class RetryStep(Exception):
+    """The top-level task failed an attempt and its policy wants another in ``delay`` seconds."""
+
+    def __init__(self, delay: float):
+        super().__init__(f"retry in {delay:.1f}s")
+        self.delay = delay
 
 
 class Runner:
@@ -255,8 +276,9 @@ class Runner:
 
     def _run_runnable(self, task: Task, scope: Scope, log: TaskLogger, started: str) -> State:
         policy = task.retry or scope.retry or self.flow.retry
-        first_attempt = time.monotonic()
-        attempt = 0
+        step = self.services.step_retry if scope.parent_task is None else None
+        first_attempt = step.first_started if step else time.time()
+        attempt = step.previous_attempts if step else 0
         while True:
             attempt += 1
             taskrun = TaskRunInfo(
@@ -266,10 +288,12 @@ class Runner:
             state, outputs, error = self._attempt(task, scope, taskrun, log)
             if state in (State.SUCCESS, State.WARNING, State.KILLED) or self.services.cancel_event.is_set():
                 break
-            delay = _retry_delay(policy, attempt, time.monotonic() - first_attempt)
+            delay = _retry_delay(policy, attempt, time.time() - first_attempt)
             if delay is None:
                 break
             log.warning(f"attempt {attempt} failed: {error}; retrying in {delay:.1f}s")
+            if step is not None:
+                raise RetryStep(delay)
             if self.services.cancel_event.wait(delay):
                 state = State.KILLED
                 break

@@ -181,12 +181,7 @@ def _parse_task(raw: Any, path: tuple, state: _ParseState) -> Task:
     if entry is None or entry.kind != "task":
         return _unsupported_task(raw, type_name, path, state)
     cls = entry.cls
-    data = apply_plugin_defaults(dict(raw), {type_name, entry.type}, state.defaults)
-    if len(data) > len(raw):
-        # Kestra re-reads the flow leniently after injecting defaults: a default property this
-        # type does not have (e.g. from a package-wide default) is ignored, not an error.
-        known = {f.alias or n for n, f in cls.model_fields.items()} | set(cls.model_fields)
-        data = {k: v for k, v in data.items() if k in raw or k in known}
+    data = _with_defaults(raw, {type_name, entry.type}, cls, state, skip=cls.child_task_fields)
     data["type"] = entry.type
     for name, value in list(data.items()):
         # `else`/`finally` are Python keywords: their fields are named `else_`/`finally_`.
@@ -235,6 +230,36 @@ def _parse_children(cls: type, name: str, value: Any, path: tuple, state: _Parse
     if isinstance(value, list):
         return _parse_task_list(value, path, state)
     return value  # let pydantic report the wrong type
+
+
+def _with_defaults(raw: dict, type_names: set[str], cls: type, state: _ParseState, skip=()) -> dict:
+    """A task's or trigger's raw mapping with ``pluginDefaults`` merged, also into nested typed maps.
+
+    Kestra re-reads the flow leniently after injecting defaults: a default property this type
+    does not have (e.g. from a package-wide default) is ignored, not an error. Like Kestra, the
+    defaults also reach nested plugin objects (a ``taskRunner``, trigger ``conditions``): every
+    mapping with a ``type`` below the task, except child task lists (parsed on their own).
+    """
+    if not state.defaults:
+        return dict(raw)
+    data = apply_plugin_defaults(dict(raw), type_names, state.defaults)
+    if len(data) > len(raw):
+        known = {f.alias or n for n, f in cls.model_fields.items()} | set(cls.model_fields)
+        data = {k: v for k, v in data.items() if k in raw or k in known}
+    for key, value in data.items():
+        if key != "type" and key not in skip and f"{key}_" not in skip:
+            data[key] = _nested_defaults(value, state.defaults)
+    return data
+
+
+def _nested_defaults(value: Any, defaults: list[dict]) -> Any:
+    if isinstance(value, list):
+        return [_nested_defaults(v, defaults) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if isinstance(value.get("type"), str) and "." in value["type"]:
+        value = apply_plugin_defaults(value, {value["type"], canonical_type(value["type"])}, defaults)
+    return {k: _nested_defaults(v, defaults) for k, v in value.items()}
 
 
 def apply_plugin_defaults(task: dict, type_names: set[str], defaults: list[dict]) -> dict:
@@ -313,7 +338,8 @@ def _parse_triggers(value: Any, state: _ParseState) -> Any:
             cls: type[Trigger] = UnsupportedTrigger
             data = raw
         else:
-            cls, data = entry.cls, {**raw, "type": entry.type}
+            cls = entry.cls
+            data = {**_with_defaults(raw, {raw["type"], entry.type}, cls, state), "type": entry.type}
         try:
             out.append(cls.model_validate(data))
         except ValidationError as exc:

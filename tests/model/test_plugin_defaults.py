@@ -180,3 +180,60 @@ tasks:
     task = loaded.flow.tasks[0]
     assert task.type == RETURN
     assert task.description == "defaulted"
+
+
+def test_defaults_reach_triggers_leniently(F):
+    loaded = F.load(F.text(f"""
+pluginDefaults:
+  - type: io.kestra.plugin.core.trigger.Schedule
+    values:
+      timezone: Europe/Paris
+  - type: io.kestra.plugin.core
+    values:
+      timeout: PT1M
+tasks:
+  - id: t
+    type: {LOG}
+    message: hi
+triggers:
+  - id: nightly
+    type: io.kestra.plugin.core.trigger.Schedule
+    cron: "0 2 * * *"
+  - id: own
+    type: io.kestra.plugin.core.trigger.Schedule
+    cron: "0 3 * * *"
+    timezone: UTC
+"""))
+    nightly, own = loaded.flow.triggers
+    assert nightly.timezone == "Europe/Paris"
+    assert own.timezone == "UTC"  # the trigger's own value wins
+    # `timeout` (a task property from a package-wide default) is ignored on a trigger, not an error
+    assert loaded.flow.tasks[0].timeout == "PT1M"
+
+
+def test_defaults_reach_nested_plugin_objects(F):
+    loaded = F.load(F.text("""
+pluginDefaults:
+  - type: io.kestra.plugin.scripts.runner.docker.Docker
+    values:
+      pullPolicy: NEVER
+      memory:
+        memory: 256MB
+tasks:
+  - id: sh
+    type: io.kestra.plugin.scripts.shell.Commands
+    commands: ["echo hi"]
+    taskRunner:
+      type: io.kestra.plugin.scripts.runner.docker.Docker
+      image: local/busybox:1
+  - id: own
+    type: io.kestra.plugin.scripts.shell.Commands
+    commands: ["echo hi"]
+    taskRunner:
+      type: io.kestra.plugin.scripts.runner.docker.Docker
+      pullPolicy: ALWAYS
+"""))
+    runner = loaded.flow.tasks[0].taskRunner.model_dump()
+    assert runner["pullPolicy"] == "NEVER" and runner["image"] == "local/busybox:1"
+    assert runner["memory"] == {"memory": "256MB"}
+    assert loaded.flow.tasks[1].taskRunner.model_dump()["pullPolicy"] == "ALWAYS"

@@ -63,6 +63,9 @@ def test_constant_retry_until_success(run_flow):
     assert out.outputs["flaky"] == {"attempt": 3}
     assert out.outputs["after"] == {"value": "after 3 attempts"}
     assert "attempt 1 failed" in out.log_text() and "retrying in 0.1s" in out.log_text()
+    # A top-level task is its own op: each retry is a Dagster step retry, visible in the run.
+    assert out.steps("STEP_UP_FOR_RETRY") == ["flaky", "flaky"]
+    assert out.steps("STEP_RESTARTED") == ["flaky", "flaky"]
 
 
 def test_retry_stops_at_max_attempt(run_flow):
@@ -107,6 +110,9 @@ def test_flow_and_flowable_retry_are_inherited(run_flow):
     assert out.state == "SUCCESS", dump(out)
     assert out.run("from_flow").attempts == 2
     assert out.run("from_parent").attempts == 4  # the Sequential's policy, not the flow's
+    # Only the top-level task retries as a Dagster step; a nested task retries inside its
+    # flowable's op (Kestra retries the task, not the Sequential).
+    assert out.steps("STEP_UP_FOR_RETRY") == ["from_flow"]
 
 
 def test_timeout_stops_a_sleep_and_fails(run_flow):
