@@ -444,15 +444,29 @@ def _placeholder(task_id: Any = None) -> Task:
 # ----------------------------------------------------------------------------- flow rules
 
 
+#: Gate types that wait for a decision: they split the job only as top-level tasks.
+_DECISION_GATES = ("io.kestra.plugin.core.flow.Pause", "io.kestra.plugin.core.flow.Approval")
+
+
 def _check_flow_rules(flow: Flow, state: _ParseState) -> None:
     _check_unique_ids(flow, state)
     _check_unique(flow.inputs, "inputs", "input", state)
     _check_unique(flow.triggers, "triggers", "trigger", state)
     _check_inputs(flow, state)
+    top_level = {id(t) for t in flow.tasks}
     for task in all_flow_tasks(flow):
         if task.type == "__invalid__":
             continue
         path = state.task_paths.get(id(task), ())
+        if (task.type in _DECISION_GATES and id(task) not in top_level
+                and not (getattr(task, "pauseDuration", None) or getattr(task, "delay", None))):
+            # Kestra accepts it; we cannot stop a Dagster run in the middle of an op, so the
+            # task fails when reached. Say so before anyone runs the flow.
+            state.warnings.append(state.locator.issue(
+                (*path, "type"),
+                f"'{task.id}' waits for a decision but is nested in another task: only a top-level "
+                "Pause/Approval becomes an approval gate here (the job is split there); move it to the "
+                "flow's top-level tasks, or give a Pause a pauseDuration to wait in place"))
         if task.workerGroup is not None:
             state.error(
                 (*path, "workerGroup"),

@@ -428,3 +428,29 @@ def test_subflow_calling_its_own_flow_is_rejected(F):
     """))
     assert issue.path == "tasks[0].flowId"
     assert "cannot call itself" in issue.message
+
+
+# ----------------------------------------------------------------------------- nested gates
+
+
+def test_nested_pause_without_duration_is_a_located_warning(F):
+    loaded = F.load(F.text(f"""
+        tasks:
+          - id: seq
+            type: io.kestra.plugin.core.flow.Sequential
+            tasks:
+              - id: wait
+                type: io.kestra.plugin.core.flow.Pause
+              - id: nap
+                type: io.kestra.plugin.core.flow.Pause
+                pauseDuration: PT1S
+          - id: top
+            type: io.kestra.plugin.core.flow.Pause
+          - id: after
+            type: {LOG}
+            message: done
+    """))
+    [warning] = loaded.warnings  # the top-level Pause is a gate; the nested one with a duration waits in place
+    assert warning.path == "tasks[0].tasks[0].type"
+    assert "'wait' waits for a decision but is nested" in warning.message
+    assert "move it to the flow's top-level tasks" in warning.message

@@ -129,6 +129,13 @@ def test_pause_with_duration_pauses_until_it_elapses(run_flow):
     assert "after" not in out.step_order()
 
 
+def test_nested_pause_without_duration_fails_with_what_to_do(run_flow):
+    out = run_flow("pause", "pause_nested.yaml")
+    assert out.state == "FAILED"
+    assert out.task_states["wait"] == "FAILED" and out.task_states["handler"] == "SUCCESS"
+    assert "only a top-level Pause can do" in out.raw_log and "pauseDuration" in out.raw_log
+
+
 # ----------------------------------------------------------------------------- inputs
 
 

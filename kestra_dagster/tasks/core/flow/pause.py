@@ -1,7 +1,8 @@
 """``Pause``: stop the execution until someone resumes it (the approval gate).
 
-The gate itself (splitting the job, recording the reviewer) is built by the triggers/approval
-module; compiled alone, a Pause that is reached fails with a message that says so.
+A top-level Pause is compiled into an approval gate (``approvals.gate``: the job is split there
+and the reviewer recorded); this class runs only where the gate cannot be: nested in another task,
+where a Pause with a duration waits in place and one without fails with a message that says so.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ class Pause(RunnableTask):
             ctx.sleep(seconds)
             return {}
         raise TaskFailed(
-            "Pause without a duration needs the approval gate, which is not available in this build; "
-            "give the Pause a 'pauseDuration' or remove it"
+            f"Pause '{self.id}' waits for a decision, which only a top-level Pause can do (the approval "
+            "gate splits the Dagster job there, not inside another task); move it to the flow's top-level "
+            "tasks, or give it a 'pauseDuration' to wait in place"
         )
