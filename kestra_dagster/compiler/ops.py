@@ -119,6 +119,7 @@ def make_services(context, compiled: "CompiledFlow", execution: ExecutionState) 
     from kestra_dagster.engine.storage import default_storage
 
     secrets = TrackingSecrets(execution.secret_names)
+    secrets.revealed.update(execution.masked_values)  # tokens earlier tasks output as secrets
 
     def logger_factory(task_id: str, values: tuple[str, ...]) -> _TaskLogger:
         suffix = f" {'/'.join(values)}" if values else ""
@@ -257,7 +258,7 @@ def make_end_fn(compiled: "CompiledFlow") -> Callable:
         metadata = {
             "kestra/state": state.value,
             "kestra/task_states": _json_preview(execution.task_states()),
-            "kestra/flow_outputs": _json_preview(execution.flow_outputs),
+            "kestra/flow_outputs": _json_preview(execution.flow_outputs, runner.services.secrets.revealed),
         }
         if output_error:
             raise Failure(description=f"flow outputs could not be rendered: {output_error}", metadata=metadata)
