@@ -116,7 +116,7 @@ class TrackingSecrets(SecretResolver):
 
 def make_services(context, compiled: "CompiledFlow", execution: ExecutionState) -> RunServices:
     from kestra_dagster.compiler.kv import DagsterInstanceKV
-    from kestra_dagster.engine.storage import default_storage
+    from kestra_dagster.engine.storage import default_storage, tasks_tmp_dir
 
     secrets = TrackingSecrets(execution.secret_names)
     secrets.revealed.update(execution.masked_values)  # tokens earlier tasks output as secrets
@@ -131,6 +131,7 @@ def make_services(context, compiled: "CompiledFlow", execution: ExecutionState) 
         logger_factory=logger_factory,
         secrets=secrets,
         subflow_launcher=compiled.subflow_launcher(context),
+        work_root=tasks_tmp_dir(),
     )
 
 
