@@ -77,6 +77,24 @@ def self_signed_pem(key, name: str = "kd-test-app") -> tuple[str, bytes]:
     return private_pem(key) + cert.public_bytes(serialization.Encoding.PEM).decode(), der
 
 
+def registry_token(key, cert_der: bytes, repositories: list[str], issuer: str = "kd-test-issuer",
+                   service: str = "kd-registry", lifetime: int = 600) -> str:
+    """A bearer token a ``docker-registry`` with ``auth.token`` accepts: RS256, the issuer's
+    certificate in ``x5c``, push+pull access to ``repositories`` (what a token service issues)."""
+    now = int(time.time())
+    header = {"typ": "JWT", "alg": "RS256", "x5c": [base64.b64encode(cert_der).decode()]}
+    claims = {"iss": issuer, "sub": "kd-test", "aud": service, "exp": now + lifetime, "nbf": now - 30,
+              "iat": now, "jti": uuid.uuid4().hex,
+              "access": [{"type": "repository", "name": r, "actions": ["pull", "push"]} for r in repositories]}
+
+    def part(doc: dict) -> str:
+        return base64.urlsafe_b64encode(json.dumps(doc, separators=(",", ":")).encode()).rstrip(b"=").decode()
+
+    signing_input = f"{part(header)}.{part(claims)}"
+    signature = key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
+    return f"{signing_input}.{base64.urlsafe_b64encode(signature).rstrip(b'=').decode()}"
+
+
 @dataclass
 class TokenEndpoint:
     """``with TokenEndpoint() as ep:`` → ``ep.url``; register accounts/clients, read ``ep.requests``."""
