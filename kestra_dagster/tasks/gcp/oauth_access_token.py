@@ -8,6 +8,7 @@ points at a local endpoint works too. ``serviceAccount`` is the JSON key itself 
 ``$GOOGLE_APPLICATION_CREDENTIALS`` is used. Output ``accessToken{scopes, tokenValue,
 expirationTime}``; ``tokenValue`` is a secret output (masked everywhere), for use as
 ``credentials: {username: oauth2accesstoken, password: "{{ outputs.<id>.accessToken.tokenValue }}"}``.
+``projectId`` is accepted (a token does not depend on it); ``impersonatedServiceAccount`` is refused.
 """
 
 from __future__ import annotations
