@@ -184,7 +184,11 @@ class TokenEndpoint:
 
 
 class MotoServer:
-    """moto's AWS server (ECR, STS…) on a free loopback port: ``with MotoServer() as endpoint:``."""
+    """moto's AWS server (ECR, STS…) on a free loopback port: ``with MotoServer() as endpoint:``.
+
+    ``enforce_auth(endpoint, free_requests)``: after ``free_requests`` more requests (to create an
+    IAM user and its key), the server checks every request's signature and IAM policy, as AWS does.
+    """
 
     def __enter__(self) -> str:
         from moto.server import ThreadedMotoServer
@@ -198,3 +202,12 @@ class MotoServer:
 
     def __exit__(self, *exc) -> None:
         self.server.stop()
+
+    @staticmethod
+    def enforce_auth(endpoint: str, free_requests: int) -> float:
+        """Returns the previous setting, for ``enforce_auth(endpoint, previous)`` afterwards."""
+        import httpx
+
+        response = httpx.post(f"{endpoint}/moto-api/reset-auth", content=str(free_requests).encode(), timeout=10)
+        response.raise_for_status()
+        return response.json()["PREVIOUS_INITIAL_NO_AUTH_ACTION_COUNT"]

@@ -4,6 +4,7 @@ OAuth token endpoint that verifies JWT signatures and client secrets (tests/toke
 from __future__ import annotations
 
 import base64
+import json
 
 import pytest
 
@@ -152,6 +153,34 @@ def test_ecr_through_sts_assume_role(moto_endpoint, make_ctx):
                        stsRoleSessionDuration="PT20M").run(ctx)
     assert out["token"]
     assert "assuming role arn:aws:iam::123456789012:role/ecr-pusher" in ctx.logger.text()
+
+
+def test_ecr_wrong_secret_is_refused_without_leaking_it(make_ctx):
+    import boto3
+
+    with MotoServer() as url:
+        previous = MotoServer.enforce_auth(url, 3)  # create_user, put_user_policy, create_access_key
+        try:
+            iam = boto3.client("iam", region_name="us-east-1", endpoint_url=url, aws_access_key_id="a",
+                               aws_secret_access_key="b")
+            iam.create_user(UserName="pusher")
+            iam.put_user_policy(UserName="pusher", PolicyName="ecr", PolicyDocument=json.dumps({
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"}]}))
+            key = iam.create_access_key(UserName="pusher")["AccessKey"]
+
+            def task(secret: str) -> GetAuthToken:
+                return GetAuthToken(id="ecr", type=GetAuthToken.kestra_type, region="us-east-1", endpointOverride=url,
+                                    accessKeyId=key["AccessKeyId"], secretKeyId=secret)
+
+            assert task(key["SecretAccessKey"]).run(make_ctx())["token"]
+            with pytest.raises(TaskFailed) as info:
+                task("wrong-secret-access-key").run(make_ctx())
+        finally:
+            MotoServer.enforce_auth(url, previous)
+    message = str(info.value)
+    assert "ECR GetAuthorizationToken failed: AWS refused it (HTTP 403" in message
+    assert "wrong-secret-access-key" not in message and key["SecretAccessKey"] not in message
 
 
 def test_ecr_unreachable_endpoint_and_half_credentials(make_ctx):
