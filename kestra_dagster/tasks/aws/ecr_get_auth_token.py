@@ -13,7 +13,7 @@ import binascii
 from typing import Any, ClassVar
 
 from kestra_dagster.errors import TaskFailed
-from kestra_dagster.tasks.aws._connection import AwsTask, aws_errors
+from kestra_dagster.tasks.aws._connection import AwsTask, aws_errors, import_boto3
 
 #: Fail fast on an unreachable endpoint instead of botocore's default retries (about a minute).
 CONNECT_TIMEOUT_SECONDS = 10
@@ -28,6 +28,7 @@ class GetAuthToken(AwsTask):
     compute_kind: ClassVar[str | None] = "aws"
 
     def run(self, ctx) -> dict[str, Any]:
+        import_boto3(f"the {self.type} task")  # a clear error when the aws extra is not installed
         from botocore.config import Config
 
         config = Config(connect_timeout=CONNECT_TIMEOUT_SECONDS, read_timeout=READ_TIMEOUT_SECONDS,
