@@ -31,6 +31,9 @@ BUILTIN_FAMILIES = {
     "notifications": "kestra_dagster.tasks.notifications",
     "git": "kestra_dagster.tasks.git",
     "fs": "kestra_dagster.triggers.local_files",
+    "aws": "kestra_dagster.tasks.aws",
+    "gcp": "kestra_dagster.tasks.gcp",
+    "azure": "kestra_dagster.tasks.azure",
 }
 
 

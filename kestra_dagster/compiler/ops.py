@@ -130,9 +130,10 @@ class TrackingSecrets(SecretResolver):
 
 def make_services(context, compiled: "CompiledFlow", execution: ExecutionState) -> RunServices:
     from kestra_dagster.compiler.kv import DagsterInstanceKV
-    from kestra_dagster.engine.storage import default_storage
+    from kestra_dagster.engine.storage import default_storage, tasks_tmp_dir
 
     secrets = TrackingSecrets(execution.secret_names)
+    secrets.revealed.update(execution.masked_values)  # tokens earlier tasks output as secrets
 
     def logger_factory(task_id: str, values: tuple[str, ...]) -> _TaskLogger:
         suffix = f" {'/'.join(values)}" if values else ""
@@ -144,6 +145,7 @@ def make_services(context, compiled: "CompiledFlow", execution: ExecutionState) 
         logger_factory=logger_factory,
         secrets=secrets,
         subflow_launcher=compiled.subflow_launcher(context),
+        work_root=tasks_tmp_dir(),
     )
 
 
@@ -285,7 +287,7 @@ def make_end_fn(compiled: "CompiledFlow") -> Callable:
         metadata = {
             "kestra/state": state.value,
             "kestra/task_states": _json_preview(execution.task_states()),
-            "kestra/flow_outputs": _json_preview(execution.flow_outputs),
+            "kestra/flow_outputs": _json_preview(execution.flow_outputs, runner.services.secrets.revealed),
         }
         if output_error:
             raise Failure(description=f"flow outputs could not be rendered: {output_error}", metadata=metadata)

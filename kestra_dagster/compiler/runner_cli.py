@@ -65,14 +65,14 @@ def summarise(result, tags: dict) -> dict:
         "outputs": merged.outputs if merged else {},
         "flowOutputs": end.flow_outputs if end else {},
     }
-    return _masked(summary, merged.secret_names if merged else [])
+    return _masked(summary, merged.secret_names if merged else [], merged.masked_values if merged else [])
 
 
-def _masked(summary: dict, secret_names: list[str]) -> dict:
-    """Secrets read during the run are masked in what we print, as in the logs."""
-    if not secret_names:
+def _masked(summary: dict, secret_names: list[str], masked_values: list[str] = ()) -> dict:
+    """Secrets read during the run (and secret outputs) are masked in what we print, as in the logs."""
+    if not secret_names and not masked_values:
         return summary
     resolver = TrackingSecrets(secret_names)
     text = json.dumps(summary, default=str)
-    masked = mask_secrets(text, {json.dumps(v)[1:-1] for v in resolver.revealed})
+    masked = mask_secrets(text, {json.dumps(v)[1:-1] for v in [*resolver.revealed, *masked_values]})
     return summary if masked == text else json.loads(masked)

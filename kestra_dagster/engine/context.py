@@ -96,6 +96,7 @@ class TaskContext:
     subflow_launcher: Callable[..., dict] | None = None
     #: Secrets to mask in anything the task logs or returns as an error message.
     secret_values: set[str] = field(default_factory=set)
+    _secret_outputs: set[str] = field(default_factory=set)
     _warnings: list[str] = field(default_factory=list)
     _labels: dict[str, str] = field(default_factory=dict)
 
@@ -149,6 +150,17 @@ class TaskContext:
 
     def mask(self, text: str) -> str:
         return mask_secrets(text, self.secret_values)
+
+    def secret_output(self, value: str) -> str:
+        """Mark an output value as secret (a short-lived token): masked here and in every later op.
+
+        Kestra encrypts such outputs (``EncryptedString``); here they stay usable in expressions
+        (``{{ outputs.auth.token }}``) but never show in logs, output metadata or error messages.
+        """
+        if value:
+            self.secret_values.add(value)
+            self._secret_outputs.add(value)
+        return value
 
 
 class InternalStorage(Protocol):

@@ -47,6 +47,9 @@ class ExecutionState:
     final_state: str | None = None
     #: Names (never values) of secrets read so far: later ops resolve them again to mask them.
     secret_names: list[str] = field(default_factory=list)
+    #: Values of secret outputs (tokens from credential tasks, ``ctx.secret_output``): later ops mask
+    #: them too. They travel here beside the outputs that already hold them, nowhere else.
+    masked_values: list[str] = field(default_factory=list)
 
     # ------------------------------------------------------------- outputs
     def set_outputs(self, task_id: str, values: tuple[str, ...], outputs: dict[str, Any]) -> None:
@@ -58,6 +61,9 @@ class ExecutionState:
         for value in values[:-1]:
             node = node.setdefault(value, {})
         node[values[-1]] = outputs
+
+    def add_masked(self, values) -> None:
+        self.masked_values.extend(v for v in values if v not in self.masked_values)
 
     def record(self, rec: TaskRunRecord) -> None:
         self.task_runs.append(rec)
@@ -99,6 +105,7 @@ class ExecutionState:
             _deep_merge(result.outputs, other.outputs)
             result.labels.update(other.labels)
             result.secret_names.extend(n for n in other.secret_names if n not in result.secret_names)
+            result.add_masked(other.masked_values)
         return result
 
     def copy(self) -> "ExecutionState":

@@ -352,6 +352,9 @@ class Runner:
         if ctx._labels:
             with self._lock:
                 self.execution.labels.update(ctx._labels)
+        if ctx._secret_outputs:
+            with self._lock:
+                self.execution.add_masked(ctx._secret_outputs)
         if timed_out:
             message = f"task '{task.id}' timed out after {task.timeout}"
             log.error(message)

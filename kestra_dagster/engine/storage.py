@@ -259,6 +259,18 @@ def default_storage() -> LocalStorage:
     return LocalStorage(default_storage_path())
 
 
+def tasks_tmp_dir() -> Path | None:
+    """Root of task working directories: ``kestra.tasks.tmp-dir.path`` (``$KESTRA_TASKS_TMP_DIR``).
+
+    Read at each run rather than through ``TMPDIR`` (which Python caches at its first temp file).
+    A worker running in a container shares this path with the task containers it starts (the
+    Docker task runner bind-mounts working directories at the same path), so it must be a volume
+    mounted at the same path on the host and in the worker. None: the system temp directory.
+    """
+    explicit = os.environ.get("KESTRA_TASKS_TMP_DIR", "").strip()
+    return Path(explicit).expanduser() if explicit else None
+
+
 def is_storage_uri(value: object) -> bool:
     return isinstance(value, str) and value.strip().lower().startswith(f"{SCHEME}://")
 
@@ -270,6 +282,7 @@ __all__ = [
     "StorageFileNotFound",
     "default_storage",
     "default_storage_path",
+    "tasks_tmp_dir",
     "is_storage_uri",
     "namespace_parts",
 ]

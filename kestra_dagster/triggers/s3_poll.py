@@ -32,16 +32,9 @@ def make_client(props: dict[str, Any]):
     import boto3
     from botocore.config import Config
 
-    kwargs: dict[str, Any] = {}
-    if props.get("region"):
-        kwargs["region_name"] = props["region"]
-    if props.get("endpointOverride"):
-        kwargs["endpoint_url"] = props["endpointOverride"]
-    if props.get("accessKeyId"):
-        kwargs["aws_access_key_id"] = props["accessKeyId"]
-        kwargs["aws_secret_access_key"] = props.get("secretKeyId")
-    if props.get("sessionToken"):
-        kwargs["aws_session_token"] = props["sessionToken"]
+    from kestra_dagster.tasks.aws._connection import client_kwargs
+
+    kwargs = client_kwargs(props)
     path_style = props.get("forcePathStyle")
     if path_style is None:
         path_style = bool(props.get("endpointOverride")) or props.get("compatibilityMode")

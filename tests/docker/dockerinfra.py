@@ -3,7 +3,8 @@
 * ``ensure_daemon()``: a Docker daemon that answers; starts ``dockerd`` (log in a temp dir) when
   none does and the binary exists, and returns a stop function for the one it started.
 * ``Registry``: a Debian ``docker-registry`` (distribution 2.8) process on 127.0.0.1:<free port>,
-  storage in a temp dir, optionally with htpasswd basic auth (bcrypt from Python).
+  storage in a temp dir, optionally with htpasswd basic auth (bcrypt from Python) or bearer-token
+  auth (``token_auth``: distribution's ``auth.token`` settings; tokens signed by a test issuer).
 * ``busybox_image()``: ``FROM scratch`` + Debian's static busybox, built once and cached by tag.
 * ``build_image()``: a throw-away image from a Dockerfile and extra files.
 * ``make_trivy_db()``: a fixture Trivy vulnerability DB (PyPI ``boltdb`` + the FNV-1a meta checksum fix).
@@ -106,6 +107,7 @@ class Registry:
 
     username: str | None = None
     password: str | None = None
+    token_auth: dict | None = None
     port: int = 0
     root: Path | None = None
     proc: subprocess.Popen | None = None
@@ -141,6 +143,8 @@ class Registry:
             hashed = bcrypt.hashpw((self.password or "").encode(), bcrypt.gensalt(5)).decode()
             (self.root / "htpasswd").write_text(f"{self.username}:{hashed}\n")
             config["auth"] = {"htpasswd": {"realm": "kd-test", "path": str(self.root / "htpasswd")}}
+        elif self.token_auth is not None:
+            config["auth"] = {"token": self.token_auth}
         (self.root / "config.yml").write_text(json.dumps(config))
         self.log = open(self.root / "registry.log", "wb")
         self.proc = subprocess.Popen([binary, "serve", str(self.root / "config.yml")], stdout=self.log,

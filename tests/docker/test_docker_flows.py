@@ -178,4 +178,4 @@ def test_example_flows_load_without_a_daemon(monkeypatch):
     from kestra_dagster.compiler.definitions import load_catalog
 
     catalog = load_catalog([str(p) for p in sorted(FLOWS.glob("docker_*.yaml"))])
-    assert len([uid for uid in catalog.flows if "docker" in uid]) == 4
+    assert len([uid for uid in catalog.flows if "docker" in uid]) == 5

@@ -2,7 +2,10 @@
 
 * ``Credentials``: Kestra's ``credentials{registry, username, password, registryToken,
   identityToken, auth}``; rendered values (``{{ secret('…') }}``) are added to the task's
-  masked secrets so they never reach a log line or an error message.
+  masked secrets so they never reach a log line or an error message. Short-lived tokens from
+  ``aws.ecr.GetAuthToken`` / ``gcp.auth`` / ``azure.auth`` go in as ``password`` (with the
+  registry's fixed user name: ``AWS``, ``oauth2accesstoken``, ``00000000-0000-0000-0000-000000000000``)
+  or as ``registryToken`` (sent as a bearer token as it is).
 * ``run_labels(ctx)``: ``kestra.execution=<id>`` (+ flow, task) on every container, network and
   volume we create, so leftovers can be found and removed by run.
 * ``push_tags``: push through the daemon and return the registry digest per tag.
@@ -94,13 +97,17 @@ def docker_config_dir(creds: dict, config: Any = None) -> Path:
     doc: dict[str, Any] = {}
     if config:
         doc = json.loads(config) if isinstance(config, str) else dict(config)
+    entry: dict[str, str] = {}
     if creds.get("username") or creds.get("auth"):
-        registry = creds.get("registry") or "https://index.docker.io/v1/"
-        auth = creds.get("auth") or base64.b64encode(
+        entry["auth"] = creds.get("auth") or base64.b64encode(
             f"{creds['username']}:{creds.get('password', '')}".encode()).decode()
-        doc.setdefault("auths", {})[registry] = {"auth": auth}
-    if creds.get("identityToken") and creds.get("registry"):
-        doc.setdefault("auths", {}).setdefault(creds["registry"], {})["identitytoken"] = creds["identityToken"]
+    if creds.get("identityToken"):
+        entry["identitytoken"] = creds["identityToken"]
+    if creds.get("registryToken"):  # sent as-is as a bearer token (docker CLI's AuthConfig.registrytoken)
+        entry["registrytoken"] = creds["registryToken"]
+    if entry:
+        registry = creds.get("registry") or "https://index.docker.io/v1/"
+        doc.setdefault("auths", {}).setdefault(registry, {}).update(entry)
     path = folder / "config.json"
     path.write_text(json.dumps(doc))
     os.chmod(path, 0o600)

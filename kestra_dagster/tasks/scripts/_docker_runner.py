@@ -7,7 +7,9 @@
 The command runs in a container of ``taskRunner.image`` (else the task's ``containerImage``)
 with the working directory bind-mounted **at the same path**, so ``WORKING_DIR``/``OUTPUT_DIR``,
 ``inputFiles``, ``outputFiles`` and ``::{"outputs":…}::`` lines work exactly as with the Process
-runner. Only the task's own environment goes in (not this machine's). Properties: ``pullPolicy``
+runner. Working directories live under ``kestra.tasks.tmp-dir.path`` (``$KESTRA_TASKS_TMP_DIR``)
+when it is set: a worker that itself runs in a container mounts that path from the host at the
+same path, so the daemon finds the bind-mount source. Only the task's own environment goes in (not this machine's). Properties: ``pullPolicy``
 (``ALWAYS`` by default as in Kestra; ``NEVER`` runs an image built earlier in the run),
 ``volumes``, ``networkMode``, ``user``, ``entryPoint`` (default ``[""]``), ``cpu.cpus``,
 ``memory.memory``, ``extraHosts``, ``shmSize``, ``privileged``, ``host``, ``credentials``,
