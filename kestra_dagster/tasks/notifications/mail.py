@@ -8,6 +8,11 @@ Kestra's properties and defaults: ``host``, ``port``, ``username``, ``password``
 modern email client"), ``attachments`` and ``embeddedImages`` (lists of ``{name, uri,
 contentType}`` with ``kestra://`` URIs, or the same list as a JSON string).
 
+TLS (SMTPS, SMTP_TLS, and STARTTLS under SMTP) always verifies the server's certificate and host
+name, as Kestra does against the JVM's trust store: here the system's CA bundle, or the bundle
+named by the standard ``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` variables of the process, which is
+how a deployment trusts an internal or self-signed CA. There is no per-task "trust everything".
+
 Failures (refused login, unreachable server, refused recipient, TLS problems) fail the task
 with a message naming host, port and user, never the password.
 """
@@ -182,7 +187,9 @@ class MailSend(RunnableTask):
         except smtplib.SMTPAuthenticationError as exc:
             raise TaskFailed(mask(f"{where} refused the login of user {user!r}: {exc.smtp_code} {_text(exc.smtp_error)}")) from None
         except smtplib.SMTPNotSupportedError as exc:
-            raise TaskFailed(mask(f"{where}: {exc}")) from None
+            hint = ("; SMTP_TLS needs a server that offers STARTTLS (SMTPS for implicit TLS, SMTP for none)"
+                    if "STARTTLS" in str(exc) else "")
+            raise TaskFailed(mask(f"{where}: {exc}{hint}")) from None
         except smtplib.SMTPRecipientsRefused as exc:
             refused = "; ".join(f"{addr}: {code} {_text(err)}" for addr, (code, err) in exc.recipients.items())
             raise TaskFailed(mask(f"{where} refused the recipients: {refused}")) from None
@@ -190,6 +197,9 @@ class MailSend(RunnableTask):
             raise TaskFailed(mask(f"{where} refused the sender {exc.sender}: {exc.smtp_code} {_text(exc.smtp_error)}")) from None
         except smtplib.SMTPResponseException as exc:
             raise TaskFailed(mask(f"{where} answered {exc.smtp_code} {_text(exc.smtp_error)}")) from None
+        except ssl.SSLCertVerificationError as exc:
+            raise TaskFailed(mask(f"{where}: the server's TLS certificate is not trusted ({exc.verify_message}); "
+                                  "add its CA to the bundle named by SSL_CERT_FILE (or the system's CA store)")) from None
         except ssl.SSLError as exc:
             raise TaskFailed(mask(f"{where}: TLS failed ({exc.reason or exc}); check transportStrategy "
                                   "(SMTPS for port 465, SMTP_TLS for 587, SMTP for plain)")) from None
