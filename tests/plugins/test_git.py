@@ -251,6 +251,7 @@ class SshPeer:
     base: str  # ssh://user@127.0.0.1:port
     key: str  # OpenSSH-format ed25519 key, no passphrase
     pem_key: str  # PEM ECDSA key (Kestra's documented `ssh-keygen -t ecdsa -b 256 -m PEM`), PASSPHRASE
+    openssh_protected_key: str  # OpenSSH-format ed25519 key, PASSPHRASE
     stranger_key: str  # a valid key the server does not know
     host_public_key: str
     log: Path
@@ -275,8 +276,10 @@ def git_sshd(tmp_path: Path):
     keygen(d / "host_key", "-t", "ed25519")
     key = keygen(d / "client_key", "-t", "ed25519")
     pem_key = keygen(d / "pem_key", "-t", "ecdsa", "-b", "256", "-m", "PEM", passphrase=PASSPHRASE)
+    protected = keygen(d / "protected_key", "-t", "ed25519", passphrase=PASSPHRASE)
     stranger = keygen(d / "stranger_key", "-t", "ed25519")
-    (d / "authorized_keys").write_text((d / "client_key.pub").read_text() + (d / "pem_key.pub").read_text())
+    (d / "authorized_keys").write_text("".join((d / f"{name}.pub").read_text()
+                                               for name in ("client_key", "pem_key", "protected_key")))
     user = getpass.getuser()
     port = closed_port()
     (d / "sshd_config").write_text("\n".join([
@@ -302,7 +305,7 @@ def git_sshd(tmp_path: Path):
             if time.monotonic() > deadline:
                 pytest.fail(f"sshd did not answer on port {port} within 10 s: {log.read_text()}")
             time.sleep(0.05)
-        yield SshPeer(f"ssh://{user}@127.0.0.1:{port}", key, pem_key, stranger,
+        yield SshPeer(f"ssh://{user}@127.0.0.1:{port}", key, pem_key, protected, stranger,
                       (d / "host_key.pub").read_text(), log)
     finally:
         proc.terminate()
@@ -334,22 +337,25 @@ def test_clone_and_push_over_ssh_with_a_key_from_a_secret(make_ctx, bare_repo, g
     assert git_sshd.key not in (ctx.working_dir / ".git" / "config").read_text()
 
 
-def test_ssh_pem_key_with_passphrase(make_ctx, bare_repo, git_sshd):
+@pytest.mark.parametrize("kind", ["pem_key", "openssh_protected_key"])
+def test_ssh_key_with_passphrase(make_ctx, bare_repo, git_sshd, kind):
     ctx = make_ctx(secret_values={PASSPHRASE})
-    clone(url=f"{git_sshd.base}{bare_repo}", privateKey=git_sshd.pem_key, passphrase=PASSPHRASE).run(ctx)
+    clone(url=f"{git_sshd.base}{bare_repo}", privateKey=getattr(git_sshd, kind), passphrase=PASSPHRASE).run(ctx)
     assert (ctx.working_dir / "README.md").read_text() == "hello\n"
+    assert PASSPHRASE not in ctx.logger.text()
     # CRLF line ends (a key pasted on Windows) are accepted
     ctx = make_ctx()
-    clone(url=f"{git_sshd.base}{bare_repo}", privateKey=git_sshd.pem_key.replace("\n", "\r\n"),
+    clone(url=f"{git_sshd.base}{bare_repo}", privateKey=getattr(git_sshd, kind).replace("\n", "\r\n"),
           passphrase=PASSPHRASE).run(ctx)
     assert (ctx.working_dir / "README.md").exists()
 
 
 def test_ssh_wrong_or_missing_passphrase_is_named(make_ctx, bare_repo, git_sshd):
     url = f"{git_sshd.base}{bare_repo}"
-    with pytest.raises(TaskFailed, match="'passphrase' does not decrypt 'privateKey'") as err:
-        clone(url=url, privateKey=git_sshd.pem_key, passphrase="not-the-passphrase").run(make_ctx())
-    assert "not-the-passphrase" not in str(err.value)
+    for key in (git_sshd.pem_key, git_sshd.openssh_protected_key):
+        with pytest.raises(TaskFailed, match="'passphrase' does not decrypt 'privateKey'") as err:
+            clone(url=url, privateKey=key, passphrase="not-the-passphrase").run(make_ctx())
+        assert "not-the-passphrase" not in str(err.value)
     with pytest.raises(TaskFailed, match="'privateKey' is encrypted: set 'passphrase'"):
         clone(url=url, privateKey=git_sshd.pem_key).run(make_ctx())
     with pytest.raises(TaskFailed, match="'privateKey' is not a PEM or OpenSSH private key") as err:

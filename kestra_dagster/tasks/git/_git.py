@@ -231,7 +231,8 @@ def check_private_key(key: str, passphrase: str | None) -> str:
         if "not encrypted" not in str(exc):
             raise TaskFailed(f"property 'privateKey' cannot be read: {type(exc).__name__}") from None
     except ValueError as exc:
-        if passphrase and any(w in str(exc).lower() for w in ("password", "decrypt", "passphrase")):
+        # PEM says "Bad decrypt"; an OpenSSH key decrypted with the wrong passphrase has a "broken checksum"
+        if passphrase and any(w in str(exc).lower() for w in ("password", "decrypt", "passphrase", "checksum")):
             raise TaskFailed("property 'passphrase' does not decrypt 'privateKey'") from None
         # any other parse problem: let ssh try (it reads formats cryptography does not)
     except UnsupportedAlgorithm:
