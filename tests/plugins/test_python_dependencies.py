@@ -120,3 +120,18 @@ def test_uv_settings_of_its_own_win_over_pip_settings(make_ctx, offline_index, t
 def test_unknown_package_manager_is_refused(make_ctx, offline_index):
     with pytest.raises(TaskFailed, match="'packageManager' must be UV or PIP, got 'conda'"):
         script(dependencies=["kd-demo-dep"], packageManager="conda").run(make_ctx())
+
+
+def test_index_settings_from_a_pip_config_file(make_ctx, offline_index, manager, tmp_path, monkeypatch):
+    """pip.conf (here PIP_CONFIG_FILE, read after the machine's files) rather than PIP_* variables."""
+    links = tmp_path / "conf-wheels"
+    links.mkdir()
+    build_wheel(links, value="from pip.conf")
+    conf = tmp_path / "pip.conf"
+    conf.write_text(f"[global]\nno-index = true\nfind-links = {links}\n")
+    monkeypatch.delenv("PIP_NO_INDEX")
+    monkeypatch.delenv("PIP_FIND_LINKS")
+    monkeypatch.setenv("PIP_CONFIG_FILE", str(conf))
+    ctx = make_ctx()
+    script(dependencies=["kd-demo-dep"], packageManager=manager).run(ctx)
+    assert "value from pip.conf" in ctx.logger.text() and f"with {manager.lower()}" in ctx.logger.text()
