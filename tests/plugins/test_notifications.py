@@ -282,3 +282,20 @@ def test_mail_smtp_tls_against_a_server_without_starttls(make_ctx, smtp_server):
     with pytest.raises(TaskFailed, match=r"\(SMTP_TLS\).*STARTTLS") as err:
         tls_mail(smtp_server, "SMTP_TLS").run(make_ctx())
     assert "s3cret-pass" not in str(err.value)
+
+
+def test_mail_silent_server_times_out_after_session_timeout(make_ctx):
+    """A server that accepts the connection but never speaks (no banner, no TLS handshake)."""
+    import socket
+    import time
+
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1)
+        for strategy in ("SMTPS", "SMTP"):
+            task = mail(host="127.0.0.1", port=silent.getsockname()[1], transportStrategy=strategy, sessionTimeout=1000,
+                        username="mailer", password="s3cret-pass", **{"from": "a@example.com"}, to="b@example.com")
+            started = time.monotonic()
+            with pytest.raises(TaskFailed, match=rf"\({strategy}\): no answer within sessionTimeout \(1s\)") as err:
+                task.run(make_ctx())
+            assert time.monotonic() - started < 5 and "s3cret-pass" not in str(err.value)

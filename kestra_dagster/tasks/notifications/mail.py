@@ -205,6 +205,10 @@ class MailSend(RunnableTask):
                                   "(SMTPS for port 465, SMTP_TLS for 587, SMTP for plain)")) from None
         except (socket.timeout, TimeoutError):
             raise TaskFailed(f"{where}: no answer within sessionTimeout ({timeout:g}s)") from None
+        except smtplib.SMTPServerDisconnected as exc:
+            if "timed out" in str(exc):  # smtplib's wording when the greeting never came
+                raise TaskFailed(f"{where}: no answer within sessionTimeout ({timeout:g}s)") from None
+            raise TaskFailed(mask(f"{where}: the server closed the connection ({exc})")) from None
         except ConnectionRefusedError:
             raise TaskFailed(f"cannot connect to {where}: connection refused") from None
         except socket.gaierror:
