@@ -14,7 +14,7 @@ import pytest
 from kd_testing import unavailable
 from kestra_dagster.errors import TaskFailed
 from kestra_dagster.registry import get_registry
-from kestra_dagster.tasks.scripts._dependencies import UV_INDEX_SETTINGS, find_uv
+from kestra_dagster.tasks.scripts._dependencies import UV_INDEX_SETTINGS, find_uv, pip_index_settings
 
 
 def build_wheel(folder: Path, name: str = "kd_demo_dep", version: str = "1.0", value: str = "42") -> Path:
@@ -135,3 +135,22 @@ def test_index_settings_from_a_pip_config_file(make_ctx, offline_index, manager,
     ctx = make_ctx()
     script(dependencies=["kd-demo-dep"], packageManager=manager).run(ctx)
     assert "value from pip.conf" in ctx.logger.text() and f"with {manager.lower()}" in ctx.logger.text()
+
+
+def test_index_url_from_pip_settings_reaches_both_installers(make_ctx, offline_index, manager, tmp_path, monkeypatch):
+    """A local PEP 503 index (file://) as PIP_INDEX_URL; uv gets it through UV_INDEX_URL, not its command line."""
+    wheel = build_wheel(tmp_path, value="from the index")
+    project = tmp_path / "simple" / "kd-demo-dep"
+    project.mkdir(parents=True)
+    wheel.rename(project / wheel.name)
+    (project / "index.html").write_text(f'<html><body><a href="{wheel.name}">{wheel.name}</a></body></html>')
+    (tmp_path / "simple" / "index.html").write_text('<html><body><a href="kd-demo-dep/">kd-demo-dep</a></body></html>')
+    monkeypatch.delenv("PIP_NO_INDEX")
+    monkeypatch.delenv("PIP_FIND_LINKS")
+    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)  # only this index: none of the machine's own settings
+    monkeypatch.setenv("PIP_INDEX_URL", (tmp_path / "simple").as_uri())
+    options, variables = pip_index_settings(dict(os.environ))
+    assert variables == {"UV_INDEX_URL": (tmp_path / "simple").as_uri()} and options == []
+    ctx = make_ctx()
+    script(dependencies=["kd-demo-dep"], packageManager=manager).run(ctx)
+    assert "value from the index" in ctx.logger.text() and f"with {manager.lower()}" in ctx.logger.text()

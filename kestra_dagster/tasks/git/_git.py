@@ -68,7 +68,6 @@ class GitSession:
         self.secrets = {s for s in (password, private_key, passphrase) if s}
         if private_key:
             self.secrets.update(line for line in private_key.splitlines() if len(line) >= 16)
-        if private_key:
             private_key = check_private_key(private_key, passphrase)
         self._tmp = Path(tempfile.mkdtemp(prefix="kestra-git-"))
         try:

@@ -11,7 +11,8 @@ folder works with either: pip reads ``pip.conf`` and ``PIP_*`` itself; uv does n
 has index settings of its own (``UV_INDEX_URL``, ``UV_DEFAULT_INDEX``, ``UV_INDEX``,
 ``UV_EXTRA_INDEX_URL``, ``UV_FIND_LINKS``, ``UV_NO_INDEX``) pip's effective ``index-url``,
 ``extra-index-url``, ``find-links``, ``no-index`` and ``constraint`` (``pip config list``) are
-passed to uv as the same options.
+passed to uv: index URLs, which may hold credentials, in uv's environment variables (never on a
+command line that ``ps`` shows), the rest as the same options.
 
 With ``dependencyCacheEnabled`` (default true) the folder is kept under
 ``$KESTRA_PYTHON_DEPS_CACHE`` (else ``$DAGSTER_HOME/cache/python-deps``, else
@@ -67,10 +68,10 @@ def _probe(python: str) -> tuple[str, str, bool]:
 
 
 UV_INDEX_SETTINGS = ("UV_INDEX_URL", "UV_DEFAULT_INDEX", "UV_INDEX", "UV_EXTRA_INDEX_URL", "UV_FIND_LINKS", "UV_NO_INDEX")
-#: pip setting → uv option; several values are separated by white space in both.
-_PIP_TO_UV = {"index-url": "--index-url", "extra-index-url": "--extra-index-url", "find-links": "--find-links",
-              "constraint": "--constraint"}
-
+#: pip setting → uv option (paths), or uv variable (index URLs, which may carry credentials); several
+#: values are separated by white space in pip's settings and in these uv variables.
+_PIP_TO_UV_OPTION = {"find-links": "--find-links", "constraint": "--constraint"}
+_PIP_TO_UV_ENV = {"index-url": "UV_INDEX_URL", "extra-index-url": "UV_EXTRA_INDEX_URL"}
 
 def find_uv(path: str | None) -> str | None:
     """uv on ``path``, else the ``uv`` package installed beside us, else a ``uv`` next to our python."""
@@ -87,16 +88,17 @@ def find_uv(path: str | None) -> str | None:
     return str(beside) if beside.is_file() and os.access(beside, os.X_OK) else None
 
 
-def pip_index_options(env: dict[str, str]) -> list[str]:
+def pip_index_settings(env: dict[str, str]) -> tuple[list[str], dict[str, str]]:
     """pip's effective index settings (``pip config list``: environment over [install] over [global])
-    as uv options; empty when uv has index settings of its own or pip cannot be asked."""
+    as (uv options, uv environment variables); nothing when uv has index settings of its own or pip
+    cannot be asked."""
     if any(env.get(name) for name in UV_INDEX_SETTINGS):
-        return []
+        return [], {}
     try:
         listed = subprocess.run([sys.executable, "-m", "pip", "config", "list"], env=env, capture_output=True,
                                 text=True, timeout=60, stdin=subprocess.DEVNULL).stdout
     except (OSError, subprocess.TimeoutExpired):
-        return []
+        return [], {}
     ranked: dict[str, tuple[int, str]] = {}
     rank = {":env:": 3, "install": 2, "global": 1}
     for line in listed.splitlines():
@@ -114,11 +116,11 @@ def pip_index_options(env: dict[str, str]) -> list[str]:
     options: list[str] = []
     if settings.get("no-index", "").strip().lower() in ("1", "true", "yes", "on"):
         options.append("--no-index")
-    for name, flag in _PIP_TO_UV.items():
+    for name, flag in _PIP_TO_UV_OPTION.items():
         for value in settings.get(name, "").split():
             options += [flag, value]
-    return options
-
+    variables = {var: " ".join(settings[name].split()) for name, var in _PIP_TO_UV_ENV.items() if settings.get(name, "").strip()}
+    return options, variables
 
 def _installer(ctx, python: str, has_pip: bool, package_manager: str | None, env: dict[str, str]) -> tuple[str, list[str]]:
     """(name, command prefix before ``--target``) for installing into a folder."""
@@ -175,7 +177,10 @@ def _install(ctx, name: str, command: list[str], requirements: list[str], target
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
     ctx.logger.info(f"Installing python dependencies with {name}: {', '.join(requirements)}")
     install_env = {k: v for k, v in env.items() if k != "PYTHONPATH"}
-    options = pip_index_options(install_env) if name == "uv" else []
+    options: list[str] = []
+    if name == "uv":
+        options, variables = pip_index_settings(install_env)
+        install_env.update(variables)
     proc = subprocess.Popen([*command, *options, "--target", str(staging), *requirements], env=install_env, stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     output: dict[str, str] = {}
