@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import getpass
 import os
+import pwd
 import shutil
 import socket
 import subprocess
@@ -269,6 +270,9 @@ def git_sshd(tmp_path: Path):
     sshd = shutil.which("sshd") or "/usr/sbin/sshd"
     if not os.path.exists(sshd) or shutil.which("ssh") is None:
         unavailable("OpenSSH is not installed (apt-get install openssh-server openssh-client)")
+    user = getpass.getuser()
+    if os.path.basename(pwd.getpwnam(user).pw_shell) in ("nologin", "false"):
+        unavailable(f"user {user!r} has no login shell, so sshd cannot run git-upload-pack for it")
     if os.geteuid() == 0 and not os.path.isdir("/run/sshd"):
         os.makedirs("/run/sshd", mode=0o755, exist_ok=True)  # root's sshd needs its privsep directory
     d = tmp_path / "sshd"
@@ -280,7 +284,6 @@ def git_sshd(tmp_path: Path):
     stranger = keygen(d / "stranger_key", "-t", "ed25519")
     (d / "authorized_keys").write_text("".join((d / f"{name}.pub").read_text()
                                                for name in ("client_key", "pem_key", "protected_key")))
-    user = getpass.getuser()
     port = closed_port()
     (d / "sshd_config").write_text("\n".join([
         f"ListenAddress 127.0.0.1:{port}", f"HostKey {d / 'host_key'}", f"PidFile {d / 'sshd.pid'}",
