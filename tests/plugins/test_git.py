@@ -1,14 +1,20 @@
-"""git.Clone / git.Push against real peers: a bare repository over file:// and over smart HTTP
-(``git http-backend`` run as CGI behind a small HTTP server on 127.0.0.1, with basic auth)."""
+"""git.Clone / git.Push against real peers: a bare repository over file://, over smart HTTP
+(``git http-backend`` run as CGI behind a small HTTP server on 127.0.0.1, with basic auth) and
+over SSH (a throw-away OpenSSH sshd on 127.0.0.1 with its own config, host key and client keys)."""
 
 from __future__ import annotations
 
 import base64
+import getpass
 import os
+import pwd
 import shutil
 import socket
 import subprocess
+import tempfile
 import threading
+import time
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -235,3 +241,169 @@ def test_unreachable_hosts(make_ctx):
     with pytest.raises(TaskFailed, match="unreachable|cannot") as err:
         clone(url=f"ssh://git@127.0.0.1:{closed_port()}/project.git", privateKey=key, connectTimeout=3000).run(ctx)
     assert "fakeKeyMaterial" not in str(err.value) and "fakeKeyMaterial" not in ctx.logger.text()
+
+
+# --------------------------------------------------------------------------- SSH
+PASSPHRASE = "correct-horse-passphrase"
+
+
+@dataclass
+class SshPeer:
+    base: str  # ssh://user@127.0.0.1:port
+    key: str  # OpenSSH-format ed25519 key, no passphrase
+    pem_key: str  # PEM ECDSA key (Kestra's documented `ssh-keygen -t ecdsa -b 256 -m PEM`), PASSPHRASE
+    openssh_protected_key: str  # OpenSSH-format ed25519 key, PASSPHRASE
+    stranger_key: str  # a valid key the server does not know
+    host_public_key: str
+    log: Path
+
+
+def keygen(path: Path, *args: str, passphrase: str = "") -> str:
+    subprocess.run(["ssh-keygen", "-q", "-N", passphrase, "-C", path.name, "-f", str(path), *args], check=True)
+    return path.read_text()
+
+
+@pytest.fixture
+def git_sshd(tmp_path: Path):
+    """A real sshd on a free 127.0.0.1 port, logging in the current user by public key only;
+    stopped (and waited for) afterwards."""
+    sshd = shutil.which("sshd") or "/usr/sbin/sshd"
+    if not os.path.exists(sshd) or shutil.which("ssh") is None:
+        unavailable("OpenSSH is not installed (apt-get install openssh-server openssh-client)")
+    user = getpass.getuser()
+    if os.path.basename(pwd.getpwnam(user).pw_shell) in ("nologin", "false"):
+        unavailable(f"user {user!r} has no login shell, so sshd cannot run git-upload-pack for it")
+    if os.geteuid() == 0 and not os.path.isdir("/run/sshd"):
+        os.makedirs("/run/sshd", mode=0o755, exist_ok=True)  # root's sshd needs its privsep directory
+    d = tmp_path / "sshd"
+    d.mkdir()
+    keygen(d / "host_key", "-t", "ed25519")
+    key = keygen(d / "client_key", "-t", "ed25519")
+    pem_key = keygen(d / "pem_key", "-t", "ecdsa", "-b", "256", "-m", "PEM", passphrase=PASSPHRASE)
+    protected = keygen(d / "protected_key", "-t", "ed25519", passphrase=PASSPHRASE)
+    stranger = keygen(d / "stranger_key", "-t", "ed25519")
+    (d / "authorized_keys").write_text("".join((d / f"{name}.pub").read_text()
+                                               for name in ("client_key", "pem_key", "protected_key")))
+    port = closed_port()
+    (d / "sshd_config").write_text("\n".join([
+        f"ListenAddress 127.0.0.1:{port}", f"HostKey {d / 'host_key'}", f"PidFile {d / 'sshd.pid'}",
+        f"AuthorizedKeysFile {d / 'authorized_keys'}", "StrictModes no", "UsePAM no",
+        "PubkeyAuthentication yes", "PasswordAuthentication no", "KbdInteractiveAuthentication no",
+        f"AllowUsers {user}", "PermitRootLogin prohibit-password", "LogLevel VERBOSE", "",
+    ]))
+    log = d / "sshd.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sshd, "-D", "-e", "-f", str(d / "sshd_config")], stdout=out, stderr=out)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"sshd exited with {proc.returncode}: {log.read_text()}")
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+                    if s.recv(64).startswith(b"SSH-2.0"):
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"sshd did not answer on port {port} within 10 s: {log.read_text()}")
+            time.sleep(0.05)
+        yield SshPeer(f"ssh://{user}@127.0.0.1:{port}", key, pem_key, protected, stranger,
+                      (d / "host_key.pub").read_text(), log)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+def key_lines(key: str) -> list[str]:
+    return [line for line in key.splitlines() if "-----" not in line and len(line) >= 16]
+
+
+def test_clone_and_push_over_ssh_with_a_key_from_a_secret(make_ctx, bare_repo, git_sshd, tmp_path, monkeypatch):
+    private_tmp = tmp_path / "tmp"
+    private_tmp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(private_tmp))  # where the task writes its key file
+    url = f"{git_sshd.base}{bare_repo}"
+    ctx = make_ctx(variables={"key": git_sshd.key}, secret_values={git_sshd.key})
+    assert clone(url=url, privateKey="{{ key }}", branch="dev").run(ctx) == {"directory": str(ctx.working_dir)}
+    assert (ctx.working_dir / "DEV.md").exists()
+    out = push(url=url, privateKey=git_sshd.key, branch="from-ssh", commitMessage="over ssh",
+               inputFiles={"s.txt": "over ssh"}).run(make_ctx())
+    assert git("rev-parse", "from-ssh", cwd=bare_repo).strip() == out["commitId"]
+    assert "Accepted publickey" in git_sshd.log.read_text()
+    # the key file lived in a private temp folder that is gone now
+    assert list(private_tmp.iterdir()) == []
+    assert git_sshd.key not in (ctx.working_dir / ".git" / "config").read_text()
+
+
+@pytest.mark.parametrize("kind", ["pem_key", "openssh_protected_key"])
+def test_ssh_key_with_passphrase(make_ctx, bare_repo, git_sshd, kind):
+    ctx = make_ctx(secret_values={PASSPHRASE})
+    clone(url=f"{git_sshd.base}{bare_repo}", privateKey=getattr(git_sshd, kind), passphrase=PASSPHRASE).run(ctx)
+    assert (ctx.working_dir / "README.md").read_text() == "hello\n"
+    assert PASSPHRASE not in ctx.logger.text()
+    # CRLF line ends (a key pasted on Windows) are accepted
+    ctx = make_ctx()
+    clone(url=f"{git_sshd.base}{bare_repo}", privateKey=getattr(git_sshd, kind).replace("\n", "\r\n"),
+          passphrase=PASSPHRASE).run(ctx)
+    assert (ctx.working_dir / "README.md").exists()
+
+
+def test_ssh_wrong_or_missing_passphrase_is_named(make_ctx, bare_repo, git_sshd):
+    url = f"{git_sshd.base}{bare_repo}"
+    for key in (git_sshd.pem_key, git_sshd.openssh_protected_key):
+        with pytest.raises(TaskFailed, match="'passphrase' does not decrypt 'privateKey'") as err:
+            clone(url=url, privateKey=key, passphrase="not-the-passphrase").run(make_ctx())
+        assert "not-the-passphrase" not in str(err.value)
+    with pytest.raises(TaskFailed, match="'privateKey' is encrypted: set 'passphrase'"):
+        clone(url=url, privateKey=git_sshd.pem_key).run(make_ctx())
+    with pytest.raises(TaskFailed, match="'privateKey' is not a PEM or OpenSSH private key") as err:
+        clone(url=url, privateKey="ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPublicKeyNotPrivate").run(make_ctx())
+    assert "PublicKeyNotPrivate" not in str(err.value)
+
+
+def test_ssh_key_the_server_does_not_know_is_an_auth_failure_without_key_material(make_ctx, bare_repo, git_sshd):
+    ctx = make_ctx()
+    with pytest.raises(TaskFailed, match="authentication failed for ssh://.*did not accept privateKey") as err:
+        clone(url=f"{git_sshd.base}{bare_repo}", privateKey=git_sshd.stranger_key).run(ctx)
+    for line in key_lines(git_sshd.stranger_key):
+        assert line not in str(err.value) and line not in ctx.logger.text()
+    with pytest.raises(TaskFailed, match="authentication failed"):
+        push(url=f"{git_sshd.base}{bare_repo}", privateKey=git_sshd.stranger_key, branch="x",
+             commitMessage="m", inputFiles={"a": "a"}).run(make_ctx())
+
+
+def test_ssh_host_keys_pinned_through_known_hosts(make_ctx, bare_repo, git_sshd, tmp_path, monkeypatch):
+    port = git_sshd.base.rsplit(":", 1)[1]
+    pinned = tmp_path / "known_hosts"
+    pinned.write_text(f"[127.0.0.1]:{port} {git_sshd.host_public_key}")
+    monkeypatch.setenv("KESTRA_GIT_KNOWN_HOSTS", str(pinned))
+    ctx = make_ctx()
+    clone(url=f"{git_sshd.base}{bare_repo}", privateKey=git_sshd.key).run(ctx)
+    assert (ctx.working_dir / "README.md").exists()
+    keygen(tmp_path / "other_host", "-t", "ed25519")  # the pinned key is now another host's
+    pinned.write_text(f"[127.0.0.1]:{port} {(tmp_path / 'other_host.pub').read_text()}")
+    with pytest.raises(TaskFailed, match="SSH host key of .* does not match the known_hosts file in KESTRA_GIT_KNOWN_HOSTS"):
+        clone(url=f"{git_sshd.base}{bare_repo}", privateKey=git_sshd.key).run(make_ctx())
+    monkeypatch.setenv("KESTRA_GIT_KNOWN_HOSTS", str(tmp_path / "missing"))
+    with pytest.raises(TaskFailed, match="KESTRA_GIT_KNOWN_HOSTS names .* not a file"):
+        clone(url=f"{git_sshd.base}{bare_repo}", privateKey=git_sshd.key).run(make_ctx())
+
+
+def test_ssh_server_that_never_answers_times_out(make_ctx, git_sshd):
+    """A port that accepts connections but never sends an SSH banner: connectTimeout ends the wait."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1)
+        port = silent.getsockname()[1]
+        ctx = make_ctx()
+        started = time.monotonic()
+        with pytest.raises(TaskFailed, match=r"no answer within connectTimeout \(2000 ms\)") as err:
+            clone(url=f"ssh://git@127.0.0.1:{port}/project.git", privateKey=git_sshd.key, connectTimeout=2000).run(ctx)
+        assert time.monotonic() - started < 15
+    for line in key_lines(git_sshd.key):
+        assert line not in str(err.value) and line not in ctx.logger.text()

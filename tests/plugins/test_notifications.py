@@ -164,7 +164,7 @@ def test_mail_send_through_smtp_with_login_and_attachment(make_ctx, smtp_server)
                 attachments=[{"name": "report.csv", "uri": uri, "contentType": "text/csv"}])
     assert task.run(ctx) == {}
     [(sender, rcpts, msg)] = smtp_server.messages
-    assert sender == "kestra@example.com"
+    assert sender == "kestra@example.com" and smtp_server.tls == [False]
     assert sorted(rcpts) == ["boss@example.com", "dev@example.com", "ops@example.com"]
     assert msg["Subject"] == "Flow flow done"
     assert msg.get_body(("html",)).get_content().strip() == "<b>company.team</b>"
@@ -223,3 +223,87 @@ def test_mail_execution_summarises_the_execution(make_ctx, smtp_server):
     [(_, _, msg)] = smtp_server.messages
     assert msg["Subject"] == "Kestra [prod] etl ➛ WARNING"
     assert "Execution: e9" in msg.get_body(("plain",)).get_content()
+
+
+# --------------------------------------------------------------------------- mail over TLS
+@pytest.fixture
+def trust_test_ca(test_ca, monkeypatch):
+    """The deployment trusts the test CA the standard way (SSL_CERT_FILE), as Kestra trusts the JVM's store."""
+    monkeypatch.setenv("SSL_CERT_FILE", str(test_ca.ca_pem))
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+
+
+def tls_mail(server, strategy: str, password: str = "s3cret-pass", **props):
+    return mail(host="127.0.0.1", port=server.port, transportStrategy=strategy, username="mailer", password=password,
+                sessionTimeout=5000, **{"from": "kestra@example.com"}, to="ops@example.com", subject="over TLS", **props)
+
+
+def test_mail_smtps_implicit_tls_with_login(make_ctx, smtps_server, trust_test_ca):
+    ctx = make_ctx(secret_values={"s3cret-pass"})
+    assert tls_mail(smtps_server, "SMTPS", plainTextContent="sealed").run(ctx) == {}
+    [(sender, rcpts, msg)] = smtps_server.messages
+    assert (sender, rcpts, msg["Subject"]) == ("kestra@example.com", ["ops@example.com"], "over TLS")
+    assert smtps_server.tls == [True]
+    assert "s3cret-pass" not in ctx.logger.text()
+
+
+def test_mail_smtp_tls_upgrades_with_starttls_before_login(make_ctx, starttls_server, trust_test_ca):
+    ctx = make_ctx()
+    tls_mail(starttls_server, "SMTP_TLS").run(ctx)
+    assert starttls_server.tls == [True] and ctx.logger.messages("WARNING") == []
+
+
+def test_mail_smtp_upgrades_when_offered_without_checking_the_certificate(make_ctx, starttls_server, monkeypatch, tmp_path):
+    """Kestra's SMTP strategy (simple-java-mail): STARTTLS when offered, certificate not validated."""
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "no-such-bundle.pem"))  # nothing trusted
+    ctx = make_ctx()
+    tls_mail(starttls_server, "SMTP").run(ctx)  # this server refuses AUTH in clear: the session was upgraded
+    assert starttls_server.tls == [True]
+    assert any("is not verified" in m for m in ctx.logger.messages("WARNING"))
+
+
+@pytest.mark.parametrize("strategy", ["SMTPS", "SMTP_TLS"])
+def test_mail_tls_wrong_password_fails_without_the_password(make_ctx, smtps_server, starttls_server, trust_test_ca, strategy):
+    server = smtps_server if strategy == "SMTPS" else starttls_server
+    ctx = make_ctx(secret_values={"wrong-tls-pass"})
+    with pytest.raises(TaskFailed, match=rf"\({strategy}\) refused the login of user 'mailer': 535") as err:
+        tls_mail(server, strategy, password="wrong-tls-pass").run(ctx)
+    assert "wrong-tls-pass" not in str(err.value) and "wrong-tls-pass" not in ctx.logger.text()
+    assert server.messages == []
+
+
+@pytest.mark.parametrize("strategy", ["SMTPS", "SMTP_TLS"])
+def test_mail_untrusted_certificate_is_refused_clearly(make_ctx, smtps_server, starttls_server, monkeypatch, tmp_path,
+                                                       strategy):
+    server = smtps_server if strategy == "SMTPS" else starttls_server
+    empty = tmp_path / "empty-bundle.pem"
+    empty.write_text("")
+    monkeypatch.setenv("SSL_CERT_FILE", str(empty))  # neither the system store nor the test CA knows this server
+    monkeypatch.setenv("SSL_CERT_DIR", str(tmp_path))
+    with pytest.raises(TaskFailed, match=r"certificate is not trusted .*SSL_CERT_FILE") as err:
+        tls_mail(server, strategy).run(make_ctx())
+    assert "s3cret-pass" not in str(err.value)
+    assert server.messages == []
+
+
+def test_mail_smtp_tls_against_a_server_without_starttls(make_ctx, smtp_server):
+    with pytest.raises(TaskFailed, match=r"\(SMTP_TLS\).*STARTTLS") as err:
+        tls_mail(smtp_server, "SMTP_TLS").run(make_ctx())
+    assert "s3cret-pass" not in str(err.value)
+
+
+def test_mail_silent_server_times_out_after_session_timeout(make_ctx):
+    """A server that accepts the connection but never speaks (no banner, no TLS handshake)."""
+    import socket
+    import time
+
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1)
+        for strategy in ("SMTPS", "SMTP"):
+            task = mail(host="127.0.0.1", port=silent.getsockname()[1], transportStrategy=strategy, sessionTimeout=1000,
+                        username="mailer", password="s3cret-pass", **{"from": "a@example.com"}, to="b@example.com")
+            started = time.monotonic()
+            with pytest.raises(TaskFailed, match=rf"\({strategy}\): no answer within sessionTimeout \(1s\)") as err:
+                task.run(make_ctx())
+            assert time.monotonic() - started < 5 and "s3cret-pass" not in str(err.value)

@@ -8,6 +8,13 @@ Kestra's properties and defaults: ``host``, ``port``, ``username``, ``password``
 modern email client"), ``attachments`` and ``embeddedImages`` (lists of ``{name, uri,
 contentType}`` with ``kestra://`` URIs, or the same list as a JSON string).
 
+SMTPS and SMTP_TLS verify the server's certificate and host name, as Kestra does against the
+JVM's trust store: here the system's CA bundle, or the bundle named by the standard
+``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` variables of the process, which is how a deployment trusts
+an internal or self-signed CA. There is no per-task "trust everything". Under SMTP, as Kestra's
+mail library documents for that strategy, STARTTLS is used when offered but the certificate is
+not checked (protection against eavesdroppers only); the task logs a warning saying so.
+
 Failures (refused login, unreachable server, refused recipient, TLS problems) fail the task
 with a message naming host, port and user, never the password.
 """
@@ -178,11 +185,13 @@ class MailSend(RunnableTask):
         where = f"SMTP server {host}:{port} ({strategy})"
         ctx.logger.debug(mask(f"Sending an email to {', '.join(recipients)} through {where}"))
         try:
-            self._send(host, port, strategy, timeout, user, password, message, recipients)
+            self._send(ctx, host, port, strategy, timeout, user, password, message, recipients)
         except smtplib.SMTPAuthenticationError as exc:
             raise TaskFailed(mask(f"{where} refused the login of user {user!r}: {exc.smtp_code} {_text(exc.smtp_error)}")) from None
         except smtplib.SMTPNotSupportedError as exc:
-            raise TaskFailed(mask(f"{where}: {exc}")) from None
+            hint = ("; SMTP_TLS needs a server that offers STARTTLS (SMTPS for implicit TLS, SMTP for none)"
+                    if "STARTTLS" in str(exc) else "")
+            raise TaskFailed(mask(f"{where}: {exc}{hint}")) from None
         except smtplib.SMTPRecipientsRefused as exc:
             refused = "; ".join(f"{addr}: {code} {_text(err)}" for addr, (code, err) in exc.recipients.items())
             raise TaskFailed(mask(f"{where} refused the recipients: {refused}")) from None
@@ -190,11 +199,18 @@ class MailSend(RunnableTask):
             raise TaskFailed(mask(f"{where} refused the sender {exc.sender}: {exc.smtp_code} {_text(exc.smtp_error)}")) from None
         except smtplib.SMTPResponseException as exc:
             raise TaskFailed(mask(f"{where} answered {exc.smtp_code} {_text(exc.smtp_error)}")) from None
+        except ssl.SSLCertVerificationError as exc:
+            raise TaskFailed(mask(f"{where}: the server's TLS certificate is not trusted ({exc.verify_message}); "
+                                  "add its CA to the bundle named by SSL_CERT_FILE (or the system's CA store)")) from None
         except ssl.SSLError as exc:
             raise TaskFailed(mask(f"{where}: TLS failed ({exc.reason or exc}); check transportStrategy "
                                   "(SMTPS for port 465, SMTP_TLS for 587, SMTP for plain)")) from None
         except (socket.timeout, TimeoutError):
             raise TaskFailed(f"{where}: no answer within sessionTimeout ({timeout:g}s)") from None
+        except smtplib.SMTPServerDisconnected as exc:
+            if "timed out" in str(exc):  # smtplib's wording when the greeting never came
+                raise TaskFailed(f"{where}: no answer within sessionTimeout ({timeout:g}s)") from None
+            raise TaskFailed(mask(f"{where}: the server closed the connection ({exc})")) from None
         except ConnectionRefusedError:
             raise TaskFailed(f"cannot connect to {where}: connection refused") from None
         except socket.gaierror:
@@ -205,7 +221,7 @@ class MailSend(RunnableTask):
         return {}
 
     @staticmethod
-    def _send(host, port, strategy, timeout, user, password, message, recipients) -> None:
+    def _send(ctx, host, port, strategy, timeout, user, password, message, recipients) -> None:
         context = ssl.create_default_context()
         if strategy == "SMTPS":
             client: smtplib.SMTP = smtplib.SMTP_SSL(host, port, timeout=timeout, context=context)
@@ -213,9 +229,17 @@ class MailSend(RunnableTask):
             client = smtplib.SMTP(host, port, timeout=timeout)
         with client:
             client.ehlo()
-            # SMTP_TLS requires STARTTLS; plain SMTP uses it when offered (opportunistic, as Kestra does)
-            if strategy == "SMTP_TLS" or (strategy == "SMTP" and client.has_extn("starttls")):
+            if strategy == "SMTP_TLS":
                 client.starttls(context=context)
+                client.ehlo()
+            elif strategy == "SMTP" and client.has_extn("starttls"):
+                # Kestra's SMTP strategy: opportunistic STARTTLS without certificate checks
+                ctx.logger.warning(f"transportStrategy SMTP: the TLS certificate of {host}:{port} is not verified; "
+                                   "use SMTP_TLS (or SMTPS) to verify it")
+                unverified = ssl.create_default_context()
+                unverified.check_hostname = False
+                unverified.verify_mode = ssl.CERT_NONE
+                client.starttls(context=unverified)
                 client.ehlo()
             if user or password:
                 client.login(user or "", password or "")
