@@ -25,6 +25,16 @@ from kestra_dagster.engine.storage import LocalStorage  # noqa: E402
 
 
 # ============================================================================ real parts
+@pytest.fixture
+def dagster_home(tmp_path, monkeypatch):
+    """A fresh DAGSTER_HOME for flows run through ``run_flow_file`` (the CLI's code path)."""
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    return home
+
+
 @pytest.fixture(scope="session")
 def docker_daemon():
     reason, stop = dockerinfra.ensure_daemon()

@@ -15,15 +15,6 @@ from kestra_dagster.tasks.docker import _compose
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture
-def dagster_home(tmp_path, monkeypatch):
-    home = tmp_path / "home"
-    home.mkdir()
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    monkeypatch.setenv("DAGSTER_HOME", str(home))
-    return home
-
-
 def test_push_materializes_an_asset_per_image_repository(docker_daemon, base_image, registry, dagster_home, tmp_path, unique):
     repo = f"audit/app-{unique}"
     flow = tmp_path / "build_push.yaml"

@@ -24,15 +24,6 @@ CLIENT = "66666666-7777-8888-9999-000000000000"
 DOCKER_RUNNER = "io.kestra.plugin.scripts.runner.docker.Docker"
 
 
-@pytest.fixture
-def dagster_home(tmp_path, monkeypatch):
-    home = tmp_path / "home"
-    home.mkdir()
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    monkeypatch.setenv("DAGSTER_HOME", str(home))
-    return home
-
-
 def run_log(run_id: str) -> str:
     with DagsterInstance.get() as instance:
         return "\n".join(serialize_value(entry) for entry in instance.all_logs(run_id))
