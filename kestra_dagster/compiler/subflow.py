@@ -113,32 +113,26 @@ def submit_child_run(instance, parent_run, child: "CompiledFlow", run_config: di
         )
     except Exception as exc:  # e.g. run config the child's Launchpad schema rejects
         raise TaskFailed(f"subflow {child.flow.uid} could not start: {exc}") from None
-    workspace = _ParentCodeServer(instance, parent_run)
-    try:
-        instance.submit_run(run.run_id, workspace)
+    try:  # with the DefaultRunLauncher this returns once the child's process has started (seconds)
+        instance.submit_run(run.run_id, _ParentCodeServer(parent_run))
     except Exception as exc:  # the instance has marked the run FAILURE with the error in its log
         raise TaskFailed(f"subflow {child.flow.uid}: run {run.run_id} could not be submitted: {exc}") from None
-    finally:
-        workspace.close()
     return run.run_id
 
 
 class _ParentCodeServer:
     """Just enough workspace for Dagster's DefaultRunLauncher: the code server that launched the parent.
 
-    A run worker has no workspace of its own; the DefaultRunLauncher records the gRPC server it
-    used in the parent's ``GRPC_INFO_TAG``, and the child belongs to the same code location. Other
-    coordinators/launchers (queued, Docker) never ask for it, so nothing is connected for them.
+    A run worker has no workspace of its own. The DefaultRunLauncher records the gRPC server it
+    used in the parent's ``GRPC_INFO_TAG``, and the child belongs to the same code location, so
+    the child is launched through that server. Other coordinators/launchers (queued, Docker)
+    never ask for a code location, so nothing is connected for them.
     """
 
-    def __init__(self, instance, parent_run):
-        self.instance = instance
+    def __init__(self, parent_run):
         self.parent_run = parent_run
-        self._location = None
 
     def get_code_location(self, location_name: str):
-        from dagster._core.remote_origin import GrpcServerCodeLocationOrigin
-        from dagster._core.remote_representation.code_location import GrpcServerCodeLocation
         from dagster._core.storage.tags import GRPC_INFO_TAG
 
         raw = self.parent_run.tags.get(GRPC_INFO_TAG)
@@ -146,15 +140,35 @@ class _ParentCodeServer:
             raise TaskFailed(f"the parent run {self.parent_run.run_id} has no {GRPC_INFO_TAG} tag, so its code "
                              "server is unknown; use a QueuedRunCoordinator to run wait: false subflows")
         info = json.loads(raw)
-        origin = GrpcServerCodeLocationOrigin(host=info["host"], port=info.get("port"), socket=info.get("socket"),
-                                              location_name=location_name, use_ssl=info.get("use_ssl"))
-        self._location = GrpcServerCodeLocation(origin=origin, instance=self.instance)
-        return self._location
+        return _code_server_client(location_name, info)
 
-    def close(self) -> None:
-        if self._location is not None:
-            self._location.cleanup()
-            self._location = None
+
+def _code_server_client(location_name: str, info: dict):
+    """A ``GrpcServerCodeLocation`` holding only its gRPC client, which is all the launcher uses.
+
+    The public constructor first fetches the snapshot of every job in the location, which grows
+    with the number of flows and is not needed to launch one run. Should a Dagster upgrade refuse
+    these attributes, the public constructor is used instead (slower, still right).
+    """
+    from dagster._core.remote_origin import GrpcServerCodeLocationOrigin
+    from dagster._core.remote_representation.code_location import GrpcServerCodeLocation
+    from dagster._grpc.client import DagsterGrpcClient
+
+    origin = GrpcServerCodeLocationOrigin(host=info["host"], port=info.get("port"), socket=info.get("socket"),
+                                          location_name=location_name, use_ssl=info.get("use_ssl"))
+
+    class _ClientOnly(GrpcServerCodeLocation):
+        def __init__(self):  # noqa: D107 - deliberately skips the snapshot load
+            self._origin = origin
+            self._heartbeat_shutdown_event = None
+            self._heartbeat_thread = None
+            self.client = DagsterGrpcClient(port=origin.port, socket=origin.socket, host=origin.host,
+                                            use_ssl=bool(origin.use_ssl))
+
+    try:
+        return _ClientOnly()
+    except AttributeError:  # pragma: no cover - e.g. `client` became a read-only property
+        return GrpcServerCodeLocation(origin=origin)
 
 
 # ----------------------------------------------------------------------------- in this process

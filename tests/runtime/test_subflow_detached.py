@@ -6,13 +6,19 @@ under a deployment it is submitted to the run coordinator (the daemon test below
 
 from __future__ import annotations
 
+import httpx
+import pytest
+import yaml
 from dagster import DagsterInstance, RunsFilter
 
 from kestra_dagster.compiler.subflow import wait_for_detached
+from kestra_dagster.compiler.triggers import run_outputs
+from kestra_dagster.triggers.testing import LocalDeployment
 
 from .conftest import dump, execute, flow_path, ts
 
 CHILD_JOB = "tests_subflow__child_sleeps"
+WAIT = 90  # a launched run starts in ~3 s on an idle machine; generous for a loaded 2-core one
 
 
 def _run_parent(name: str, instance: DagsterInstance | None = None):
@@ -64,3 +70,73 @@ def test_wait_false_with_bad_inputs_fails_the_task_and_starts_nothing():
         assert "'fail' = 'perhaps' is not a valid BOOLEAN" in error
         assert wait_for_detached(timeout=5) == []
         assert instance.get_run_records(filters=RunsFilter(job_name="tests_subflow__child")) == []
+
+
+# ----------------------------------------------------------------------------- under a real daemon
+
+DEPLOYED_PARENT = """
+id: parent-deployed
+namespace: demo.subflow
+tasks:
+  - id: call
+    type: io.kestra.plugin.core.flow.Subflow
+    namespace: demo.subflow
+    flowId: child-deployed
+    wait: false
+    inputs: {who: "{{ trigger.body.who }}"}
+triggers:
+  - {id: hook, type: io.kestra.plugin.core.trigger.Webhook, key: sub-key}
+"""
+DEPLOYED_CHILD = """
+id: child-deployed
+namespace: demo.subflow
+inputs:
+  - {id: who, type: STRING}
+tasks:
+  - {id: nap, type: io.kestra.plugin.core.flow.Sleep, duration: PT3S}
+  - {id: greet, type: io.kestra.plugin.core.debug.Return, format: "hello {{ inputs.who }}"}
+"""
+
+
+QUEUED = {"module": "dagster._core.run_coordinator", "class": "QueuedRunCoordinator",
+          "config": {"max_concurrent_runs": 4, "dequeue_interval_seconds": 1}}
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("coordinator", ["default", "queued"])
+def test_wait_false_under_a_daemon_submits_the_child_to_the_run_coordinator(tmp_path, coordinator):
+    """Webhook → daemon launches the parent from the code location → its task submits the child run.
+
+    ``default``: the DefaultRunCoordinator launches it at once through the parent's code server;
+    ``queued``: the QueuedRunCoordinator queues it and the daemon launches it.
+    """
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    (flows / "parent.yaml").write_text(DEPLOYED_PARENT)
+    (flows / "child.yaml").write_text(DEPLOYED_CHILD)
+    with LocalDeployment(tmp_path, flows) as dep:
+        if coordinator == "queued":
+            config = yaml.safe_load((dep.home / "dagster.yaml").read_text())
+            (dep.home / "dagster.yaml").write_text(yaml.safe_dump({**config, "run_coordinator": QUEUED}))
+        url = dep.start_intake()
+        dep.start_daemon()
+        r = httpx.post(f"{url}/api/v1/executions/webhook/demo.subflow/parent-deployed/sub-key", json={"who": "daemon"},
+                       timeout=10)
+        assert r.status_code == 200, r.text
+        (parent,) = dep.wait_for_runs(WAIT, finished=True, job_name="demo_subflow__parent_deployed")
+        assert parent.remote_job_origin is not None  # launched from the code location, not in process
+        assert parent.tags["kestra/state"] == "SUCCESS", dep.log_text("daemon")[-3000:]
+        (child,) = dep.runs(job_name="demo_subflow__child_deployed")
+        assert child.tags["kestra/parent_run_id"] == parent.run_id
+        assert child.tags["kestra/parent_task"] == "call"
+        assert child.tags["kestra/subflow_detached"] == "submitted"
+        assert child.remote_job_origin.location_name == parent.remote_job_origin.location_name
+        (outputs, _) = run_outputs(dep.instance, parent.run_id)
+        assert outputs["call"]["executionId"] == child.run_id
+        (child,) = dep.wait_for_runs(WAIT, finished=True, job_name="demo_subflow__child_deployed")
+        assert child.is_success and child.tags["kestra/state"] == "SUCCESS"
+        assert run_outputs(dep.instance, child.run_id)[0]["greet"] == {"value": "hello daemon"}
+        parent_end = dep.instance.get_run_record_by_id(parent.run_id).end_time
+        child_record = dep.instance.get_run_record_by_id(child.run_id)
+        assert parent_end < child_record.end_time - 2  # the parent did not wait for the 3 s child
