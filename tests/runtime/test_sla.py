@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import time
 
+import httpx
 import pytest
 
 from kestra_dagster.compiler.naming import label_tag
 from kestra_dagster.errors import FlowValidationError
 from kestra_dagster.model.loader import parse_flow
+from kestra_dagster.triggers.testing import LocalDeployment
 
 from .conftest import dump, ts
 
@@ -98,3 +100,35 @@ def test_an_incomplete_sla_is_rejected_at_load_time(sla, message):
         parse_flow(text, "bad.yaml")
     assert message in str(info.value)
     assert "bad.yaml:4" in str(info.value)  # located on the sla line
+
+
+LAUNCHED = """
+id: slow-launched
+namespace: demo.sla
+sla:
+  - {id: quick, type: MAX_DURATION, behavior: FAIL, duration: PT2S, labels: {sla: missed}}
+tasks:
+  - {id: nap, type: io.kestra.plugin.core.flow.Sleep, duration: PT60S}
+triggers:
+  - {id: hook, type: io.kestra.plugin.core.trigger.Webhook, key: sla-key}
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_max_duration_stops_a_run_launched_by_the_daemon(tmp_path):
+    """The monitor lives in the run worker's process: the same enforcement for launched runs."""
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    (flows / "slow.yaml").write_text(LAUNCHED)
+    with LocalDeployment(tmp_path, flows) as dep:
+        url = dep.start_intake()
+        dep.start_daemon()
+        r = httpx.post(f"{url}/api/v1/executions/webhook/demo.sla/slow-launched/sla-key", json={}, timeout=10)
+        assert r.status_code == 200, r.text
+        (run,) = dep.wait_for_runs(90, finished=True, job_name="demo_sla__slow_launched")
+        assert run.remote_job_origin is not None
+        record = dep.instance.get_run_record_by_id(run.run_id)
+        assert record.end_time - record.start_time < 30  # not the 60 s the task sleeps
+        assert run.tags["kestra/state"] == "FAILED" and run.tags[label_tag("sla")] == "missed"
+        assert not run.is_success
