@@ -5,11 +5,13 @@ flow outputs. ``wait: false`` only *starts* the child, as Kestra does, and the t
 once with the child's ``executionId``:
 
 * under a deployment (the parent run was launched from a code location: ``dagster dev``, the
-  webserver, a schedule or sensor of the daemon) the child run is created with the parent's
-  code-location origin and handed to the instance's run coordinator (``submit_run``), so the
-  configured coordinator and launcher (queue, Docker…) run it like any launched run;
+  webserver, a schedule or sensor of the daemon; or the parent is a ``wait: true`` child running
+  inside such a run) the child run is created with that code-location origin and handed to the
+  instance's run coordinator (``submit_run``), so the configured coordinator and launcher
+  (queue, Docker…) run it like any launched run;
 * without one (``execute_in_process``, ``kestra-dagster run``) nothing outside this process
-  could pick a run up, so the child runs in a background thread of this process.
+  could pick a run up, so the child runs in a background thread of this process: alongside the
+  parent on a persistent instance, after it on an in-memory one (see ``_in_memory_turn``).
   ``wait_for_detached`` waits for those; the CLI calls it before it exits so a child is never
   cut off, and reports the children's run ids.
 """
@@ -82,30 +84,48 @@ class SubflowLauncher:
             resolve_inputs(child.flow, run_config.get("inputs"), {"trigger": run_config.get("trigger") or {}})
         except InputError as exc:
             raise TaskFailed(f"subflow {child.flow.uid} could not start: {exc}") from None
-        parent_run = self.context.instance.get_run_by_id(self.context.run_id)
-        if parent_run is not None and parent_run.remote_job_origin is not None and parent_run.job_code_origin is not None:
-            run_id = submit_child_run(self.context.instance, parent_run, child, run_config, tags)
+        launched = _launched_ancestor(self.context.instance, self.context.run_id)
+        if launched is not None:
+            run_id = submit_child_run(self.context.instance, launched, child, run_config, tags)
             self.context.log.info(f"subflow {child.flow.uid}: run {run_id} submitted to the run coordinator "
                                   "(wait: false, not waited for)")
         else:
-            run_id = start_in_background(self.context.instance, child, run_config, tags)
-            self.context.log.info(f"subflow {child.flow.uid}: run {run_id} started in the background of this "
-                                  "process (wait: false; no code location to submit it to)")
+            run_id = start_in_background(self.context.instance, child, run_config, tags, self.context.run_id)
+            self.context.log.info(f"subflow {child.flow.uid}: run {run_id} runs in the background of this process "
+                                  "(wait: false; no code location to submit it to)")
         return {"executionId": run_id, "state": None}
 
 
 # ----------------------------------------------------------------------------- under a deployment
 
 
-def submit_child_run(instance, parent_run, child: "CompiledFlow", run_config: dict, tags: dict) -> str:
-    """Create the child run with the parent's code-location origin and hand it to the coordinator."""
+def _launched_ancestor(instance, run_id: str, depth: int = 20):
+    """This run if it was launched from a code location, else the nearest such ancestor.
+
+    A ``wait: true`` child runs in process inside its parent's run, without an origin of its own;
+    its ``wait: false`` children still belong to the parent's code location and are submitted there.
+    """
+    for _ in range(depth):
+        run = instance.get_run_by_id(run_id)
+        if run is None:
+            return None
+        if run.remote_job_origin is not None and run.job_code_origin is not None:
+            return run
+        run_id = run.tags.get(PARENT_RUN_TAG)
+        if not run_id:
+            return None
+    return None
+
+
+def submit_child_run(instance, launched, child: "CompiledFlow", run_config: dict, tags: dict) -> str:
+    """Create the child run with the code-location origin of ``launched`` and hand it to the coordinator."""
     from dagster import DagsterRunStatus
     from dagster._core.origin import JobPythonOrigin
     from dagster._core.remote_origin import RemoteJobOrigin
 
     job = child.job
-    origin = RemoteJobOrigin(repository_origin=parent_run.remote_job_origin.repository_origin, job_name=job.name)
-    code_origin = JobPythonOrigin(job.name, parent_run.job_code_origin.repository_origin)
+    origin = RemoteJobOrigin(repository_origin=launched.remote_job_origin.repository_origin, job_name=job.name)
+    code_origin = JobPythonOrigin(job.name, launched.job_code_origin.repository_origin)
     try:
         run = instance.create_run_for_job(
             job_def=job, run_config=run_config, tags={**job.run_tags, **tags, DETACHED_TAG: "submitted"},
@@ -114,7 +134,7 @@ def submit_child_run(instance, parent_run, child: "CompiledFlow", run_config: di
     except Exception as exc:  # e.g. run config the child's Launchpad schema rejects
         raise TaskFailed(f"subflow {child.flow.uid} could not start: {exc}") from None
     try:  # with the DefaultRunLauncher this returns once the child's process has started (seconds)
-        instance.submit_run(run.run_id, _ParentCodeServer(parent_run))
+        instance.submit_run(run.run_id, _ParentCodeServer(launched))
     except Exception as exc:  # the instance has marked the run FAILURE with the error in its log
         raise TaskFailed(f"subflow {child.flow.uid}: run {run.run_id} could not be submitted: {exc}") from None
     return run.run_id
@@ -186,19 +206,38 @@ _detached: list[DetachedRun] = []
 _detached_lock = threading.Lock()
 
 
-def start_in_background(instance, child: "CompiledFlow", run_config: dict, tags: dict) -> str:
+#: Dagster's in-memory (ephemeral) storages fail, rather than wait, when two runs write at once
+#: (shared-cache SQLite: "table is locked"), so on such an instance a detached child starts once
+#: its parent run has ended, and one at a time. A persistent instance runs it alongside at once.
+_in_memory_turn = threading.Lock()
+#: How long storage errors may persist while a child waits for its parent (instance disposed?).
+_GIVE_UP_AFTER_S = 30.0
+
+
+def start_in_background(instance, child: "CompiledFlow", run_config: dict, tags: dict, parent_run_id: str) -> str:
     """Run the child in a thread of this process; its run id is known before it starts."""
     from dagster._core.utils import make_new_run_id
 
     run_id = make_new_run_id()
     entry = DetachedRun(run_id=run_id, flow=child.flow.uid, thread=None)  # type: ignore[arg-type]
 
+    def execute() -> None:
+        child.job.execute_in_process(run_config=run_config, instance=instance, run_id=run_id,
+                                     tags={**tags, DETACHED_TAG: "background"}, raise_on_error=False)
+        run = instance.get_run_by_id(run_id)
+        entry.state = (run.tags.get("kestra/state") if run else None) or "FAILED"
+
     def target() -> None:
         try:
-            child.job.execute_in_process(run_config=run_config, instance=instance, run_id=run_id,
-                                         tags={**tags, DETACHED_TAG: "background"}, raise_on_error=False)
-            run = instance.get_run_by_id(run_id)
-            entry.state = (run.tags.get("kestra/state") if run else None) or "FAILED"
+            if instance.is_persistent:
+                execute()
+            elif _wait_until_finished(instance, parent_run_id):
+                with _in_memory_turn:
+                    execute()
+            else:
+                entry.state = "FAILED"
+                log.error("kestra-dagster: detached subflow %s of %s never started: its parent run %s could not "
+                          "be followed (instance disposed?)", run_id, child.flow.uid, parent_run_id)
         except Exception:  # noqa: BLE001 - nobody waits on this thread: report, do not lose it
             entry.state = "FAILED"
             log.exception("kestra-dagster: detached subflow run %s of %s crashed", run_id, child.flow.uid)
@@ -209,6 +248,24 @@ def start_in_background(instance, child: "CompiledFlow", run_config: dict, tags:
         _detached.append(entry)
     entry.thread.start()
     return run_id
+
+
+def _wait_until_finished(instance, run_id: str) -> bool:
+    """True once the run has ended; False if its storage keeps failing (the instance is gone)."""
+    import time
+
+    failing_since = None
+    while True:
+        try:
+            run = instance.get_run_by_id(run_id)
+            failing_since = None
+            if run is None or run.is_finished:
+                return run is not None
+        except Exception:  # noqa: BLE001 - a write of the parent holds the table: try again
+            failing_since = failing_since or time.monotonic()
+            if time.monotonic() - failing_since > _GIVE_UP_AFTER_S:
+                return False
+        time.sleep(0.05)
 
 
 def wait_for_detached(timeout: float | None = None) -> list[DetachedRun]:

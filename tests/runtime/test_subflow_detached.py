@@ -9,11 +9,11 @@ from __future__ import annotations
 import httpx
 import pytest
 import yaml
-from dagster import DagsterInstance, RunsFilter
+from dagster import DagsterEventType, DagsterInstance, RunsFilter
 
 from kestra_dagster.compiler.subflow import wait_for_detached
 from kestra_dagster.compiler.triggers import run_outputs
-from kestra_dagster.triggers.testing import LocalDeployment
+from kestra_dagster.triggers.testing import LocalDeployment, wait_until
 
 from .conftest import dump, execute, flow_path, ts
 
@@ -26,8 +26,9 @@ def _run_parent(name: str, instance: DagsterInstance | None = None):
     return execute(directory, file=directory / name, instance=instance)
 
 
-def test_wait_false_finishes_the_task_before_the_child_ends():
-    with DagsterInstance.ephemeral() as instance:
+def test_wait_false_finishes_the_task_before_the_child_ends(tmp_path):
+    # A persistent instance (SQLite files, as with DAGSTER_HOME): the child runs alongside at once.
+    with DagsterInstance.local_temp(str(tmp_path)) as instance:
         out = _run_parent("parent_nowait.yaml", instance)
         assert out.state == "SUCCESS", dump(out)
         call = out.outputs["call"]
@@ -35,8 +36,8 @@ def test_wait_false_finishes_the_task_before_the_child_ends():
         assert call["state"] is None and "outputs" not in call  # nothing of the child is awaited
         assert out.outputs["use"] == {"value": f"started {child_id}"}
         # the child sleeps 2 s: it is still going when the parent has ended
-        child = instance.get_run_by_id(child_id)
-        assert child is not None and not child.is_finished
+        child = wait_until(lambda: instance.get_run_by_id(child_id), 10, what="the child run")
+        assert not child.is_finished
         assert child.tags["kestra/parent_run_id"] == out.run_id
         assert child.tags["kestra/parent_task"] == "call"
         assert child.tags["kestra/parent_flow"] == "tests.subflow.parent_nowait"
@@ -53,12 +54,16 @@ def test_wait_false_finishes_the_task_before_the_child_ends():
 
 
 def test_wait_false_ignores_the_child_failure():
+    # An in-memory instance (tests, `kestra-dagster run` without DAGSTER_HOME) cannot take two runs
+    # writing at once: the child starts when its parent run has ended.
     with DagsterInstance.ephemeral() as instance:
         out = _run_parent("parent_nowait_child_fails.yaml", instance)
         assert out.state == "SUCCESS", dump(out)  # transmitFailed does not apply without wait
         (detached,) = wait_for_detached(timeout=60)
         assert detached.run_id == out.outputs["call"]["executionId"] and detached.state == "FAILED"
         assert instance.get_run_by_id(detached.run_id).tags["kestra/state"] == "FAILED"
+        parent_end = instance.get_run_record_by_id(out.run_id).end_time
+        assert instance.get_run_record_by_id(detached.run_id).start_time >= parent_end
 
 
 def test_wait_false_with_bad_inputs_fails_the_task_and_starts_nothing():
@@ -84,8 +89,24 @@ tasks:
     flowId: child-deployed
     wait: false
     inputs: {who: "{{ trigger.body.who }}"}
+  - id: nested
+    type: io.kestra.plugin.core.flow.Subflow
+    namespace: demo.subflow
+    flowId: middle-deployed
 triggers:
   - {id: hook, type: io.kestra.plugin.core.trigger.Webhook, key: sub-key}
+"""
+# A `wait: true` child runs inside its parent's run; its own `wait: false` child is still submitted.
+DEPLOYED_MIDDLE = """
+id: middle-deployed
+namespace: demo.subflow
+tasks:
+  - id: start
+    type: io.kestra.plugin.core.flow.Subflow
+    namespace: demo.subflow
+    flowId: child-deployed
+    wait: false
+    inputs: {who: nested}
 """
 DEPLOYED_CHILD = """
 id: child-deployed
@@ -115,6 +136,7 @@ def test_wait_false_under_a_daemon_submits_the_child_to_the_run_coordinator(tmp_
     flows.mkdir()
     (flows / "parent.yaml").write_text(DEPLOYED_PARENT)
     (flows / "child.yaml").write_text(DEPLOYED_CHILD)
+    (flows / "middle.yaml").write_text(DEPLOYED_MIDDLE)
     with LocalDeployment(tmp_path, flows) as dep:
         if coordinator == "queued":
             config = yaml.safe_load((dep.home / "dagster.yaml").read_text())
@@ -127,16 +149,27 @@ def test_wait_false_under_a_daemon_submits_the_child_to_the_run_coordinator(tmp_
         (parent,) = dep.wait_for_runs(WAIT, finished=True, job_name="demo_subflow__parent_deployed")
         assert parent.remote_job_origin is not None  # launched from the code location, not in process
         assert parent.tags["kestra/state"] == "SUCCESS", dep.log_text("daemon")[-3000:]
-        (child,) = dep.runs(job_name="demo_subflow__child_deployed")
+        children = {r.tags.get("kestra/parent_task"): r for r in dep.runs(job_name="demo_subflow__child_deployed")}
+        assert set(children) == {"call", "start"}
+        child = children["call"]
         assert child.tags["kestra/parent_run_id"] == parent.run_id
-        assert child.tags["kestra/parent_task"] == "call"
         assert child.tags["kestra/subflow_detached"] == "submitted"
         assert child.remote_job_origin.location_name == parent.remote_job_origin.location_name
         (outputs, _) = run_outputs(dep.instance, parent.run_id)
         assert outputs["call"]["executionId"] == child.run_id
-        (child,) = dep.wait_for_runs(WAIT, finished=True, job_name="demo_subflow__child_deployed")
+        # the middle flow ran in process inside the parent's run; its child was submitted all the same
+        middle = dep.instance.get_run_by_id(outputs["nested"]["executionId"])
+        assert middle.remote_job_origin is None and middle.tags["kestra/parent_run_id"] == parent.run_id
+        grandchild = children["start"]
+        assert grandchild.tags["kestra/parent_run_id"] == middle.run_id
+        assert grandchild.tags["kestra/subflow_detached"] == "submitted" and grandchild.remote_job_origin is not None
+
+        dep.wait_for_runs(WAIT, count=2, finished=True, job_name="demo_subflow__child_deployed")
+        child = dep.instance.get_run_by_id(child.run_id)
         assert child.is_success and child.tags["kestra/state"] == "SUCCESS"
         assert run_outputs(dep.instance, child.run_id)[0]["greet"] == {"value": "hello daemon"}
-        parent_end = dep.instance.get_run_record_by_id(parent.run_id).end_time
+        assert run_outputs(dep.instance, grandchild.run_id)[0]["greet"] == {"value": "hello nested"}
+        (call_done,) = [r.timestamp for r in dep.instance.get_records_for_run(
+            parent.run_id, of_type=DagsterEventType.STEP_SUCCESS).records if r.event_log_entry.step_key == "call"]
         child_record = dep.instance.get_run_record_by_id(child.run_id)
-        assert parent_end < child_record.end_time - 2  # the parent did not wait for the 3 s child
+        assert call_done < child_record.end_time - 2  # the task did not wait for the 3 s child

@@ -43,6 +43,8 @@ class Subflow(RunnableTask):
         flow_id = ctx.render_str(self.flowId, prop="flowId")
         inputs = ctx.render(self.inputs, prop="inputs")
         labels = ctx.render(self.labels, prop="labels") if self.labels else None
+        if self.scheduleDate:
+            ctx.logger.warning("scheduleDate is not supported yet: the subflow starts now")
         result = ctx.subflow_launcher(
             namespace=namespace, flow_id=flow_id, inputs=inputs, labels=labels, wait=self.wait,
             inherit_labels=self.inheritLabels, task_id=ctx.task_id,
