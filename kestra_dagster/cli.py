@@ -99,7 +99,12 @@ def _parse_inputs(pairs: tuple[str, ...]) -> dict[str, str]:
 @click.option("--flows-dir", type=click.Path(exists=True, file_okay=False), help="Directory of other flows (for Subflow).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
 def run(flow_file: str, inputs: tuple[str, ...], flows_dir: str | None, as_json: bool) -> None:
-    """Run FLOW_FILE to its end on the current Dagster instance (DAGSTER_HOME, else a temporary one)."""
+    """Run FLOW_FILE to its end on the current Dagster instance (DAGSTER_HOME, else a temporary one).
+
+    Subflows started with ``wait: false`` run alongside; the command waits for them too before it
+    exits (their runs are listed, and under ``detachedRuns`` with --json) but its exit code is the
+    parent's, as in Kestra.
+    """
     from kestra_dagster.compiler.runner_cli import run_flow_file
 
     try:
@@ -117,6 +122,8 @@ def run(flow_file: str, inputs: tuple[str, ...], flows_dir: str | None, as_json:
     else:
         for task, state in result["taskStates"].items():
             click.echo(f"  {task}: {state}")
+        for child in result.get("detachedRuns", []):
+            click.echo(f"  subflow {child['flow']} (wait: false) run {child['runId']}: {child['state']}")
         click.echo(f"execution {result['runId']}: {result['state']}")
     sys.exit(0 if result["state"] in ("SUCCESS", "WARNING") else 1)
 

@@ -53,6 +53,7 @@ from dagster import (
     RetryRequested,
 )
 
+from kestra_dagster.compiler import sla
 from kestra_dagster.compiler.naming import label_tag
 from kestra_dagster.engine.context import ASSET_EVENTS_KEY, mask_secrets
 from kestra_dagster.engine.execution import ExecutionState, utcnow_iso
@@ -169,6 +170,7 @@ def make_task_fn(compiled: "CompiledFlow", task: "Task", branch: str) -> Callabl
             execution.final_state = execution.final_state or execution.kestra_state().value
         services = make_services(context, compiled, execution)
         services.step_retry = StepRetry(context.retry_number, _first_attempt_started(context))
+        services.cancel_event = sla.cancel_event(context.run_id, compiled, execution, branch)  # MAX_DURATION
         runner = Runner(compiled.flow, execution, services)
         started = time.monotonic()
         try:
@@ -269,6 +271,7 @@ def make_end_fn(compiled: "CompiledFlow") -> Callable:
         ):  # a gate decided CANCEL (guessFinalState does not fold CANCELLED)
             state = State.CANCELLED
         runner = Runner(compiled.flow, execution, make_services(context, compiled, execution))
+        state = sla.settle(context, compiled, execution, runner, state)  # the flow's `sla`, if any
         output_error = None
         if state in (State.SUCCESS, State.WARNING) and compiled.flow.outputs:
             try:

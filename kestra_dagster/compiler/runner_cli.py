@@ -11,6 +11,7 @@ from dagster import DagsterInstance
 
 from kestra_dagster.compiler.definitions import load_catalog
 from kestra_dagster.compiler.ops import END_NODE, FAILED, OK, TrackingSecrets
+from kestra_dagster.compiler.subflow import wait_for_detached
 from kestra_dagster.engine.context import mask_secrets
 from kestra_dagster.engine.execution import ExecutionState
 from kestra_dagster.engine.inputs import resolve_inputs
@@ -39,7 +40,13 @@ def run_flow_file(flow_file: str, inputs: dict[str, Any], flows_dir: str | None 
             run_config=compiled.run_config(inputs), instance=instance, raise_on_error=False,
         )
         run = instance.get_run_by_id(result.run_id)
-        return summarise(result, run.tags if run else {})
+        summary = summarise(result, run.tags if run else {})
+        # `wait: false` subflows run in the background of this process: wait for them before the
+        # instance closes, so none is cut off, and say which runs they were.
+        detached = wait_for_detached()
+        if detached:
+            summary["detachedRuns"] = [{"runId": d.run_id, "flow": d.flow, "state": d.state} for d in detached]
+        return summary
 
 
 def summarise(result, tags: dict) -> dict:

@@ -250,6 +250,8 @@ class Runner:
     def run_task(self, task: Task, scope: Scope) -> State:
         log = self.logger(task.id, scope)
         started = utcnow_iso()
+        if self.services.cancel_event.is_set():  # the execution is being stopped: start nothing more
+            return self._record(task, scope, State.KILLED, started, error=self._kill_reason())
         condition = task.run_condition
         if condition is not None:
             try:
@@ -360,7 +362,9 @@ class Runner:
             log.error(message)
             return State.FAILED, None, message
         if self.services.cancel_event.is_set() and "outputs" not in result:
-            return State.KILLED, None, "killed"
+            reason = self._kill_reason()
+            log.error(reason)
+            return State.KILLED, None, reason
         if "error" in result:
             exc = result["error"]
             if isinstance(exc, TaskKilled) and self.services.cancel_event.is_set():
@@ -384,6 +388,10 @@ class Runner:
                 worker.join(CANCEL_GRACE_SECONDS)
                 return True
         return False
+
+    def _kill_reason(self) -> str:
+        """Why the run-wide cancel event is set: a reason it carries (an SLA), else a plain kill."""
+        return getattr(self.services.cancel_event, "reason", None) or "killed"
 
     def _renderer(self) -> Callable[[Any, dict], Any]:
         return render_value

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
-from kestra_dagster.model.common import KestraModel, Retry, Task
+from kestra_dagster.model.common import Duration, KestraModel, Retry, Task, parse_duration
 from kestra_dagster.model.inputs import Input
 from kestra_dagster.model.triggers import Trigger
 
@@ -56,12 +56,25 @@ class Listener(KestraModel):
 
 
 class SLA(KestraModel):
+    """A flow SLA: ``MAX_DURATION`` needs ``duration``, ``EXECUTION_ASSERTION`` needs ``assert``."""
+
     id: str
     type: Literal["MAX_DURATION", "EXECUTION_ASSERTION"]
     behavior: Literal["FAIL", "CANCEL", "NONE"] = "FAIL"
-    duration: str | None = None
+    duration: Duration | None = None
     assert_: str | None = Field(default=None, alias="assert")
     labels: dict | list | None = None
+
+    @model_validator(mode="after")
+    def _needs_its_property(self):
+        if self.type == "MAX_DURATION" and not self.duration:
+            raise ValueError(f"SLA '{self.id}' of type MAX_DURATION needs a duration (e.g. duration: PT1H)")
+        if self.duration:
+            parse_duration(self.duration)  # a fixed duration, as in Kestra (no expression)
+        if self.type == "EXECUTION_ASSERTION" and not (self.assert_ or "").strip():
+            raise ValueError(f"SLA '{self.id}' of type EXECUTION_ASSERTION needs an assert expression "
+                             "(e.g. assert: \"{{ inputs.x != 'bad' }}\")")
+        return self
 
 
 class Flow(KestraModel):

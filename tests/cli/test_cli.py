@@ -202,3 +202,14 @@ def test_run_subflow_with_flows_dir(tmp_path):
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["outputs"]["use"] == {"value": "child said: hello parent (SUCCESS)"}
+
+
+def test_run_waits_for_wait_false_subflows_and_lists_them(tmp_path):
+    directory = FLOWS / "subflow"
+    proc = cli("run", str(directory / "parent_nowait.yaml"), "--flows-dir", str(directory), "--json", tmp_path=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["state"] == "SUCCESS"
+    child_id = result["outputs"]["call"]["executionId"]
+    # the command did not exit before the background child ended, and says which run it was
+    assert result["detachedRuns"] == [{"runId": child_id, "flow": "tests.subflow.child_sleeps", "state": "SUCCESS"}]

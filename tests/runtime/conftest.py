@@ -21,6 +21,7 @@ from dagster_shared.serdes import serialize_value
 from kestra_dagster.compiler.definitions import load_catalog
 from kestra_dagster.compiler.ops import END_NODE, OK
 from kestra_dagster.compiler.runner_cli import summarise
+from kestra_dagster.compiler.subflow import wait_for_detached
 from kestra_dagster.engine.execution import ExecutionState, TaskRunRecord
 
 FLOWS = Path(__file__).resolve().parents[1] / "flows"
@@ -120,6 +121,7 @@ def execute(path: Path, inputs: dict | None = None, instance: DagsterInstance | 
         )
     finally:
         if own:
+            wait_for_detached()  # `wait: false` children still running on this instance
             instance.dispose()
 
 

@@ -21,7 +21,7 @@ from kestra_dagster.errors import FlowValidationError
 from kestra_dagster.model.loader import load_flow_file
 
 VALIDS = Path(__file__).resolve().parents[2] / ".." / "shared" / "corpus" / "kestra-tests" / "valids"
-TERMINAL = {"SUCCESS", "WARNING", "FAILED", "KILLED"}
+TERMINAL = {"SUCCESS", "WARNING", "FAILED", "KILLED", "CANCELLED"}
 
 _PAUSE = "Pause splits the job at the gate; the run ends PAUSED until the approvals sensor resumes it"
 _TRIGGER_VARS = "its tasks read trigger.* variables, which exist only when the trigger fires"
@@ -77,9 +77,6 @@ EXCLUDED: dict[str, str] = {
     "retry-new-execution-flow-duration.yml": "behavior CREATE_NEW_EXECUTION starts new executions",
     "retry-new-execution-task-attempts.yml": "behavior CREATE_NEW_EXECUTION starts new executions",
     "retry-new-execution-task-duration.yml": "behavior CREATE_NEW_EXECUTION starts new executions",
-    "sla-max-duration-fail.yaml": "flow sla is accepted but not enforced",
-    "sla-max-duration-ok.yaml": "flow sla is accepted but not enforced",
-    "sla-execution-condition.yaml": "flow sla is accepted but not enforced",
     "flow-concurrency-cancel.yml": "concurrency needs two overlapping runs (tests/runtime/test_concurrency.py)",
     "flow-concurrency-fail.yml": "concurrency needs two overlapping runs (tests/runtime/test_concurrency.py)",
     "flow-concurrency-queue.yml": "concurrency needs two overlapping runs (tests/runtime/test_concurrency.py)",
@@ -157,6 +154,10 @@ EXPECTED: dict[str, list[tuple[dict, str]]] = {
     "sequential-with-global-errors.yaml": [({}, "FAILED")],
     "sequential-with-local-errors.yaml": [({}, "FAILED")],
     "sleep.yml": [({}, "SUCCESS")],
+    "sla-max-duration-fail.yaml": [({}, "FAILED")],  # SLATestCase.maxDurationSLAShouldFail
+    "sla-max-duration-ok.yaml": [({}, "SUCCESS")],  # SLATestCase.maxDurationSLAShouldPass
+    # SLATestCase.executionConditionSLAShouldPass / ShouldCancel / ShouldLabel
+    "sla-execution-condition.yaml": [({}, "SUCCESS"), ({"string": "CANCEL"}, "CANCELLED"), ({"string": "LABEL"}, "SUCCESS")],
     "switch-impossible.yaml": [({"string": "impossible"}, "FAILED")],  # SwitchTest.switchImpossible
     "task-allow-failure-executable-flow.yml": [({}, "WARNING")],
     "task-allow-failure-flowable.yml": [({}, "WARNING")],

@@ -28,6 +28,8 @@ def test_subflow_returns_the_child_outputs(tmp_path):
         child = child_runs[0].dagster_run
         assert child.run_id == call["executionId"]
         assert child.tags["kestra/parent_run_id"] == out.run_id
+        assert child.tags["kestra/parent_task"] == "call"
+        assert "kestra/subflow_detached" not in child.tags  # wait: true runs it inside the task
         assert child.tags["kestra/state"] == "SUCCESS"
 
 

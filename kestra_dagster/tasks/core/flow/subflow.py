@@ -1,4 +1,9 @@
-"""``Subflow``: start another flow, wait for it, and expose its flow ``outputs``."""
+"""``Subflow``: start another flow; with ``wait`` (the default) wait for it and expose its flow ``outputs``.
+
+With ``wait: false`` the task only starts the child execution and succeeds at once with its
+``executionId`` (Kestra's semantics: the child's state is not awaited, ``transmitFailed`` does
+not apply); see ``compiler.subflow`` for where the child runs.
+"""
 
 from __future__ import annotations
 
@@ -38,9 +43,11 @@ class Subflow(RunnableTask):
         flow_id = ctx.render_str(self.flowId, prop="flowId")
         inputs = ctx.render(self.inputs, prop="inputs")
         labels = ctx.render(self.labels, prop="labels") if self.labels else None
+        if self.scheduleDate:
+            ctx.logger.warning("scheduleDate is not supported yet: the subflow starts now")
         result = ctx.subflow_launcher(
             namespace=namespace, flow_id=flow_id, inputs=inputs, labels=labels, wait=self.wait,
-            inherit_labels=self.inheritLabels,
+            inherit_labels=self.inheritLabels, task_id=ctx.task_id,
         )
         outputs = {"executionId": result.get("executionId"), "state": result.get("state")}
         if self.wait:
