@@ -15,7 +15,15 @@ from pydantic import Field, field_validator, model_validator
 
 from kestra_dagster.model.common import Duration, KestraModel, is_dynamic
 from kestra_dagster.model.triggers import Trigger
-from kestra_dagster.triggers.conditions import CALENDAR, EXECUTION, GENERIC, MULTIPLE, check_conditions
+from kestra_dagster.triggers.conditions import (
+    CALENDAR,
+    EXECUTION,
+    GENERIC,
+    MULTIPLE,
+    ConditionError,
+    check_conditions,
+    parse_time,
+)
 
 _CRON_NICKNAMES = {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
 _CRON_FIELD = re.compile(r"^[0-9A-Za-z*/,\-?#LW]+$")
@@ -182,12 +190,43 @@ class PreconditionWhere(KestraModel):
 
 
 class TimeWindow(KestraModel):
+    """When the preconditions must all be met (Kestra's SLA window); see ``compiler.triggers.window_bounds``."""
+
     type: Literal["DURATION_WINDOW", "SLIDING_WINDOW", "DAILY_TIME_WINDOW", "DAILY_TIME_DEADLINE"] = "DURATION_WINDOW"
     window: Duration | None = None
     windowAdvance: Duration | None = None
     startTime: str | None = None
     endTime: str | None = None
     deadline: str | None = None
+    #: Zone of the daily times (Kestra: the server's zone when unset; here too).
+    timezone: str | None = None
+
+    _check_tz = field_validator("timezone")(_check_timezone)
+
+    @field_validator("startTime", "endTime", "deadline")
+    @classmethod
+    def _check_time(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                parse_time(value)
+            except ConditionError as exc:
+                raise ValueError(str(exc)) from None
+        return value
+
+    @model_validator(mode="after")
+    def _check_fields(self) -> "TimeWindow":
+        # Kestra's TimeWindowValidator: each type takes only its own properties.
+        own = {"DURATION_WINDOW": {"window", "windowAdvance"}, "SLIDING_WINDOW": {"window"},
+               "DAILY_TIME_WINDOW": {"startTime", "endTime"}, "DAILY_TIME_DEADLINE": {"deadline"}}[self.type]
+        stray = [f for f in ("window", "windowAdvance", "startTime", "endTime", "deadline")
+                 if getattr(self, f) is not None and f not in own]
+        if stray:
+            raise ValueError(f"a time window of type {self.type} cannot have {', '.join(stray)} "
+                             f"(it takes {', '.join(sorted(own))})")
+        missing = [f for f in own - {"window", "windowAdvance"} if getattr(self, f) is None]
+        if missing:
+            raise ValueError(f"a time window of type {self.type} needs {', '.join(sorted(missing))}")
+        return self
 
 
 class Preconditions(KestraModel):
