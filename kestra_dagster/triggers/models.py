@@ -122,17 +122,22 @@ class Webhook(Trigger):
 
     key: str = Field(min_length=1, max_length=256)
     inputs: dict[str, Any] = Field(default_factory=dict)
+    #: Hold the HTTP answer until the execution ends (at most the intake's ``--max-wait``, then 202).
     wait: bool = False
+    #: With ``wait``: answer with the flow's ``outputs`` instead of the execution summary.
     returnOutputs: bool = False
-    responseContentType: str | None = None
+    responseContentType: Literal["application/json", "text/plain"] | None = None
+    #: With ``wait`` and ``returnOutputs``: the status to answer (default 200, 500 when the execution failed).
+    responseCode: int | str | None = None
 
     @model_validator(mode="after")
     def _check_wait(self) -> "Webhook":
-        if self.wait or self.returnOutputs:
-            raise ValueError(
-                "wait/returnOutputs are not supported: the intake acknowledges once the delivery is stored and "
-                "answers with its delivery id; poll GET /api/v1/executions/webhook/deliveries/{id} for the run"
-            )
+        # Kestra's WebhookValidation: the response options only mean something when the call waits.
+        if self.returnOutputs and not self.wait:
+            raise ValueError("returnOutputs needs wait: true (the outputs exist only once the execution has ended)")
+        for name in ("responseContentType", "responseCode"):
+            if getattr(self, name) is not None and not (self.wait and self.returnOutputs):
+                raise ValueError(f"{name} needs wait: true and returnOutputs: true")
         _check_conditions(self, CALENDAR | GENERIC)
         return self
 

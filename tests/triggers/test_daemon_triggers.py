@@ -111,3 +111,26 @@ def test_git_polling_runs_once_per_new_matching_tag(deployment, git_repo):
     assert _value(dep, run, "ref") == f"tag v1.0 {commit}"
     time.sleep(3)
     assert len(dep.runs(job_name="demo_git__git_poll")) == 1  # a branch push and 'nightly' started nothing
+
+
+def _call(dep, flow_id, key, **kwargs):
+    return httpx.post(f"{dep.url}/api/v1/executions/webhook/demo.wait/{flow_id}/{key}", timeout=150, **kwargs)
+
+
+def test_webhook_wait_answers_when_the_execution_ends(deployment):
+    dep = deployment
+    # returnOutputs: the flow's outputs are the answer, with the status responseCode renders
+    r = _call(dep, "wait-outputs", "out-key", json={"name": "teapot"})
+    assert (r.status_code, r.json()) == (418, {"response": "teapot"}), r.text
+    (run,) = dep.runs(job_name="demo_wait__wait_outputs")
+    assert run.is_finished and run.tags["kestra/trigger_id"] == "json"
+    # text/plain: e.g. a validation handshake echoing a token
+    r = _call(dep, "wait-outputs", "text-key", params={"validationToken": "tok-42"})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
+    assert r.text == '{"response": "tok-42"}'  # the outputs map as text, as Kestra sends a non-string body
+    # wait without returnOutputs: the execution summary; 500 because the execution failed
+    r = _call(dep, "wait-fail", "fail-key", json={})
+    body = r.json()
+    assert r.status_code == 500 and body["state"] == "FAILED", r.text
+    (failed,) = dep.runs(tags={"kestra/delivery_id": body["deliveryId"]})
+    assert body["runId"] == failed.run_id and body["executionId"]
