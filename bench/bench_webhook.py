@@ -16,7 +16,9 @@ Run from the repository root::
    handed the run to the run launcher: the ``RUN_STARTING`` event Dagster writes in
    ``instance.launch_run`` before calling the launcher, status STARTING) and accepted → run
    *started* (the run worker process began executing: ``RUN_START``, the record's ``start_time``).
-   Prints p50/p90/max.
+   Prints p50/p90/max, and accepted → worker process up (its "Started process for run" event).
+   Run workers come from the code server's preloaded fork server (``compiler.run_workers``); run
+   with ``KESTRA_RUN_WORKER_START=spawn`` to measure Dagster's own spawn for comparison.
 
 Numbers depend on the machine and on what else runs on it; the script prints the load average.
 """

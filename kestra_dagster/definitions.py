@@ -1,8 +1,12 @@
 """The code location: every flow under ``$KESTRA_FLOWS_DIR`` (default ``flows/``) as Dagster jobs.
 
 Point ``workspace.yaml`` (or ``dagster dev -m kestra_dagster.definitions``) at this module.
+Loaded by a code server, it also makes that server start run workers from a preloaded fork
+server (``compiler.run_workers``; ``KESTRA_RUN_WORKER_START=spawn`` to opt out).
 """
 
 from kestra_dagster.compiler.definitions import build_definitions
+from kestra_dagster.compiler.run_workers import start_runs_from_forkserver
 
+start_runs_from_forkserver()
 defs = build_definitions()

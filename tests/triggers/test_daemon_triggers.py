@@ -6,7 +6,9 @@ Each sensor assertion waits at most ~15 s (the sensor loop runs every 0.5 s here
 
 from __future__ import annotations
 
+import os
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -134,3 +136,35 @@ def test_webhook_wait_answers_when_the_execution_ends(deployment):
     assert r.status_code == 500 and body["state"] == "FAILED", r.text
     (failed,) = dep.runs(tags={"kestra/delivery_id": body["deliveryId"]})
     assert body["runId"] == failed.run_id and body["executionId"]
+
+
+def _forkservers_in_session_of(pid: int) -> list[int]:
+    """Run-worker fork servers (``compiler.run_workers``) among the processes of ``pid``'s session."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+            if b"multiprocessing.forkserver" in cmdline and os.getsid(int(entry.name)) == os.getsid(pid):
+                found.append(int(entry.name))
+        except OSError:  # the process ended meanwhile
+            continue
+    return found
+
+
+def test_run_workers_come_from_the_preloaded_fork_server(deployment, monkeypatch):
+    dep = deployment
+    r = _call(dep, "wait-outputs", "out-key", json={"name": "forked"})  # answers once its run has ended
+    assert (r.status_code, r.json()) == (201, {"response": "forked"}), r.text
+    assert _forkservers_in_session_of(dep.processes["daemon"].pid)  # the code server's fork server is up
+
+    from dagster._grpc.server import DagsterApiServer
+
+    from kestra_dagster.compiler.run_workers import start_runs_from_forkserver
+
+    monkeypatch.setenv("KESTRA_RUN_WORKER_START", "spawn")
+    assert start_runs_from_forkserver() is False  # the opt-out leaves Dagster's spawn alone
+    monkeypatch.delenv("KESTRA_RUN_WORKER_START")
+    assert start_runs_from_forkserver() and start_runs_from_forkserver()  # idempotent
+    assert DagsterApiServer.StartRun._kestra_forkserver
