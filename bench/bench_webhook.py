@@ -9,7 +9,8 @@ Run from the repository root::
    a fresh SQLite Dagster instance, ``--concurrency`` clients posting small JSON bodies for
    ``--seconds``. Every 200 means the delivery was committed to the instance's database
    (group commit). Prints requests/s, p50/p99 latency and the status counts.
-2. **Webhook → run**: the daemon (``python -m kestra_dagster.triggers.daemon``, sensor loop 0.5 s,
+2. **Webhook → run**: the daemon (``python -m kestra_dagster.triggers.daemon``, sensor loop 0.5 s
+   unless ``--sensor-loop``,
    DefaultRunCoordinator, threaded sensors) and the intake; one delivery at a time, waiting for
    its run to finish before the next. For each: accepted → run *created* (the sensor requested it;
    Dagster's run record ``create_timestamp``), accepted → run *launched* (the run coordinator
@@ -119,11 +120,11 @@ def _summary(label: str, values: list[float], note: str = "") -> str:
             f"max {max(values):5.2f} s{note}")
 
 
-def latency(root: Path, flows: Path, samples: int) -> None:
+def latency(root: Path, flows: Path, samples: int, loop: float) -> None:
     from dagster import RunsFilter
 
     figures: dict[str, list[float]] = {"created": [], "launched": [], "worker": [], "started": []}
-    with LocalDeployment(root / "latency", flows, sensor_loop_seconds=0.5) as dep:
+    with LocalDeployment(root / "latency", flows, sensor_loop_seconds=loop) as dep:
         dep.start_daemon()
         url = dep.start_intake()
         # warm up: the first run pays for the code server's start
@@ -140,7 +141,7 @@ def latency(root: Path, flows: Path, samples: int) -> None:
             for key in ("launched", "worker", "started"):
                 figures[key].append(stamps[key] - accepted)
             time.sleep(0.3)
-    print(_summary("webhook → run created:", figures["created"], f" ({samples} samples, sensor loop 0.5 s)"))
+    print(_summary("webhook → run created:", figures["created"], f" ({samples} samples, sensor loop {loop:g} s)"))
     print(_summary("webhook → run launched:", figures["launched"], " (RUN_STARTING: the launcher took the run)"))
     print(_summary("webhook → worker process up:", figures["worker"], " (spawned Python + dagster imported)"))
     print(_summary("webhook → run started:", figures["started"], " (RUN_START: job loaded, first step next)"))
@@ -152,6 +153,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=None)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--samples", type=int, default=None)
+    parser.add_argument("--sensor-loop", type=float, default=0.5,
+                        help="the daemon's sensor loop (KESTRA_SENSOR_LOOP_SECONDS; the daemon's default is 1)")
     args = parser.parse_args()
     seconds = args.seconds or (4 if args.quick else 10)
     samples = args.samples or (6 if args.quick else 12)
@@ -162,7 +165,7 @@ def main() -> None:
         flows.mkdir()
         (flows / "hook.yaml").write_text(FLOW)
         throughput(root, flows, seconds, args.concurrency)
-        latency(root, flows, samples)
+        latency(root, flows, samples, args.sensor_loop)
     print(f"load average after: {os.getloadavg()[0]:.2f}")
 
 

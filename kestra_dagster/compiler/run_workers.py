@@ -21,6 +21,8 @@ import functools
 import logging
 import multiprocessing
 import os
+import sys
+import threading
 
 #: Imported once by the fork server (its own module, so the code server imports none of it twice).
 PRELOAD = ["kestra_dagster.compiler._worker_preload"]
@@ -30,7 +32,10 @@ log = logging.getLogger("kestra_dagster")
 
 def start_runs_from_forkserver() -> bool:
     """Make this process's Dagster code server start run workers from a preloaded fork server
-    (idempotent; False when disabled or not possible here)."""
+    (idempotent; False when disabled or not possible here). Inside a code server (it imported
+    Dagster's gRPC server before loading us, and is no run worker itself) the fork server is
+    started at once, in the background, so the first run does not wait for its imports."""
+    in_code_server = "dagster._grpc.server" in sys.modules and multiprocessing.parent_process() is None
     if os.environ.get("KESTRA_RUN_WORKER_START", "forkserver") != "forkserver":
         return False
     if "forkserver" not in multiprocessing.get_all_start_methods():
@@ -42,7 +47,7 @@ def start_runs_from_forkserver() -> bool:
     original = DagsterApiServer.StartRun
     if getattr(original, "_kestra_forkserver", False):
         return True
-    if not hasattr(DagsterApiServer, "__init__") or "_mp_ctx" not in DagsterApiServer.__init__.__code__.co_names:
+    if "_mp_ctx" not in DagsterApiServer.__init__.__code__.co_names:
         log.warning("kestra-dagster: this dagster's code server has no _mp_ctx; run workers start with spawn")
         return False
     context = multiprocessing.get_context("forkserver")
@@ -55,4 +60,15 @@ def start_runs_from_forkserver() -> bool:
 
     StartRun._kestra_forkserver = True  # type: ignore[attr-defined]
     DagsterApiServer.StartRun = StartRun
+    if in_code_server:
+        threading.Thread(target=_warm_up, name="kestra-forkserver-warm-up", daemon=True).start()
     return True
+
+
+def _warm_up() -> None:
+    from multiprocessing import forkserver
+
+    try:
+        forkserver.ensure_running()
+    except Exception as exc:  # noqa: BLE001 - the first run will start it (or report why it cannot)
+        log.warning("kestra-dagster: could not start the run-worker fork server ahead of time: %s", exc)
