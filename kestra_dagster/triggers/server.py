@@ -20,7 +20,9 @@ the execution summary (``state``, ``runId``, ``executionId``), or with ``returnO
 ended FAILED or KILLED (unless ``responseCode`` says otherwise). Kestra waits without limit; here
 the wait is bounded by ``max_wait_seconds``, after which the answer is **202** with the ids so far
 (the delivery is stored either way, so the run still happens). The run's Dagster end is the end:
-a flow split at a Pause answers with the first part (state PAUSED).
+a flow split at a Pause answers with the first part (state PAUSED). The outputs are read where the
+Flow trigger reads ``trigger.outputs``: the run's output metadata, so secrets are masked and more
+than 64 kB of outputs arrive as truncated text.
 
 Keys and secrets never reach the logs: the access log masks the key segment of the path.
 """
@@ -155,7 +157,7 @@ class WebhookIntake:
 
     # ------------------------------------------------------------------ one request
     async def handle(self, method: str, namespace: str, flow_id: str, key: str, headers: list[tuple[str, str]],
-                     query: list[tuple[str, str]], read_body) -> tuple[int, dict[str, Any], dict[str, str]]:
+                     query: list[tuple[str, str]], read_body) -> tuple[int, Any, dict[str, str]]:
         """(status, body, extra headers): the body is JSON-able, or a ``str`` to send as text/plain.
         ``read_body(limit)`` returns bytes or None when over limit."""
         if self._in_flight >= self.config.max_in_flight:
