@@ -143,7 +143,7 @@ def latency(root: Path, flows: Path, samples: int, loop: float) -> None:
             time.sleep(0.3)
     print(_summary("webhook → run created:", figures["created"], f" ({samples} samples, sensor loop {loop:g} s)"))
     print(_summary("webhook → run launched:", figures["launched"], " (RUN_STARTING: the launcher took the run)"))
-    print(_summary("webhook → worker process up:", figures["worker"], " (spawned Python + dagster imported)"))
+    print(_summary("webhook → worker process up:", figures["worker"], " (worker process running, instance opened)"))
     print(_summary("webhook → run started:", figures["started"], " (RUN_START: job loaded, first step next)"))
 
 

@@ -8,6 +8,7 @@ import dagster._core.execution.api  # noqa: F401
 import dagster._core.storage.event_log.sqlite  # noqa: F401
 import dagster._core.storage.runs.sqlite  # noqa: F401
 import dagster._core.storage.schedules.sqlite  # noqa: F401
+import dagster._core.workspace.autodiscovery  # noqa: F401 - finds `defs` in the code location module
 import dagster._grpc.impl  # noqa: F401
 
 import kestra_dagster.compiler.definitions  # noqa: F401

@@ -32,18 +32,15 @@ log = logging.getLogger("kestra_dagster")
 
 def start_runs_from_forkserver() -> bool:
     """Make this process's Dagster code server start run workers from a preloaded fork server
-    (idempotent; False when disabled or not possible here). Inside a code server (it imported
-    Dagster's gRPC server before loading us, and is no run worker itself) the fork server is
-    started at once, in the background, so the first run does not wait for its imports."""
-    in_code_server = "dagster._grpc.server" in sys.modules and multiprocessing.parent_process() is None
+    (idempotent; False when disabled or when this process is no code server). A code server has
+    imported Dagster's gRPC server before it loads us; a run worker, a CLI or a script has not,
+    and must not pay for importing gRPC. In a code server the fork server is started at once, in
+    the background, so the first run does not wait for its imports either."""
     if os.environ.get("KESTRA_RUN_WORKER_START", "forkserver") != "forkserver":
         return False
-    if "forkserver" not in multiprocessing.get_all_start_methods():
+    if "dagster._grpc.server" not in sys.modules or "forkserver" not in multiprocessing.get_all_start_methods():
         return False
-    try:
-        from dagster._grpc.server import DagsterApiServer
-    except ImportError:  # pragma: no cover - dagster moved it: keep spawn
-        return False
+    from dagster._grpc.server import DagsterApiServer
     original = DagsterApiServer.StartRun
     if getattr(original, "_kestra_forkserver", False):
         return True
@@ -60,7 +57,7 @@ def start_runs_from_forkserver() -> bool:
 
     StartRun._kestra_forkserver = True  # type: ignore[attr-defined]
     DagsterApiServer.StartRun = StartRun
-    if in_code_server:
+    if multiprocessing.parent_process() is None:  # not a worker that some code server started itself
         threading.Thread(target=_warm_up, name="kestra-forkserver-warm-up", daemon=True).start()
     return True
 
