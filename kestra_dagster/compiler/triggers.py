@@ -404,8 +404,8 @@ def _listened_flows(trigger: FlowTrigger) -> set[str] | None:
     walk(trigger.conditions)
     if trigger.preconditions:
         uids.update(f"{f.namespace}.{f.flowId}" for f in trigger.preconditions.flows)
-        if trigger.preconditions.where:
-            return None
+        if trigger.preconditions.where or any(f.flowId is None for f in trigger.preconditions.flows):
+            return None  # a whole namespace, or filters: watch every job
     direct = [c for c in trigger.conditions if condition_type(c).endswith(".ExecutionFlow")]
     multiple = [c for c in trigger.conditions if condition_type(c) == MULTIPLE]
     if direct or trigger.preconditions or multiple:
@@ -503,7 +503,7 @@ def _named_checks(trigger: FlowTrigger) -> list[tuple[str, Callable[[dict, dict]
     if pre is not None:
         for i, f in enumerate(pre.flows):
             def flow_check(execution, variables, f=f):
-                if execution["namespace"] != f.namespace or execution["flowId"] != f.flowId:
+                if execution["namespace"] != f.namespace or f.flowId not in (None, execution["flowId"]):
                     return False
                 if execution["state"] not in (f.states or ["SUCCESS"]):
                     return False

@@ -176,7 +176,8 @@ class GitLabWebhook(_GitWebhook):
 
 class PreconditionFlow(KestraModel):
     namespace: str
-    flowId: str
+    #: Unset: any flow of the namespace.
+    flowId: str | None = None
     states: list[str] | None = None
     labels: dict[str, Any] | list[dict[str, Any]] | None = None
 

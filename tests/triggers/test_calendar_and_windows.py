@@ -209,3 +209,30 @@ def test_time_window_properties_are_checked_at_load(tmp_path: Path, window: str,
 """)
     with pytest.raises(FlowValidationError, match=message):
         load_flow_file(path)
+
+
+def test_precondition_on_a_whole_namespace(tmp_path: Path):
+    """A precondition flow without flowId is met by any flow of its namespace, and the trigger's
+    sensors then watch every job (Kestra lets a dependency name only the namespace)."""
+    for name in ("extract", "load"):
+        (tmp_path / f"{name}.yaml").write_text(UPSTREAM.format(id=name))
+    (tmp_path / "listener.yaml").write_text(LISTENER + """  - id: team-and-load
+    type: io.kestra.plugin.core.trigger.Flow
+    preconditions:
+      flows:
+        - {namespace: company.team}
+        - {namespace: company.team, flowId: load, states: [FAILED]}
+""")
+    compiled = load_catalog([tmp_path]).flows["company.team.listener"]
+    (trigger,) = compiled.flow.triggers
+    instance = dg.DagsterInstance.ephemeral()
+    evaluate = flow_trigger_evaluator(compiled, trigger, ["SUCCESS", "FAILED"])
+    try:
+        assert not fired(evaluate(instance, FakeRun("load", "FAILED", dg.DagsterRunStatus.FAILURE)))  # team: SUCCESS only
+        assert fired(evaluate(instance, FakeRun("extract", "SUCCESS")))
+    finally:
+        instance.dispose()
+    # the sensors exist (no "company.team.None is not loaded"): they watch every job
+    defs = build_definitions([tmp_path])
+    assert isinstance(defs.resolve_sensor_def("company_team__listener__team_and_load__on_success"),
+                      dg.RunStatusSensorDefinition)
