@@ -9,11 +9,17 @@ Run from the repository root::
    a fresh SQLite Dagster instance, ``--concurrency`` clients posting small JSON bodies for
    ``--seconds``. Every 200 means the delivery was committed to the instance's database
    (group commit). Prints requests/s, p50/p99 latency and the status counts.
-2. **Webhook → run**: the daemon (``python -m kestra_dagster.triggers.daemon``, sensor loop 0.5 s,
+2. **Webhook → run**: the daemon (``python -m kestra_dagster.triggers.daemon``, sensor loop 0.5 s
+   unless ``--sensor-loop``,
    DefaultRunCoordinator, threaded sensors) and the intake; one delivery at a time, waiting for
    its run to finish before the next. For each: accepted → run *created* (the sensor requested it;
-   Dagster's run record ``create_timestamp``) and accepted → run *started* (the launched process
-   began executing, ``start_time``). Prints p50/p90/max.
+   Dagster's run record ``create_timestamp``), accepted → run *launched* (the run coordinator
+   handed the run to the run launcher: the ``RUN_STARTING`` event Dagster writes in
+   ``instance.launch_run`` before calling the launcher, status STARTING) and accepted → run
+   *started* (the run worker process began executing: ``RUN_START``, the record's ``start_time``).
+   Prints p50/p90/max, and accepted → worker process up (its "Started process for run" event).
+   Run workers come from the code server's preloaded fork server (``compiler.run_workers``); run
+   with ``KESTRA_RUN_WORKER_START=spawn`` to measure Dagster's own spawn for comparison.
 
 Numbers depend on the machine and on what else runs on it; the script prints the load average.
 """
@@ -90,11 +96,35 @@ def throughput(root: Path, flows: Path, seconds: float, concurrency: int) -> Non
           f"p99 {pct(server, .99):.1f} ms; statuses {dict(codes)}; rows stored {stored}")
 
 
-def latency(root: Path, flows: Path, samples: int) -> None:
+def run_timestamps(instance, run_id: str) -> dict[str, float]:
+    """When the run was launched (``RUN_STARTING``), its worker process was up ("Started process
+    for run", written by the worker once Python, dagster and the instance are loaded) and it started
+    executing (``RUN_START``), from its event log."""
+    from dagster import DagsterEventType
+
+    found: dict[str, float] = {}
+    for record in instance.get_records_for_run(run_id, limit=50).records:
+        entry = record.event_log_entry
+        kind = entry.dagster_event.event_type if entry.dagster_event else None
+        if kind == DagsterEventType.RUN_STARTING:
+            found.setdefault("launched", entry.timestamp)
+        elif kind == DagsterEventType.ENGINE_EVENT and (entry.dagster_event.message or "").startswith("Started process"):
+            found.setdefault("worker", entry.timestamp)
+        elif kind == DagsterEventType.RUN_START:
+            found.setdefault("started", entry.timestamp)
+    return found
+
+
+def _summary(label: str, values: list[float], note: str = "") -> str:
+    return (f"{label:<28} p50 {statistics.median(values):5.2f} s, p90 {pct(values, .9):5.2f} s, "
+            f"max {max(values):5.2f} s{note}")
+
+
+def latency(root: Path, flows: Path, samples: int, loop: float) -> None:
     from dagster import RunsFilter
 
-    created, started_ = [], []
-    with LocalDeployment(root / "latency", flows, sensor_loop_seconds=0.5) as dep:
+    figures: dict[str, list[float]] = {"created": [], "launched": [], "worker": [], "started": []}
+    with LocalDeployment(root / "latency", flows, sensor_loop_seconds=loop) as dep:
         dep.start_daemon()
         url = dep.start_intake()
         # warm up: the first run pays for the code server's start
@@ -106,13 +136,15 @@ def latency(root: Path, flows: Path, samples: int) -> None:
             delivery = r.json()["id"]
             dep.wait_for_runs(120, finished=True, tags={"kestra/delivery_id": delivery})
             (record,) = dep.instance.get_run_records(filters=RunsFilter(tags={"kestra/delivery_id": delivery}))
-            created.append(record.create_timestamp.timestamp() - accepted)
-            started_.append((record.start_time or record.create_timestamp.timestamp()) - accepted)
+            stamps = run_timestamps(dep.instance, record.dagster_run.run_id)
+            figures["created"].append(record.create_timestamp.timestamp() - accepted)
+            for key in ("launched", "worker", "started"):
+                figures[key].append(stamps[key] - accepted)
             time.sleep(0.3)
-    print(f"webhook → run created:  p50 {statistics.median(created):.2f} s, p90 {pct(created, .9):.2f} s, "
-          f"max {max(created):.2f} s ({samples} samples, sensor loop 0.5 s)")
-    print(f"webhook → run started:  p50 {statistics.median(started_):.2f} s, p90 {pct(started_, .9):.2f} s, "
-          f"max {max(started_):.2f} s (includes launching the run's process)")
+    print(_summary("webhook → run created:", figures["created"], f" ({samples} samples, sensor loop {loop:g} s)"))
+    print(_summary("webhook → run launched:", figures["launched"], " (RUN_STARTING: the launcher took the run)"))
+    print(_summary("webhook → worker process up:", figures["worker"], " (worker process running, instance opened)"))
+    print(_summary("webhook → run started:", figures["started"], " (RUN_START: job loaded, first step next)"))
 
 
 def main() -> None:
@@ -121,6 +153,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=None)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--samples", type=int, default=None)
+    parser.add_argument("--sensor-loop", type=float, default=0.5,
+                        help="the daemon's sensor loop (KESTRA_SENSOR_LOOP_SECONDS; the daemon's default is 1)")
     args = parser.parse_args()
     seconds = args.seconds or (4 if args.quick else 10)
     samples = args.samples or (6 if args.quick else 12)
@@ -131,7 +165,7 @@ def main() -> None:
         flows.mkdir()
         (flows / "hook.yaml").write_text(FLOW)
         throughput(root, flows, seconds, args.concurrency)
-        latency(root, flows, samples)
+        latency(root, flows, samples, args.sensor_loop)
     print(f"load average after: {os.getloadavg()[0]:.2f}")
 
 

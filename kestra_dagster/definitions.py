@@ -2,9 +2,12 @@
 
 Point ``workspace.yaml`` (or ``dagster dev -m kestra_dagster.definitions``) at this module. The
 jobs are built lazily (see ``compiler.definitions.build_repository``): a launched run builds only
-its own flow's job.
+its own flow's job. Loaded by a code server, it also makes that server start run workers from a
+preloaded fork server (``compiler.run_workers``; ``KESTRA_RUN_WORKER_START=spawn`` to opt out).
 """
 
 from kestra_dagster.compiler.definitions import build_repository
+from kestra_dagster.compiler.run_workers import start_runs_from_forkserver
 
+start_runs_from_forkserver()
 defs = build_repository()

@@ -63,6 +63,7 @@ from kestra_dagster.triggers.models import (
     S3Trigger,
     Schedule,
     ScheduleOnDates,
+    TimeWindow,
     Webhook,
 )
 
@@ -403,8 +404,8 @@ def _listened_flows(trigger: FlowTrigger) -> set[str] | None:
     walk(trigger.conditions)
     if trigger.preconditions:
         uids.update(f"{f.namespace}.{f.flowId}" for f in trigger.preconditions.flows)
-        if trigger.preconditions.where:
-            return None
+        if trigger.preconditions.where or any(f.flowId is None for f in trigger.preconditions.flows):
+            return None  # a whole namespace, or filters: watch every job
     direct = [c for c in trigger.conditions if condition_type(c).endswith(".ExecutionFlow")]
     multiple = [c for c in trigger.conditions if condition_type(c) == MULTIPLE]
     if direct or trigger.preconditions or multiple:
@@ -444,8 +445,10 @@ def build_flow_sensors(compiled: "CompiledFlow", trigger: FlowTrigger, catalog: 
     return sensors
 
 
-def flow_trigger_evaluator(compiled: "CompiledFlow", trigger: FlowTrigger, states: list[str]):
-    """``(instance, run) -> RunRequest | SkipReason`` for one finished run (also used by tests)."""
+def flow_trigger_evaluator(compiled: "CompiledFlow", trigger: FlowTrigger, states: list[str],
+                           clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)):
+    """``(instance, run) -> RunRequest | SkipReason`` for one finished run (also used by tests, which
+    set ``clock`` to place executions inside or outside a time window)."""
     target = compiled.flow
     checks = _named_checks(trigger)
 
@@ -468,7 +471,7 @@ def flow_trigger_evaluator(compiled: "CompiledFlow", trigger: FlowTrigger, state
                      "outputs": flow_outputs}
         variables = {"trigger": trig, "outputs": task_outputs, "flow": {"namespace": namespace, "id": flow_id},
                      "labels": labels, "execution": {"id": execution_id, "state": state}}
-        now = datetime.now(timezone.utc)
+        now = clock()
         if not _conditions_hold(trigger, now, variables, execution):
             return SkipReason(f"conditions of {trigger.id} are false for {uid} ({state})")
         if checks:
@@ -500,7 +503,7 @@ def _named_checks(trigger: FlowTrigger) -> list[tuple[str, Callable[[dict, dict]
     if pre is not None:
         for i, f in enumerate(pre.flows):
             def flow_check(execution, variables, f=f):
-                if execution["namespace"] != f.namespace or execution["flowId"] != f.flowId:
+                if execution["namespace"] != f.namespace or f.flowId not in (None, execution["flowId"]):
                     return False
                 if execution["state"] not in (f.states or ["SUCCESS"]):
                     return False
@@ -535,32 +538,75 @@ def _filter_matches(flt, execution: dict, variables: dict) -> bool:
     return ops[flt.type]()
 
 
-def _window(trigger: FlowTrigger) -> timedelta:
+def _time_window(trigger: FlowTrigger) -> TimeWindow:
+    """The window the stateful checks must all be met in: ``preconditions.timeWindow``, or a
+    ``MultipleCondition``'s ``window``/``windowAdvance`` (a DURATION_WINDOW); default one day."""
     for cond in trigger.conditions:
-        if condition_type(cond) == MULTIPLE and cond.get("window"):
-            return parse_duration(cond["window"])
+        if condition_type(cond) == MULTIPLE and (cond.get("window") or cond.get("windowAdvance")):
+            return TimeWindow(window=cond.get("window"), windowAdvance=cond.get("windowAdvance"))
     pre = trigger.preconditions
     if pre is not None and pre.timeWindow is not None:
-        if pre.timeWindow.type not in ("DURATION_WINDOW", "SLIDING_WINDOW"):
-            raise TriggerCompileError(f"timeWindow {pre.timeWindow.type} is not supported (DURATION_WINDOW is)")
-        if pre.timeWindow.window:
-            return parse_duration(pre.timeWindow.window)
-    return timedelta(days=1)
+        return pre.timeWindow
+    return TimeWindow()
+
+
+def window_bounds(tw: TimeWindow, now: datetime) -> tuple[datetime, datetime]:
+    """[start, end) of the window that an execution ending at ``now`` would open (Kestra's
+    ``TimeWindow.boundaries``):
+
+    * DURATION_WINDOW: consecutive windows of ``window`` (default 1 day) from midnight, shifted by
+      ``windowAdvance`` (PT6H: 00-06, 06-12…; with windowAdvance PT3H: 03-09, 09-15…), the one
+      holding ``now``;
+    * SLIDING_WINDOW: ``window`` from ``now`` (the window opens with the first matching execution);
+    * DAILY_TIME_WINDOW: today between ``startTime`` and ``endTime``;
+    * DAILY_TIME_DEADLINE: today from midnight to ``deadline``.
+
+    Daily times and midnight are taken in ``timezone`` (default: this server's zone, as Kestra)."""
+    from kestra_dagster.triggers.conditions import parse_time
+
+    zone = ZoneInfo(tw.timezone) if tw.timezone else datetime.now().astimezone().tzinfo
+    local = now.astimezone(zone)
+
+    def today_at(raw: str) -> datetime:
+        at = parse_time(raw)
+        return datetime.combine(local.date(), at.replace(tzinfo=None), tzinfo=zone)
+
+    if tw.type == "DAILY_TIME_WINDOW":
+        return today_at(tw.startTime), today_at(tw.endTime)
+    if tw.type == "DAILY_TIME_DEADLINE":
+        return datetime.combine(local.date(), datetime.min.time(), tzinfo=zone), today_at(tw.deadline)
+    length = parse_duration(tw.window) if tw.window else timedelta(days=1)
+    if tw.type == "SLIDING_WINDOW":
+        return now, now + length
+    anchor = datetime.combine(local.date(), datetime.min.time(), tzinfo=zone)
+    if tw.windowAdvance:
+        anchor += parse_duration(tw.windowAdvance)
+    start = anchor + length * ((local - anchor) // length)
+    return start, start + length
 
 
 def _advance_checks(instance, compiled, trigger, checks, execution, variables, now: datetime) -> tuple[bool, str]:
-    """Record which checks this execution meets; fire (and reset) once all are met within the window."""
+    """Record which checks this execution meets in the current time window; fire (and reset) once
+    all are met. As in Kestra, an execution outside its window (a daily window before its start or
+    after its end) counts for nothing; a window that has ended is replaced by the next one."""
     key = f"kestra/trigger-state/{compiled.flow.uid}/{trigger.id}"
     raw = instance.run_storage.get_cursor_values({key}).get(key)
-    met: dict[str, float] = json.loads(raw) if raw else {}
-    horizon = now.timestamp() - _window(trigger).total_seconds()
-    met = {name: ts for name, ts in met.items() if ts >= horizon}
+    state = json.loads(raw) if raw else {}
+    ts = now.timestamp()
+    if not ("start" in state and state["start"] <= ts < state["end"]):  # also drops the pre-window format
+        start, end = window_bounds(_time_window(trigger), now)
+        state = {"start": start.timestamp(), "end": end.timestamp(), "met": {}}
+    if not state["start"] <= ts < state["end"]:
+        window = f"{datetime.fromtimestamp(state['start'], timezone.utc).isoformat()} – " \
+                 f"{datetime.fromtimestamp(state['end'], timezone.utc).isoformat()}"
+        return False, f"outside the time window ({window})"
+    met = state["met"]
     for name, check in checks:
         if check(execution, variables):
-            met[name] = now.timestamp()
+            met[name] = ts
     missing = [name for name, _ in checks if name not in met]
     reset = trigger.preconditions.resetOnSuccess if trigger.preconditions else True
-    instance.run_storage.set_cursor_values({key: json.dumps({} if not missing and reset else met)})
+    instance.run_storage.set_cursor_values({key: json.dumps({} if not missing and reset else state)})
     if missing:
         return False, f"waiting for {', '.join(missing)}"
     return True, "all conditions met"

@@ -16,9 +16,12 @@ import click
               help="Larger bodies get 413.")
 @click.option("--max-pending", default=10_000, show_default=True, type=int,
               help="Deliveries of one flow still waiting for their run before 429.")
+@click.option("--max-wait", default=60.0, show_default=True, type=float,
+              help="Seconds a `wait: true` webhook call is held for its execution to end; then 202 with the ids.")
 @click.option("--with-approvals/--no-approvals", default=True, show_default=True,
               help="Also serve the approval API and page (see `kestra-dagster resume`).")
-def webhooks(host: str, port: int, flows_dir: str, max_body_bytes: int, max_pending: int, with_approvals: bool) -> None:
+def webhooks(host: str, port: int, flows_dir: str, max_body_bytes: int, max_pending: int, max_wait: float,
+             with_approvals: bool) -> None:
     """Serve Kestra's webhook URL; deliveries are stored in the Dagster instance (DAGSTER_HOME).
 
     Runs are started by each flow's webhook sensor, so the Dagster daemon must run too
@@ -31,6 +34,6 @@ def webhooks(host: str, port: int, flows_dir: str, max_body_bytes: int, max_pend
         from kestra_dagster.approvals import build_routes
 
         extra = build_routes(flows_dirs=[flows_dir])
-    app = build_app([flows_dir], config=IntakeConfig(max_body_bytes=max_body_bytes, max_pending_per_flow=max_pending),
-                    extra_routes=extra)
+    config = IntakeConfig(max_body_bytes=max_body_bytes, max_pending_per_flow=max_pending, max_wait_seconds=max_wait)
+    app = build_app([flows_dir], config=config, extra_routes=extra)
     serve(app, host, port)

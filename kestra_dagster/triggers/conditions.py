@@ -1,7 +1,7 @@
 """Kestra trigger ``conditions``, evaluated in plain Python.
 
-Calendar conditions (DayWeek, DayWeekInMonth, Weekend, DateTimeBetween, TimeBetween) look at
-``date`` (default: the trigger date); execution conditions (ExecutionStatus, ExecutionFlow,
+Calendar conditions (DayWeek, DayWeekInMonth, Weekend, DateTimeBetween, TimeBetween,
+PublicHoliday) look at ``date`` (default: the trigger date); execution conditions (ExecutionStatus, ExecutionFlow,
 ExecutionNamespace, ExecutionLabels, ExecutionOutputs) look at the execution that ended (Flow
 trigger); Expression, Not and Or work everywhere. ``MultipleCondition`` needs memory across
 executions and is handled by the Flow trigger's sensor (``compiler.triggers``), like
@@ -11,6 +11,8 @@ executions and is handled by the Flow trigger's sensor (``compiler.triggers``), 
 from __future__ import annotations
 
 import fnmatch
+import functools
+import locale
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta, timezone
 from typing import Any, Callable
@@ -18,7 +20,8 @@ from typing import Any, Callable
 from kestra_dagster.model.aliases import canonical_type
 
 _P = "io.kestra.plugin.core.condition."
-CALENDAR = {f"{_P}{n}" for n in ("DayWeek", "DayWeekInMonth", "Weekend", "DateTimeBetween", "TimeBetween")}
+CALENDAR = {f"{_P}{n}" for n in ("DayWeek", "DayWeekInMonth", "Weekend", "DateTimeBetween", "TimeBetween",
+                                  "PublicHoliday")}
 EXECUTION = {f"{_P}{n}" for n in ("ExecutionStatus", "ExecutionFlow", "ExecutionNamespace", "ExecutionLabels",
                                   "ExecutionOutputs")}
 GENERIC = {f"{_P}{n}" for n in ("Expression", "Not", "Or", "FlowCondition", "FlowNamespaceCondition")}
@@ -62,6 +65,8 @@ def check_conditions(conditions: list[dict], allowed: set[str], where: str) -> l
         elif kind not in allowed:
             problems.append(f"{where}[{i}]: condition type {cond.get('type')!r} is not supported on this trigger "
                             f"(supported: {', '.join(sorted(t.rsplit('.', 1)[-1] for t in allowed))})")
+        elif kind == f"{_P}PublicHoliday":
+            problems += [f"{where}[{i}]: {p}" for p in _public_holiday_problems(cond)]
     return problems
 
 
@@ -107,7 +112,7 @@ def _date_of(cond: dict, ctx: ConditionContext) -> datetime:
     return parse_datetime(_render(raw, ctx), ctx.now.tzinfo or timezone.utc)
 
 
-def _parse_time(value: Any) -> time:
+def parse_time(value: Any) -> time:
     text = str(value).strip().replace("Z", "+00:00")
     try:
         return time.fromisoformat(text)
@@ -162,7 +167,7 @@ def _time_between(cond, ctx):
 
     def clock(raw) -> tuple[time, time]:
         """(bound, current time of day), compared in the bound's offset when it has one."""
-        bound = _parse_time(_render(raw, ctx))
+        bound = parse_time(_render(raw, ctx))
         current = when.astimezone(bound.tzinfo) if bound.tzinfo else when
         return bound.replace(tzinfo=None), current.time().replace(tzinfo=None)
 
@@ -175,6 +180,54 @@ def _time_between(cond, ctx):
         if current > bound:
             return False
     return True
+
+
+@functools.lru_cache(maxsize=64)
+def holiday_calendar(country: str, sub_division: str | None = None):
+    """The ``holidays`` calendar of a country (ISO 3166-1 alpha-2) and optional subdivision (ISO 3166-2,
+    with or without the country prefix: ``BE`` or ``DE-BE``); cached, it fills in years as asked."""
+    import holidays
+
+    code = country.strip().upper()
+    sub = sub_division.strip().upper() if sub_division else None
+    if sub and sub.startswith(f"{code}-"):
+        sub = sub[len(code) + 1:]
+    supported = holidays.list_supported_countries()
+    if code not in supported:
+        raise ConditionError(f"PublicHoliday: unknown country {country!r}; use an ISO 3166-1 alpha-2 code "
+                             "such as FR, DE or US")
+    if sub and sub not in [s.upper() for s in supported[code]]:
+        raise ConditionError(f"PublicHoliday: country {code} has no subdivision {sub_division!r}; known: "
+                             f"{', '.join(s for s in supported[code] if s.isupper())}")
+    return holidays.country_holidays(code, subdiv=sub)
+
+
+def _default_country() -> str:
+    """Kestra falls back to the JVM's default locale; the Python counterpart is the process locale."""
+    name = locale.getlocale()[0] or ""
+    if "_" in name:
+        return name.split("_", 1)[1][:2]
+    raise ConditionError("PublicHoliday needs `country` (no country in this server's locale "
+                         f"{name or 'C/POSIX'!r}); set e.g. country: FR")
+
+
+def _public_holiday_problems(cond: dict) -> list[str]:
+    """Load-time check of a literal country/subDivision, so a typo fails the flow, not every tick."""
+    country, sub = cond.get("country"), cond.get("subDivision")
+    if country is None or "{{" in str(country) or (sub is not None and "{{" in str(sub)):
+        return []
+    try:
+        holiday_calendar(str(country), str(sub) if sub is not None else None)
+    except ConditionError as exc:
+        return [str(exc)]
+    return []
+
+
+def _public_holiday(cond, ctx):
+    when = _date_of(cond, ctx)  # a date-time keeps its own offset: the local date is the one that counts
+    country = _render(cond.get("country"), ctx) or _default_country()
+    sub = _render(cond.get("subDivision"), ctx)
+    return when.date() in holiday_calendar(str(country), str(sub) if sub else None)
 
 
 def _expression(cond, ctx):
@@ -252,6 +305,7 @@ _EVALUATORS: dict[str, Callable[[dict, ConditionContext], bool]] = {
     "Weekend": _weekend,
     "DateTimeBetween": _date_time_between,
     "TimeBetween": _time_between,
+    "PublicHoliday": _public_holiday,
     "Expression": _expression,
     "Not": _not,
     "Or": _or,

@@ -15,7 +15,15 @@ from pydantic import Field, field_validator, model_validator
 
 from kestra_dagster.model.common import Duration, KestraModel, is_dynamic
 from kestra_dagster.model.triggers import Trigger
-from kestra_dagster.triggers.conditions import CALENDAR, EXECUTION, GENERIC, MULTIPLE, check_conditions
+from kestra_dagster.triggers.conditions import (
+    CALENDAR,
+    EXECUTION,
+    GENERIC,
+    MULTIPLE,
+    ConditionError,
+    check_conditions,
+    parse_time,
+)
 
 _CRON_NICKNAMES = {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
 _CRON_FIELD = re.compile(r"^[0-9A-Za-z*/,\-?#LW]+$")
@@ -114,17 +122,22 @@ class Webhook(Trigger):
 
     key: str = Field(min_length=1, max_length=256)
     inputs: dict[str, Any] = Field(default_factory=dict)
+    #: Hold the HTTP answer until the execution ends (at most the intake's ``--max-wait``, then 202).
     wait: bool = False
+    #: With ``wait``: answer with the flow's ``outputs`` instead of the execution summary.
     returnOutputs: bool = False
-    responseContentType: str | None = None
+    responseContentType: Literal["application/json", "text/plain"] | None = None
+    #: With ``wait`` and ``returnOutputs``: the status to answer (default 200, 500 when the execution failed).
+    responseCode: int | str | None = None
 
     @model_validator(mode="after")
     def _check_wait(self) -> "Webhook":
-        if self.wait or self.returnOutputs:
-            raise ValueError(
-                "wait/returnOutputs are not supported: the intake acknowledges once the delivery is stored and "
-                "answers with its delivery id; poll GET /api/v1/executions/webhook/deliveries/{id} for the run"
-            )
+        # Kestra's WebhookValidation: the response options only mean something when the call waits.
+        if self.returnOutputs and not self.wait:
+            raise ValueError("returnOutputs needs wait: true (the outputs exist only once the execution has ended)")
+        for name in ("responseContentType", "responseCode"):
+            if getattr(self, name) is not None and not (self.wait and self.returnOutputs):
+                raise ValueError(f"{name} needs wait: true and returnOutputs: true")
         _check_conditions(self, CALENDAR | GENERIC)
         return self
 
@@ -163,7 +176,8 @@ class GitLabWebhook(_GitWebhook):
 
 class PreconditionFlow(KestraModel):
     namespace: str
-    flowId: str
+    #: Unset: any flow of the namespace.
+    flowId: str | None = None
     states: list[str] | None = None
     labels: dict[str, Any] | list[dict[str, Any]] | None = None
 
@@ -182,12 +196,43 @@ class PreconditionWhere(KestraModel):
 
 
 class TimeWindow(KestraModel):
+    """When the preconditions must all be met (Kestra's SLA window); see ``compiler.triggers.window_bounds``."""
+
     type: Literal["DURATION_WINDOW", "SLIDING_WINDOW", "DAILY_TIME_WINDOW", "DAILY_TIME_DEADLINE"] = "DURATION_WINDOW"
     window: Duration | None = None
     windowAdvance: Duration | None = None
     startTime: str | None = None
     endTime: str | None = None
     deadline: str | None = None
+    #: Zone of the daily times (Kestra: the server's zone when unset; here too).
+    timezone: str | None = None
+
+    _check_tz = field_validator("timezone")(_check_timezone)
+
+    @field_validator("startTime", "endTime", "deadline")
+    @classmethod
+    def _check_time(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                parse_time(value)
+            except ConditionError as exc:
+                raise ValueError(str(exc)) from None
+        return value
+
+    @model_validator(mode="after")
+    def _check_fields(self) -> "TimeWindow":
+        # Kestra's TimeWindowValidator: each type takes only its own properties.
+        own = {"DURATION_WINDOW": {"window", "windowAdvance"}, "SLIDING_WINDOW": {"window"},
+               "DAILY_TIME_WINDOW": {"startTime", "endTime"}, "DAILY_TIME_DEADLINE": {"deadline"}}[self.type]
+        stray = [f for f in ("window", "windowAdvance", "startTime", "endTime", "deadline")
+                 if getattr(self, f) is not None and f not in own]
+        if stray:
+            raise ValueError(f"a time window of type {self.type} cannot have {', '.join(stray)} "
+                             f"(it takes {', '.join(sorted(own))})")
+        missing = [f for f in own - {"window", "windowAdvance"} if getattr(self, f) is None]
+        if missing:
+            raise ValueError(f"a time window of type {self.type} needs {', '.join(sorted(missing))}")
+        return self
 
 
 class Preconditions(KestraModel):

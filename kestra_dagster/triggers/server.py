@@ -14,6 +14,16 @@
 * **200** once the delivery is committed to the store: ``{"id", "deliveryId", "state": "CREATED",
   "runId": null, ...}``. ``GET /api/v1/webhook-deliveries/{id}`` gives the run id once known.
 
+With the trigger's ``wait: true`` the answer waits for the run to end (Kestra's ``wait``): 200 with
+the execution summary (``state``, ``runId``, ``executionId``), or with ``returnOutputs`` the flow's
+``outputs`` (as JSON, or text with ``responseContentType: text/plain``); 500 when the execution
+ended FAILED or KILLED (unless ``responseCode`` says otherwise). Kestra waits without limit; here
+the wait is bounded by ``max_wait_seconds``, after which the answer is **202** with the ids so far
+(the delivery is stored either way, so the run still happens). The run's Dagster end is the end:
+a flow split at a Pause answers with the first part (state PAUSED). The outputs are read where the
+Flow trigger reads ``trigger.outputs``: the run's output metadata, so secrets are masked and more
+than 64 kB of outputs arrive as truncated text.
+
 Keys and secrets never reach the logs: the access log masks the key segment of the path.
 """
 
@@ -61,6 +71,10 @@ class IntakeConfig:
     max_pending_per_flow: int = 10_000
     #: Deliveries queued for the writer; beyond that 503.
     max_write_queue: int = 5_000
+    #: Longest a ``wait: true`` call is held before it gets 202 with the ids (its slot counts in max_in_flight).
+    max_wait_seconds: float = 60.0
+    #: How often a waiting call looks for its run in the instance.
+    wait_poll_seconds: float = 0.25
 
 
 def trigger_variables(method: str, body_bytes: bytes, headers: list[tuple[str, str]],
@@ -143,8 +157,9 @@ class WebhookIntake:
 
     # ------------------------------------------------------------------ one request
     async def handle(self, method: str, namespace: str, flow_id: str, key: str, headers: list[tuple[str, str]],
-                     query: list[tuple[str, str]], read_body) -> tuple[int, dict[str, Any], dict[str, str]]:
-        """(status, JSON body, extra headers). ``read_body(limit)`` returns bytes or None when over limit."""
+                     query: list[tuple[str, str]], read_body) -> tuple[int, Any, dict[str, str]]:
+        """(status, body, extra headers): the body is JSON-able, or a ``str`` to send as text/plain.
+        ``read_body(limit)`` returns bytes or None when over limit."""
         if self._in_flight >= self.config.max_in_flight:
             return 503, {"message": "the webhook intake is overloaded; retry later"}, {"Retry-After": "1"}
         self._in_flight += 1
@@ -219,11 +234,65 @@ class WebhookIntake:
         cached = self._pending_cache.get(flow.uid)
         if cached:  # count this delivery until the next real count
             self._pending_cache[flow.uid] = (cached[0], cached[1] + 1)
-        return 200, {
+        accepted = {
             "id": delivery.delivery_id, "deliveryId": delivery.delivery_id, "namespace": flow.namespace,
             "flowId": flow.id, "triggerId": trigger.id, "state": "CREATED", "runId": None,
             "links": {"delivery": f"/api/v1/webhook-deliveries/{delivery.delivery_id}"},
-        }, {}
+        }
+        if trigger.wait:
+            return await self._wait_for_end(trigger, variables, accepted)
+        return 200, accepted, {}
+
+    # ------------------------------------------------------------------ wait / returnOutputs
+    def _run_of(self, delivery_id: str):
+        """(the delivery's Dagster run or None, why it will never have one or None)."""
+        from dagster import RunsFilter
+
+        from kestra_dagster.triggers.store import REJECTED, TAG_DELIVERY
+
+        runs = self.store.instance.get_runs(filters=RunsFilter(tags={TAG_DELIVERY: delivery_id}), limit=1)
+        if runs:
+            return runs[0], None
+        delivery = self.store.get(delivery_id)
+        return None, (delivery.error if delivery is not None and delivery.status == REJECTED else None)
+
+    async def _wait_for_end(self, trigger: Webhook, variables: dict[str, Any], accepted: dict[str, Any]):
+        from kestra_dagster.compiler.triggers import kestra_state_of
+
+        deadline = time.monotonic() + self.config.max_wait_seconds
+        run = None
+        while True:
+            run, rejected = await asyncio.to_thread(self._run_of, accepted["id"])
+            if rejected:
+                return 422, {**accepted, "state": "REJECTED", "message": f"the delivery was rejected: {rejected}"}, {}
+            if run is not None and run.is_finished:
+                break
+            if time.monotonic() >= deadline:
+                state = "CREATED" if run is None else kestra_state_of(run)
+                return 202, {**accepted, "state": state, "runId": run.run_id if run else None,
+                             "message": f"the execution has not ended after {self.config.max_wait_seconds:g} s; "
+                                        f"follow it at {accepted['links']['delivery']}"}, {}
+            await asyncio.sleep(self.config.wait_poll_seconds)
+        state = kestra_state_of(run)
+        execution = {"id": run.tags.get("kestra/execution_id", run.run_id), "state": state}
+        summary = {**accepted, "state": state, "runId": run.run_id, "executionId": execution["id"]}
+        status = 500 if state in ("FAILED", "KILLED") else 200
+        if not trigger.returnOutputs:
+            return status, summary, {}
+        from kestra_dagster.compiler.triggers import run_outputs
+
+        task_outputs, outputs = await asyncio.to_thread(run_outputs, self.store.instance, run.run_id)
+        if trigger.responseCode is not None:
+            from kestra_dagster.triggers.render import render
+
+            try:  # rendered as Kestra does, against the ended execution (task outputs by task id)
+                status = int(render(trigger.responseCode, {**variables, "execution": execution,
+                                                           "outputs": task_outputs}))
+            except Exception as exc:  # noqa: BLE001 - the execution happened; say why the answer is odd
+                return 500, {**summary, "message": f"responseCode of trigger {trigger.id} is not a status: {exc}"}, {}
+        if trigger.responseContentType == "text/plain":
+            return status, outputs if isinstance(outputs, str) else json.dumps(outputs, default=str), {}
+        return status, outputs, {}
 
     def delivery_status(self, delivery_id: str) -> dict[str, Any] | None:
         delivery = self.store.get(delivery_id)
@@ -268,6 +337,8 @@ def build_webhook_routes(intake: WebhookIntake) -> list:
         )
         if status == 204:
             return Response(status_code=204, headers=headers)
+        if isinstance(body, str):  # returnOutputs with responseContentType: text/plain
+            return Response(body, status_code=status, headers=headers, media_type="text/plain")
         return JSONResponse(body, status_code=status, headers=headers)
 
     async def delivery(request: Request):

@@ -78,6 +78,29 @@ triggers:
       - type: io.kestra.plugin.core.condition.ExecutionNamespace
         namespace: demo.chain
 """,
+    "wait_outputs.yaml": """
+id: wait-outputs
+namespace: demo.wait
+tasks:
+  - id: ret
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ trigger.parameters.validationToken[0] ?? trigger.body.name }}"
+outputs:
+  - {id: response, type: STRING, value: "{{ outputs.ret.value }}"}
+triggers:
+  - {id: json, type: io.kestra.plugin.core.trigger.Webhook, key: out-key, wait: true, returnOutputs: true,
+     responseCode: "{{ outputs.ret.value == 'teapot' ? 418 : 201 }}"}
+  - {id: text, type: io.kestra.plugin.core.trigger.Webhook, key: text-key, wait: true, returnOutputs: true,
+     responseContentType: text/plain}
+""",
+    "wait_fail.yaml": """
+id: wait-fail
+namespace: demo.wait
+tasks:
+  - {id: boom, type: io.kestra.plugin.core.execution.Fail, errorMessage: "it broke"}
+triggers:
+  - {id: hook, type: io.kestra.plugin.core.trigger.Webhook, key: fail-key, wait: true}
+""",
     "s3_move.yaml": """
 id: s3-move
 namespace: demo.s3
@@ -183,5 +206,5 @@ def deployment(tmp_path_factory, s3_server, git_repo):
         (flows / name).write_text(text.replace("{auth}", auth).replace("{repo}", str(git_repo[0])))
     with LocalDeployment(root, flows) as dep:
         dep.start_daemon()
-        dep.url = dep.start_intake()
+        dep.url = dep.start_intake(extra_args=["--max-wait", "120"])  # wait: true calls, on a loaded machine
         yield dep

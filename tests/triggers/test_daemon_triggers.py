@@ -6,7 +6,9 @@ Each sensor assertion waits at most ~15 s (the sensor loop runs every 0.5 s here
 
 from __future__ import annotations
 
+import os
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -111,3 +113,58 @@ def test_git_polling_runs_once_per_new_matching_tag(deployment, git_repo):
     assert _value(dep, run, "ref") == f"tag v1.0 {commit}"
     time.sleep(3)
     assert len(dep.runs(job_name="demo_git__git_poll")) == 1  # a branch push and 'nightly' started nothing
+
+
+def _call(dep, flow_id, key, **kwargs):
+    return httpx.post(f"{dep.url}/api/v1/executions/webhook/demo.wait/{flow_id}/{key}", timeout=150, **kwargs)
+
+
+def test_webhook_wait_answers_when_the_execution_ends(deployment):
+    dep = deployment
+    # returnOutputs: the flow's outputs are the answer, with the status responseCode renders
+    r = _call(dep, "wait-outputs", "out-key", json={"name": "teapot"})
+    assert (r.status_code, r.json()) == (418, {"response": "teapot"}), r.text
+    (run,) = dep.runs(job_name="demo_wait__wait_outputs")
+    assert run.is_finished and run.tags["kestra/trigger_id"] == "json"
+    # text/plain: e.g. a validation handshake echoing a token
+    r = _call(dep, "wait-outputs", "text-key", params={"validationToken": "tok-42"})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
+    assert r.text == '{"response": "tok-42"}'  # the outputs map as text, as Kestra sends a non-string body
+    # wait without returnOutputs: the execution summary; 500 because the execution failed
+    r = _call(dep, "wait-fail", "fail-key", json={})
+    body = r.json()
+    assert r.status_code == 500 and body["state"] == "FAILED", r.text
+    (failed,) = dep.runs(tags={"kestra/delivery_id": body["deliveryId"]})
+    assert body["runId"] == failed.run_id and body["executionId"]
+
+
+def _forkservers_in_session_of(pid: int) -> list[int]:
+    """Run-worker fork servers (``compiler.run_workers``) among the processes of ``pid``'s session."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+            if b"multiprocessing.forkserver" in cmdline and os.getsid(int(entry.name)) == os.getsid(pid):
+                found.append(int(entry.name))
+        except OSError:  # the process ended meanwhile
+            continue
+    return found
+
+
+def test_run_workers_come_from_the_preloaded_fork_server(deployment, monkeypatch):
+    dep = deployment
+    r = _call(dep, "wait-outputs", "out-key", json={"name": "forked"})  # answers once its run has ended
+    assert (r.status_code, r.json()) == (201, {"response": "forked"}), r.text
+    assert _forkservers_in_session_of(dep.processes["daemon"].pid)  # the code server's fork server is up
+
+    from dagster._grpc.server import DagsterApiServer
+
+    from kestra_dagster.compiler.run_workers import start_runs_from_forkserver
+
+    monkeypatch.setenv("KESTRA_RUN_WORKER_START", "spawn")
+    assert start_runs_from_forkserver() is False  # the opt-out leaves Dagster's spawn alone
+    monkeypatch.delenv("KESTRA_RUN_WORKER_START")
+    assert start_runs_from_forkserver() and start_runs_from_forkserver()  # idempotent
+    assert DagsterApiServer.StartRun._kestra_forkserver

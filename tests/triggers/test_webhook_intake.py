@@ -48,6 +48,7 @@ triggers:
   - id: raw
     type: io.kestra.plugin.core.trigger.Webhook
     key: raw-key
+  - {id: waiting, type: io.kestra.plugin.core.trigger.Webhook, key: wait-key, wait: true}
   - id: conditional
     type: io.kestra.plugin.core.trigger.Webhook
     key: cond-key
@@ -267,3 +268,35 @@ def test_overload_answers_429_with_retry_after(tmp_path, env):
         r = small.post("/api/v1/executions/webhook/demo.hooks/plain/raw-key", json={})
     assert codes[:2] == [200, 200]
     assert r.status_code == 429 and int(r.headers["Retry-After"]) > 0
+
+
+def test_wait_is_bounded_then_202_with_the_ids(env):
+    client, store, instance, flows = env
+    app = build_app([flows], instance=instance, config=IntakeConfig(max_wait_seconds=0.5, wait_poll_seconds=0.1))
+    with TestClient(app) as short:
+        r = short.post("/api/v1/executions/webhook/demo.hooks/plain/wait-key", json={"who": "w"})
+    body = r.json()
+    assert r.status_code == 202, r.text  # no daemon here: the run never comes
+    assert body["state"] == "CREATED" and body["runId"] is None and "has not ended after 0.5 s" in body["message"]
+    assert store.get(body["deliveryId"]).status == "PENDING"  # stored all the same: the run will still happen
+
+
+@pytest.mark.parametrize("options,message", [
+    ("returnOutputs: true", "returnOutputs needs wait: true"),
+    ("wait: true, responseContentType: text/plain", "responseContentType needs wait: true and returnOutputs: true"),
+    ("wait: true, returnOutputs: true, responseContentType: text/html", "responseContentType"),
+])
+def test_wait_options_are_checked_at_load(tmp_path, options, message):
+    from kestra_dagster.errors import FlowValidationError
+    from kestra_dagster.model.loader import load_flow_file
+
+    path = tmp_path / "w.yaml"
+    path.write_text(f"""
+id: w
+namespace: demo.hooks
+tasks: [{{id: t, type: io.kestra.plugin.core.log.Log, message: hi}}]
+triggers:
+  - {{id: hook, type: io.kestra.plugin.core.trigger.Webhook, key: k, {options}}}
+""")
+    with pytest.raises(FlowValidationError, match=message):
+        load_flow_file(path)
