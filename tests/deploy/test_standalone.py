@@ -147,6 +147,39 @@ def test_flow_launched_over_graphql_succeeds(server):
     assert _wait(status, 120, 1) == "SUCCESS"
 
 
+def _cmdline(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")[:-1]
+
+
+def test_daemon_child_is_the_one_second_sensor_loop_wrapper(server):
+    pid = httpx.get(server["base"] + "/health", timeout=10).json()["components"]["daemon"]["pid"]
+    argv = _cmdline(pid)
+    assert argv[1:4] == ["-m", "kestra_dagster.triggers.daemon", "run"], argv
+    assert "kestra-dagster: sensor loop every 1s" in (server["tmp"] / "server.log").read_text()
+
+
+def test_server_daemon_execs_the_wrapper_too(tmp_path):
+    """``server daemon`` replaces itself with the wrapper (same pid), whatever the code server."""
+    log = open(tmp_path / "daemon.log", "wb")
+    env = {k: v for k, v in os.environ.items() if k not in ("KESTRA_CONFIGURATION", "KESTRA_CONFIG_FILE")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kestra_dagster.cli", "server", "daemon", "--dagster-home", str(tmp_path / "home"),
+         "--flows-dir", str(FLOWS), "--code-server", f"127.0.0.1:{free_port()}"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        argv = _wait(lambda: (a := _cmdline(proc.pid)) and "kestra_dagster.triggers.daemon" in a and a, 60, 0.2)
+        assert argv and argv[1:4] == ["-m", "kestra_dagster.triggers.daemon", "run"], argv
+        assert _wait(lambda: "sensor loop every 1s" in (tmp_path / "daemon.log").read_text(), 30, 0.2)
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+        log.close()
+
+
 def test_killed_daemon_turns_health_503_then_is_restarted(server):
     base = server["base"]
     health = httpx.get(base + "/health", timeout=10).json()
