@@ -1,7 +1,7 @@
 """A throwaway Dagster deployment for trigger tests and benchmarks: instance, daemon, intake.
 
-``LocalDeployment(tmp_dir, flows_dir)`` writes a ``dagster.yaml`` (SQLite, DefaultRunCoordinator,
-threaded sensors) and a ``workspace.yaml`` loading ``kestra_dagster.definitions`` on
+``LocalDeployment(tmp_dir, flows_dir)`` writes a ``dagster.yaml`` (SQLite unless ``settings`` say
+otherwise, DefaultRunCoordinator, threaded sensors) and a ``workspace.yaml`` loading ``kestra_dagster.definitions`` on
 ``flows_dir``; ``start_daemon()`` / ``start_intake()`` start real processes, each in its own
 session so ``stop()`` (or ``kill()``, SIGKILL) ends the process and its children, and nothing
 outlives the deployment (``close()``).
@@ -43,7 +43,8 @@ def wait_until(predicate: Callable[[], Any], timeout: float, interval: float = 0
 
 class LocalDeployment:
     def __init__(self, root: Path, flows_dir: Path, queued_runs_only: bool = False, env: dict[str, str] | None = None,
-                 sensor_loop_seconds: float = 0.5):
+                 sensor_loop_seconds: float = 0.5, settings: dict[str, Any] | None = None):
+        """``settings``: more ``dagster.yaml`` entries (e.g. ``storage`` for PostgreSQL)."""
         self.root = Path(root)
         self.flows_dir = Path(flows_dir)
         self.home = self.root / "dagster_home"
@@ -63,6 +64,7 @@ class LocalDeployment:
                                          "config": {"max_concurrent_runs": 0}}
         else:
             config["run_coordinator"] = {"module": "dagster._core.run_coordinator", "class": "DefaultRunCoordinator"}
+        config.update(settings or {})
         (self.home / "dagster.yaml").write_text(yaml.safe_dump(config))
         self.workspace = self.root / "workspace.yaml"
         self.workspace.write_text(yaml.safe_dump({"load_from": [{"python_module": {

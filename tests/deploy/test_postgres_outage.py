@@ -1,0 +1,117 @@
+"""PostgreSQL stops in the middle of a run, then comes back (a real cluster, daemon, intake, run workers).
+
+What happens, as measured here (and documented in deploy/README.md):
+
+- the run in progress (its worker is a ``dagster api execute_run`` process the daemon's code
+  server started) cannot record its next step; it ends FAILURE once PostgreSQL is back, with the
+  database error in its event log. No process hangs: every wait below is bounded;
+- a webhook delivery during the outage gets 503 ("could not be stored; retry later") within
+  dagster-postgres' connection retries, and nothing is stored for it;
+- deliveries acknowledged (200) before the outage are in the database afterwards and each becomes
+  exactly one run, which succeeds; the daemon and the intake survive the outage without restart.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+
+import httpx
+import pytest
+
+from deploy_helpers import ROOT
+from kestra_dagster.config import parse_config
+from kestra_dagster.triggers.testing import LocalDeployment, wait_until
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
+
+FLOWS = ROOT / "tests" / "deploy" / "flows_outage"
+HOOK = "/api/v1/executions/webhook/deploy.outage/slow/outage-key"
+OUTAGE_SECONDS = 25
+
+
+def _pg(action: str, pg: dict) -> float:
+    """scripts/postgres-stop (fast shutdown: sessions are cut) or -start on the same port; seconds taken."""
+    started = time.monotonic()
+    argv = [str(ROOT / "scripts" / f"postgres-{action}"), pg["dir"]] + ([str(pg["port"])] if action == "start" else [])
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=90,
+                         env={**os.environ, "PG_USER": pg["user"], "PG_PASSWORD": pg["password"], "PG_DB": pg["db"]})
+    assert out.returncode == 0, out.stderr
+    return time.monotonic() - started
+
+
+@pytest.fixture()
+def deployment(postgres, tmp_path, monkeypatch):
+    config = parse_config({"datasources": {"postgres": {
+        "url": postgres["url"], "username": postgres["user"], "password": postgres["password"]}}}, env={})
+    for name, value in config.process_env().items():
+        monkeypatch.setenv(name, value)
+    settings = {"storage": config.dagster_instance_settings()["storage"]}
+    with LocalDeployment(tmp_path, FLOWS, env=config.process_env(), settings=settings) as dep:
+        dep.start_daemon()
+        dep.url = dep.start_intake()
+        yield dep
+
+
+def _run_of(dep, n: int):
+    """The run started for delivery ``n`` (the flow logs it first), or None."""
+    rows = dep.runs(job_name="deploy_outage__slow")
+    return next((r for r in rows if dep.instance.get_run_by_id(r.run_id) and any(
+        f"delivery {n} started" in (e.user_message or "") for e in dep.instance.all_logs(r.run_id))), None)
+
+
+def test_a_run_cut_by_an_outage_fails_and_acknowledged_deliveries_survive(deployment, postgres):
+    dep = deployment
+    from dagster import DagsterRunStatus
+
+    # 1. a run that will be in its Sleep when PostgreSQL stops
+    r = httpx.post(dep.url + HOOK, json={"n": 1, "sleep": "PT3S"}, timeout=30)
+    assert r.status_code == 200, r.text
+    first = wait_until(lambda: _run_of(dep, 1), 120, 0.5, what="the run of delivery 1 to log its first task")
+    assert dep.instance.get_run_by_id(first.run_id).status == DagsterRunStatus.STARTED
+
+    # 2. deliveries acknowledged just before the outage
+    acked = []
+    for n in (2, 3, 4):
+        r = httpx.post(dep.url + HOOK, json={"n": n, "sleep": "PT0S"}, timeout=30)
+        assert r.status_code == 200, r.text
+        acked.append(r.json()["deliveryId"])
+
+    # 3. the outage: a delivery is refused (not lost silently), within a bounded time
+    _pg("stop", postgres)
+    down_at = time.monotonic()
+    r = httpx.post(dep.url + HOOK, json={"n": 99, "sleep": "PT0S"}, timeout=60)
+    refused_after = time.monotonic() - down_at
+    assert r.status_code == 503 and r.json()["message"] == "the delivery could not be stored; retry later"
+    assert r.headers["Retry-After"] == "2" and refused_after < 30
+    # longer than dagster-postgres' retries (about 6 s of backoff) after the Sleep ends
+    time.sleep(max(0.0, OUTAGE_SECONDS - (time.monotonic() - down_at)))
+    assert all(p.poll() is None for p in dep.processes.values()), "daemon or intake died during the outage"
+
+    # 4. back: the cut run ends FAILURE with the database error, nothing acknowledged is lost
+    _pg("start", postgres)
+    back_at = time.monotonic()
+    failed = wait_until(lambda: (run := dep.instance.get_run_by_id(first.run_id)).is_finished and run, 120, 1,
+                        what="the cut run to end")
+    failed_after = time.monotonic() - back_at
+    log = "\n".join(f"{e.dagster_event_type}: {e.message} {e.dagster_event.event_specific_data if e.dagster_event else ''}"
+                    for e in dep.instance.all_logs(first.run_id))
+    assert failed.status == DagsterRunStatus.FAILURE, log[-4000:]
+    assert "PIPELINE_FAILURE" in {e.dagster_event_type.value for e in dep.instance.all_logs(first.run_id)
+                                  if e.dagster_event_type}
+    assert "psycopg2.OperationalError" in log and "Connection refused" in log, log[-4000:]
+    from kestra_dagster.triggers.store import DeliveryStore
+
+    store = DeliveryStore(dep.instance)
+    assert all(store.get(d) is not None for d in acked), "an acknowledged delivery is gone"
+    runs = {n: wait_until(lambda n=n: _run_of(dep, n), 180, 1, what=f"the run of delivery {n}") for n in (2, 3, 4)}
+    for n, run in runs.items():
+        done = wait_until(lambda rid=run.run_id: (x := dep.instance.get_run_by_id(rid)).is_finished and x, 120, 1,
+                          what=f"run of delivery {n} to end")
+        assert done.status == DagsterRunStatus.SUCCESS, n
+    assert _run_of(dep, 99) is None  # the refused delivery never became a run
+    per_delivery = {d: [r.run_id for r in dep.runs() if r.tags.get("dagster/run_key", "").endswith(d)] for d in acked}
+    assert all(len(ids) == 1 for ids in per_delivery.values()), per_delivery
+    print(f"\noutage: delivery refused after {refused_after:.1f}s; cut run FAILURE {failed_after:.1f}s after "
+          "PostgreSQL was back; 3/3 acknowledged deliveries became one successful run each")
