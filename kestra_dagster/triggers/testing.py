@@ -41,6 +41,17 @@ def wait_until(predicate: Callable[[], Any], timeout: float, interval: float = 0
     raise TimeoutError(f"timed out after {timeout}s waiting for {what}" + (f" (last error: {last_error!r})" if last_error else ""))
 
 
+def group_alive(pgid: int) -> bool:
+    """Whether any process of process group ``pgid`` is left."""
+    try:
+        os.killpg(pgid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # pragma: no cover - a foreign process reused the id
+        return False
+
+
 class LocalDeployment:
     def __init__(self, root: Path, flows_dir: Path, queued_runs_only: bool = False, env: dict[str, str] | None = None,
                  sensor_loop_seconds: float = 0.5, settings: dict[str, Any] | None = None):
@@ -119,18 +130,28 @@ class LocalDeployment:
         return path.read_text(errors="replace") if path.exists() else ""
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        """Signal the process's whole group, then SIGKILL whatever is left of it after 10 s.
+
+        The group outlives its leader: the daemon's code server and run workers may still be
+        finishing (or waiting on a database that is gone) when the daemon itself has exited.
+        """
         proc = self.processes.pop(name, None)
-        if proc is None or proc.poll() is not None:
+        if proc is None:
             return
         try:
             os.killpg(proc.pid, sig)
         except ProcessLookupError:
             return
+        deadline = time.monotonic() + 10
         try:
             proc.wait(10)
         except subprocess.TimeoutExpired:
+            pass
+        while group_alive(proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if group_alive(proc.pid):
             os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
+        proc.wait(10)
 
     def stop(self, name: str) -> None:
         self.kill(name, signal.SIGTERM)

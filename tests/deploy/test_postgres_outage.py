@@ -22,7 +22,7 @@ import pytest
 
 from deploy_helpers import ROOT
 from kestra_dagster.config import parse_config
-from kestra_dagster.triggers.testing import LocalDeployment, wait_until
+from kestra_dagster.triggers.testing import LocalDeployment, group_alive, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -48,10 +48,16 @@ def deployment(postgres, tmp_path, monkeypatch):
     for name, value in config.process_env().items():
         monkeypatch.setenv(name, value)
     settings = {"storage": config.dagster_instance_settings()["storage"]}
-    with LocalDeployment(tmp_path, FLOWS, env=config.process_env(), settings=settings) as dep:
+    dep = LocalDeployment(tmp_path, FLOWS, env=config.process_env(), settings=settings)
+    try:
         dep.start_daemon()
         dep.url = dep.start_intake()
         yield dep
+    finally:
+        groups = [p.pid for p in dep.processes.values()]
+        dep.close()
+    # nothing outlives the deployment: not the daemon's code server, not a run worker
+    assert not [g for g in groups if group_alive(g)]
 
 
 def _run_of(dep, n: int):
