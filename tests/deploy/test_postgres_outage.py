@@ -8,7 +8,8 @@ What happens, as measured here (and documented in deploy/README.md):
 - a webhook delivery during the outage gets 503 ("could not be stored; retry later") within
   dagster-postgres' connection retries, and nothing is stored for it;
 - deliveries acknowledged (200) before the outage are in the database afterwards and each becomes
-  exactly one run, which succeeds; the daemon and the intake survive the outage without restart.
+  exactly one run, which succeeds; the daemon and the intake survive the outage without restart;
+  schedule and sensor state are rows there too.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import time
 import httpx
 import pytest
 
-from deploy_helpers import ROOT
+from deploy_helpers import ROOT, psql
 from kestra_dagster.config import parse_config
 from kestra_dagster.triggers.testing import LocalDeployment, group_alive, wait_until
 
@@ -117,6 +118,11 @@ def test_a_run_cut_by_an_outage_fails_and_acknowledged_deliveries_survive(deploy
                           what=f"run of delivery {n} to end")
         assert done.status == DagsterRunStatus.SUCCESS, n
     assert _run_of(dep, 99) is None  # the refused delivery never became a run
+    # schedules and sensors (their state and ticks) are rows in the same database
+    instigators = psql(postgres, "select job_type, job_body from jobs")
+    for kind, name in (("SCHEDULE", "deploy_outage__yearly__newyear"), ("SENSOR", "deploy_outage__slow__hook__webhook")):
+        assert any(t == kind and f'"{name}"' in body for t, body in instigators), (kind, name, instigators)
+    assert psql(postgres, "select count(*) from job_ticks")[0][0] > 0
     per_delivery = {d: [r.run_id for r in dep.runs() if r.tags.get("dagster/run_key", "").endswith(d)] for d in acked}
     assert all(len(ids) == 1 for ids in per_delivery.values()), per_delivery
     print(f"\noutage: delivery refused after {refused_after:.1f}s; cut run FAILURE {failed_after:.1f}s after "
