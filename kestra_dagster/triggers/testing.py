@@ -151,6 +151,9 @@ class LocalDeployment:
             time.sleep(0.1)
         if group_alive(proc.pid):
             os.killpg(proc.pid, signal.SIGKILL)
+            deadline = time.monotonic() + 10  # SIGKILLed members still need reaping
+            while group_alive(proc.pid) and time.monotonic() < deadline:
+                time.sleep(0.1)
         proc.wait(10)
 
     def stop(self, name: str) -> None:
