@@ -291,7 +291,8 @@ class KestraConfig:
         if self.postgres:
             parts.append(f"postgres={self.postgres.username}@{self.postgres.hostname}:{self.postgres.port}/{self.postgres.db_name}")
         parts.append(f"basic-auth={'on (user ' + self.basic_auth.username + ')' if self.basic_auth.enabled else 'off'}")
-        parts.append(f"files={self.storage.type}" + (f":{self.storage.base_path}" if self.storage.base_path else ""))
+        where = f"s3://{self.storage.s3.get('bucket')}" if self.storage.type == "s3" else self.storage.base_path
+        parts.append(f"files={self.storage.type}" + (f":{where}" if where else ""))
         if self.tmp_dir:
             parts.append(f"tmp-dir={self.tmp_dir}")
         return " ".join(parts)
@@ -478,9 +479,12 @@ def parse_config(tree: Any, sources: tuple[str, ...] = ("<inline>",), env: Mappi
         if stype == "s3":
             if not s3.get("bucket"):
                 raise ConfigError("kestra.storage.s3.bucket is required when kestra.storage.type is s3")
-            raise ConfigError(
-                "kestra.storage.type: s3 is recognised but this version stores task files on local disk only; "
-                "use kestra.storage.type: local with kestra.storage.local.base-path on a shared volume")
+            endpoint = s3.get("endpoint")
+            if endpoint is not None and not re.match(r"https?://[^/\s]+", _as_str(endpoint, "kestra.storage.s3.endpoint")):
+                raise ConfigError(f"kestra.storage.s3.endpoint: expected http(s)://HOST[:PORT], got {endpoint!r}")
+            if bool(s3.get("access-key")) != bool(s3.get("secret-key")):
+                raise ConfigError("kestra.storage.s3: access-key and secret-key go together (or leave both out "
+                                  "to use the AWS_* variables / instance role)")
         base = local.get("base-path")
         kw["storage"] = StorageSettings(type=stype, base_path=_as_str(base, "kestra.storage.local.base-path") if base else None,
                                         s3={kk: _as_str(v, f"kestra.storage.s3.{kk}") for kk, v in s3.items()})

@@ -92,3 +92,38 @@ def unavailable(reason: str):
     if IN_CI:
         pytest.fail(f"{reason} (CI must have every part the tests use)")
     pytest.skip(reason)
+
+
+# ------------------------------------------------------------------ S3 (moto's server mode)
+S3_BUCKET = "inbox"
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """moto's S3 server on a free loopback port with bucket ``S3_BUCKET``: (endpoint, boto3 client).
+
+    Registered suite-wide by tests/conftest.py (one server per session, whoever asks first).
+    """
+    try:
+        import boto3
+        from moto.server import ThreadedMotoServer
+    except ImportError:
+        unavailable("moto[server] and boto3 are not installed (the test extra)")
+    from kestra_dagster.triggers.testing import free_port
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="test",
+                          aws_secret_access_key="test")
+    client.create_bucket(Bucket=S3_BUCKET)
+    yield endpoint, client
+    server.stop()
+
+
+def moto_checks_credentials(endpoint: str, on: bool) -> None:
+    """Make the moto server refuse every key it did not issue (``on``), or accept any (moto's default)."""
+    import httpx
+
+    httpx.post(f"{endpoint}/moto-api/reset-auth", content=b"0" if on else b"inf", timeout=10).raise_for_status()

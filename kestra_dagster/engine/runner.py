@@ -66,7 +66,7 @@ class Scope:
 class RunServices:
     """What the outside world provides to a run (the compiler fills this from Dagster)."""
 
-    storage: Any  # engine.storage.LocalStorage
+    storage: Any  # engine.storage.LocalStorage or engine.storage_s3.S3Storage
     kv: KVBackend
     logger_factory: Callable[[str, tuple[str, ...]], TaskLogger]
     secrets: SecretResolver = field(default_factory=SecretResolver)

@@ -1,4 +1,4 @@
-"""Kestra's internal storage on the local filesystem.
+"""Kestra's internal storage: the local filesystem, or an S3 bucket.
 
 Files produced by tasks (script ``outputFiles``, downloads…) and FILE inputs are kept under one
 base directory and addressed by Kestra-style URIs::
@@ -10,6 +10,10 @@ base directory and addressed by Kestra-style URIs::
 ``LocalStorage.for_task``) is what a running task sees as ``ctx.storage`` and implements the
 ``InternalStorage`` protocol of ``engine.context``. A URI that would leave the base directory
 (``..``, absolute paths, symlinks pointing outside) is refused with ``StorageError``.
+
+``S3Storage`` keeps the same URIs as object keys in one bucket (``kestra.storage.type: s3``), so
+several machines (run containers, Kubernetes pods) share files without a shared volume.
+``default_storage()`` picks the backend from the environment the configuration exports.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Mapping
 from urllib.parse import quote, unquote
 
 from kestra_dagster.errors import KestraDagsterError
@@ -66,16 +71,14 @@ def namespace_parts(namespace: str) -> list[str]:
     return [_check_segment(p, "namespace part") for p in namespace.split(".")]
 
 
-class LocalStorage:
-    """Internal storage rooted at ``base_path`` (created on first write)."""
+class _Storage:
+    """What every backend shares: URIs, their checks, and the execution/task scopes.
 
-    def __init__(self, base_path: str | os.PathLike):
-        self.base_path = Path(base_path).expanduser().resolve()
+    A backend implements ``put_file_at``, ``put_bytes_at``, ``local_path``, ``read_bytes``,
+    ``exists``, ``delete`` and ``list_uris``.
+    """
 
-    def __repr__(self) -> str:
-        return f"LocalStorage({str(self.base_path)!r})"
-
-    # ----------------------------------------------------------- URI <-> path
+    # ----------------------------------------------------------- URIs
     def uri_for(self, parts: list[str]) -> str:
         return f"{SCHEME}:///" + quote("/".join(parts), safe=_SAFE)
 
@@ -95,76 +98,6 @@ class LocalStorage:
         if any(p == ".." or "\x00" in p for p in parts):
             raise StorageError(f"refusing storage URI {uri!r}: it escapes the storage root ('..')")
         return parts
-
-    def path_for(self, uri: str) -> Path:
-        """Local path of ``uri`` (need not exist yet); refuses anything outside the base."""
-        parts = self.relative_parts(uri)
-        path = self.base_path.joinpath(*parts)
-        resolved = path.resolve()
-        if resolved != self.base_path and self.base_path not in resolved.parents:
-            raise StorageError(f"refusing storage URI {uri!r}: it resolves outside the storage root")
-        return path
-
-    def local_path(self, uri: str) -> Path:
-        """Local path of an existing stored file; ``StorageFileNotFound`` when there is none."""
-        path = self.path_for(uri)
-        if not path.is_file():
-            raise StorageFileNotFound(f"file not found in internal storage: {uri}")
-        return path
-
-    def read_bytes(self, uri: str) -> bytes:
-        return self.local_path(uri).read_bytes()
-
-    def exists(self, uri: str) -> bool:
-        try:
-            return self.path_for(uri).is_file()
-        except StorageError:
-            return False
-
-    def delete(self, uri: str) -> bool:
-        path = self.path_for(uri)
-        if path.is_file():
-            path.unlink()
-            return True
-        return False
-
-    # ----------------------------------------------------------- writing
-    def _target(self, prefix: list[str], name: str) -> tuple[Path, str]:
-        parts = prefix + _check_name(name)
-        uri = self.uri_for(parts)
-        return self.path_for(uri), uri
-
-    def _write(self, target: Path, write) -> None:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".part")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                write(out)
-            os.replace(tmp, target)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
-
-    def put_file_at(self, prefix: list[str], local_path: str | os.PathLike, name: str | None = None) -> str:
-        source = Path(local_path)
-        if not source.is_file():
-            raise StorageError(f"cannot store {str(source)!r}: not a file")
-        target, uri = self._target(prefix, name if name is not None else source.name)
-
-        def copy(out):
-            with open(source, "rb") as src:
-                shutil.copyfileobj(src, out, 1024 * 1024)
-
-        self._write(target, copy)
-        return uri
-
-    def put_bytes_at(self, prefix: list[str], data: bytes, name: str) -> str:
-        target, uri = self._target(prefix, name)
-        self._write(target, lambda out: out.write(bytes(data)))
-        return uri
 
     # ----------------------------------------------------------- scopes
     def execution_prefix(self, namespace: str, flow_id: str, execution_id: str) -> list[str]:
@@ -205,19 +138,112 @@ class LocalStorage:
         prefix = self.execution_prefix(namespace, flow_id, execution_id) + ["inputs"]
         return self.put_file_at(prefix, local_path, name)
 
-    def delete_execution(self, namespace: str, flow_id: str, execution_id: str) -> bool:
-        """Remove every stored file of one execution (PurgeCurrentExecutionFiles)."""
+    def delete_execution(self, namespace: str, flow_id: str, execution_id: str) -> list[str]:
+        """Remove every stored file of one execution (PurgeCurrentExecutionFiles); the deleted URIs."""
+        uris = self.list_uris(self.execution_prefix(namespace, flow_id, execution_id))
+        for uri in uris:
+            self.delete(uri)
+        return uris
+
+
+class LocalStorage(_Storage):
+    """Internal storage rooted at ``base_path`` (created on first write)."""
+
+    def __init__(self, base_path: str | os.PathLike):
+        self.base_path = Path(base_path).expanduser().resolve()
+
+    def __repr__(self) -> str:
+        return f"LocalStorage({str(self.base_path)!r})"
+
+    def path_for(self, uri: str) -> Path:
+        """Local path of ``uri`` (need not exist yet); refuses anything outside the base."""
+        parts = self.relative_parts(uri)
+        path = self.base_path.joinpath(*parts)
+        resolved = path.resolve()
+        if resolved != self.base_path and self.base_path not in resolved.parents:
+            raise StorageError(f"refusing storage URI {uri!r}: it resolves outside the storage root")
+        return path
+
+    def local_path(self, uri: str) -> Path:
+        """Local path of an existing stored file; ``StorageFileNotFound`` when there is none."""
+        path = self.path_for(uri)
+        if not path.is_file():
+            raise StorageFileNotFound(f"file not found in internal storage: {uri}")
+        return path
+
+    def read_bytes(self, uri: str) -> bytes:
+        return self.local_path(uri).read_bytes()
+
+    def exists(self, uri: str) -> bool:
+        try:
+            return self.path_for(uri).is_file()
+        except StorageError:
+            return False
+
+    def delete(self, uri: str) -> bool:
+        path = self.path_for(uri)
+        if path.is_file():
+            path.unlink()
+            return True
+        return False
+
+    # ----------------------------------------------------------- writing
+    def _target(self, prefix: list[str], name: str) -> tuple[Path, str]:
+        uri = self.uri_for(prefix + _check_name(name))
+        return self.path_for(uri), uri
+
+    def _write(self, target: Path, write) -> None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".part")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                write(out)
+            os.replace(tmp, target)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+
+    def put_file_at(self, prefix: list[str], local_path: str | os.PathLike, name: str | None = None) -> str:
+        source = Path(local_path)
+        if not source.is_file():
+            raise StorageError(f"cannot store {str(source)!r}: not a file")
+        target, uri = self._target(prefix, name if name is not None else source.name)
+
+        def copy(out):
+            with open(source, "rb") as src:
+                shutil.copyfileobj(src, out, 1024 * 1024)
+
+        self._write(target, copy)
+        return uri
+
+    def put_bytes_at(self, prefix: list[str], data: bytes, name: str) -> str:
+        target, uri = self._target(prefix, name)
+        self._write(target, lambda out: out.write(bytes(data)))
+        return uri
+
+    def list_uris(self, prefix: list[str]) -> list[str]:
+        """URIs of every file below the folder ``prefix`` names, sorted."""
+        folder = self.base_path.joinpath(*prefix)
+        if not folder.is_dir():
+            return []
+        return sorted(self.uri_for(prefix + list(p.relative_to(folder).parts))
+                      for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".tmp-"))
+
+    def delete_execution(self, namespace: str, flow_id: str, execution_id: str) -> list[str]:
+        uris = self.list_uris(self.execution_prefix(namespace, flow_id, execution_id))
         folder = self.base_path.joinpath(*self.execution_prefix(namespace, flow_id, execution_id))
         if folder.is_dir():
             shutil.rmtree(folder)
-            return True
-        return False
+        return uris
 
 
 class TaskStorage:
     """One task run's view of the storage: writes go under its folder, reads accept any URI."""
 
-    def __init__(self, storage: LocalStorage, prefix: list[str]):
+    def __init__(self, storage: "_Storage", prefix: list[str]):
         self.storage = storage
         self.prefix = list(prefix)
 
@@ -244,19 +270,59 @@ class TaskStorage:
         return self.storage.exists(uri)
 
 
-def default_storage_path() -> Path:
+def default_storage_path(env: Mapping[str, str] | None = None) -> Path:
     """``$KESTRA_STORAGE_PATH``, else ``$DAGSTER_HOME/storage/kestra``, else ``./.kestra_storage``."""
-    explicit = os.environ.get("KESTRA_STORAGE_PATH")
+    env = os.environ if env is None else env
+    explicit = env.get("KESTRA_STORAGE_PATH")
     if explicit:
         return Path(explicit).expanduser()
-    dagster_home = os.environ.get("DAGSTER_HOME")
+    dagster_home = env.get("DAGSTER_HOME")
     if dagster_home:
         return Path(dagster_home).expanduser() / "storage" / "kestra"
     return Path.cwd() / ".kestra_storage"
 
 
-def default_storage() -> LocalStorage:
-    return LocalStorage(default_storage_path())
+_s3_storages: dict[tuple, "_Storage"] = {}
+_config_env: dict[tuple, dict[str, str]] = {}
+
+
+def _storage_env() -> dict[str, str]:
+    """``os.environ``, completed from ``$KESTRA_CONFIGURATION`` / ``$KESTRA_CONFIG_FILE`` when no
+    ``KESTRA_STORAGE_TYPE`` is set: processes we do not start ourselves (Dagster's Helm chart runs
+    ``dagster api grpc`` and Kubernetes run pods directly) still follow the one configuration."""
+    from kestra_dagster.config import FILE_ENV, INLINE_ENV, load_config
+
+    env = dict(os.environ)
+    source = (env.get(INLINE_ENV), env.get(FILE_ENV))
+    if env.get("KESTRA_STORAGE_TYPE") or not any(source):
+        return env
+    if source not in _config_env:
+        _config_env[source] = load_config().process_env()
+    return {**_config_env[source], **env}
+
+
+def default_storage() -> "_Storage":
+    """The storage the environment selects: ``KESTRA_STORAGE_TYPE=s3`` (+ ``KESTRA_STORAGE_S3_*``,
+    which ``config.KestraConfig.process_env`` exports), else local files under
+    :func:`default_storage_path`. S3 storages are kept per settings: one boto3 client per process."""
+    env = _storage_env()
+    kind = (env.get("KESTRA_STORAGE_TYPE") or "local").strip().lower()
+    if kind == "local":
+        return LocalStorage(default_storage_path(env))
+    if kind != "s3":
+        raise StorageError(f"KESTRA_STORAGE_TYPE={kind!r} is not a storage type (use local or s3)")
+    settings = tuple(env.get(f"KESTRA_STORAGE_S3_{k}") or None
+                     for k in ("BUCKET", "ENDPOINT", "REGION", "ACCESS_KEY", "SECRET_KEY"))
+    storage = _s3_storages.get(settings)
+    if storage is None:
+        from kestra_dagster.engine.storage_s3 import S3Storage
+
+        bucket, endpoint, region, access_key, secret_key = settings
+        if not bucket:
+            raise StorageError("KESTRA_STORAGE_TYPE=s3 needs KESTRA_STORAGE_S3_BUCKET (kestra.storage.s3.bucket)")
+        storage = _s3_storages.setdefault(settings, S3Storage(
+            bucket, endpoint=endpoint, region=region, access_key=access_key, secret_key=secret_key))
+    return storage
 
 
 def tasks_tmp_dir() -> Path | None:

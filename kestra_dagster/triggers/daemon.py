@@ -37,7 +37,11 @@ def shorten_sensor_loop(seconds: float | None = None) -> bool:
 def main(argv: list[str] | None = None) -> None:
     from dagster._daemon.cli import create_dagster_daemon_cli
 
-    shorten_sensor_loop()
+    if shorten_sensor_loop():  # said once at start, so a deployment's log shows which loop it runs
+        import dagster._daemon.sensor as sensor_daemon
+
+        print(f"kestra-dagster: sensor loop every {sensor_daemon.MIN_INTERVAL_LOOP_TIME:g}s "
+              "(dagster-daemon's own floor is 5s)", file=sys.stderr, flush=True)
     cli = create_dagster_daemon_cli()
     cli.main(args=list(sys.argv[1:] if argv is None else argv), prog_name="kestra-dagster-daemon")
 

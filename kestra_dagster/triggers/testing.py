@@ -1,7 +1,7 @@
 """A throwaway Dagster deployment for trigger tests and benchmarks: instance, daemon, intake.
 
-``LocalDeployment(tmp_dir, flows_dir)`` writes a ``dagster.yaml`` (SQLite, DefaultRunCoordinator,
-threaded sensors) and a ``workspace.yaml`` loading ``kestra_dagster.definitions`` on
+``LocalDeployment(tmp_dir, flows_dir)`` writes a ``dagster.yaml`` (SQLite unless ``settings`` say
+otherwise, DefaultRunCoordinator, threaded sensors) and a ``workspace.yaml`` loading ``kestra_dagster.definitions`` on
 ``flows_dir``; ``start_daemon()`` / ``start_intake()`` start real processes, each in its own
 session so ``stop()`` (or ``kill()``, SIGKILL) ends the process and its children, and nothing
 outlives the deployment (``close()``).
@@ -41,9 +41,21 @@ def wait_until(predicate: Callable[[], Any], timeout: float, interval: float = 0
     raise TimeoutError(f"timed out after {timeout}s waiting for {what}" + (f" (last error: {last_error!r})" if last_error else ""))
 
 
+def group_alive(pgid: int) -> bool:
+    """Whether any process of process group ``pgid`` is left."""
+    try:
+        os.killpg(pgid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # pragma: no cover - a foreign process reused the id
+        return False
+
+
 class LocalDeployment:
     def __init__(self, root: Path, flows_dir: Path, queued_runs_only: bool = False, env: dict[str, str] | None = None,
-                 sensor_loop_seconds: float = 0.5):
+                 sensor_loop_seconds: float = 0.5, settings: dict[str, Any] | None = None):
+        """``settings``: more ``dagster.yaml`` entries (e.g. ``storage`` for PostgreSQL)."""
         self.root = Path(root)
         self.flows_dir = Path(flows_dir)
         self.home = self.root / "dagster_home"
@@ -63,6 +75,7 @@ class LocalDeployment:
                                          "config": {"max_concurrent_runs": 0}}
         else:
             config["run_coordinator"] = {"module": "dagster._core.run_coordinator", "class": "DefaultRunCoordinator"}
+        config.update(settings or {})
         (self.home / "dagster.yaml").write_text(yaml.safe_dump(config))
         self.workspace = self.root / "workspace.yaml"
         self.workspace.write_text(yaml.safe_dump({"load_from": [{"python_module": {
@@ -117,18 +130,31 @@ class LocalDeployment:
         return path.read_text(errors="replace") if path.exists() else ""
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        """Signal the process's whole group, then SIGKILL whatever is left of it after 10 s.
+
+        The group outlives its leader: the daemon's code server and run workers may still be
+        finishing (or waiting on a database that is gone) when the daemon itself has exited.
+        """
         proc = self.processes.pop(name, None)
-        if proc is None or proc.poll() is not None:
+        if proc is None:
             return
         try:
             os.killpg(proc.pid, sig)
         except ProcessLookupError:
             return
+        deadline = time.monotonic() + 10
         try:
             proc.wait(10)
         except subprocess.TimeoutExpired:
+            pass
+        while group_alive(proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if group_alive(proc.pid):
             os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
+            deadline = time.monotonic() + 10  # SIGKILLed members still need reaping
+            while group_alive(proc.pid) and time.monotonic() < deadline:
+                time.sleep(0.1)
+        proc.wait(10)
 
     def stop(self, name: str) -> None:
         self.kill(name, signal.SIGTERM)

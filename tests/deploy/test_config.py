@@ -99,6 +99,20 @@ def test_no_configuration_means_embedded_sqlite(tmp_path):
         write_instance_yaml(parse_config({"kestra": {"url": "http://x"}}), home)
 
 
+def test_s3_storage_settings_reach_every_process_as_variables():
+    cfg = parse_config({"kestra": {"storage": {"type": "s3", "s3": {
+        "bucket": "kestra-files", "endpoint": "http://minio:9000", "region": "eu-west-1",
+        "access-key": "AKIA-test-key", "secret-key": "s3-secret-value"}}}}, env={})
+    env = cfg.process_env()
+    assert env == {"KESTRA_STORAGE_TYPE": "s3", "KESTRA_STORAGE_S3_BUCKET": "kestra-files",
+                   "KESTRA_STORAGE_S3_ENDPOINT": "http://minio:9000", "KESTRA_STORAGE_S3_REGION": "eu-west-1",
+                   "KESTRA_STORAGE_S3_ACCESS_KEY": "AKIA-test-key", "KESTRA_STORAGE_S3_SECRET_KEY": "s3-secret-value"}
+    assert "files=s3:s3://kestra-files" in cfg.describe()
+    assert set(cfg.secret_env_names()) == {"KESTRA_STORAGE_S3_ACCESS_KEY", "KESTRA_STORAGE_S3_SECRET_KEY"}
+    for secret in ("AKIA-test-key", "s3-secret-value"):
+        assert secret not in cfg.dagster_yaml() and secret not in repr(cfg) and secret not in cfg.describe()
+
+
 @pytest.mark.parametrize("tree, needle", [
     ({"kestra": {"queue": {"type": "kafka"}}}, "'kestra.queue.type: kafka'"),
     ({"kestra": {"repository": {"type": "elasticsearch"}}}, "'kestra.repository.type: elasticsearch'"),
@@ -107,7 +121,11 @@ def test_no_configuration_means_embedded_sqlite(tmp_path):
      "'kestra.server.basic-auth.colour'"),
     ({"datasources": {"mysql": {"url": "jdbc:mysql://x/y"}}}, "'datasources.mysql'"),
     ({"kestra": {"storage": {"type": "gcs"}}}, "'kestra.storage.type: gcs'"),
-    ({"kestra": {"storage": {"type": "s3", "s3": {"bucket": "b"}}}}, "kestra.storage.type: s3"),
+    ({"kestra": {"storage": {"type": "s3", "s3": {"region": "eu-west-1"}}}}, "kestra.storage.s3.bucket is required"),
+    ({"kestra": {"storage": {"type": "s3", "s3": {"bucket": "b", "endpoint": "minio:9000"}}}},
+     "kestra.storage.s3.endpoint: expected http(s)://HOST[:PORT]"),
+    ({"kestra": {"storage": {"type": "s3", "s3": {"bucket": "b", "access-key": "AKIA"}}}},
+     "access-key and secret-key go together"),
     ({"kestra": {"queue": {"type": "postgres"}}}, "kestra.queue.type: postgres needs datasources.postgres"),
     ({"kestra": {"secret": {"type": "vault"}}}, "'kestra.secret.type: vault'"),
     ({"datasources": {"postgres": {"url": "jdbc:mysql://h/db", "username": "u"}}}, "datasources.postgres.url"),

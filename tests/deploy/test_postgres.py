@@ -119,3 +119,45 @@ def test_local_dagster_yaml_stays_sqlite(tmp_path, clean_environ):
     with DagsterInstance.get() as instance:
         assert type(instance.run_storage).__name__ == "SqliteRunStorage"
     assert "deploy/dagster.local.yaml" in (ROOT / "scripts" / "dev").read_text()
+
+
+def test_standalone_on_postgres_as_the_readme_shows(postgres, tmp_path):
+    """deploy/README.md's PostgreSQL command: KESTRA_CONFIGURATION + ``server standalone``, run over GraphQL."""
+    import signal
+    import sys
+
+    from deploy_helpers import free_port, run_over_graphql, wait_for
+
+    config = (f'datasources:\n  postgres: {{url: "jdbc:postgresql://127.0.0.1:{postgres["port"]}/{postgres["db"]}", '
+              f'username: {postgres["user"]}, password: "${{PGPASSWORD}}"}}\n'
+              "kestra: {repository: {type: postgres}, queue: {type: postgres}}\n")
+    env = {**os.environ, "KESTRA_CONFIGURATION": config, "PGPASSWORD": postgres["password"]}
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with open(tmp_path / "server.log", "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "kestra_dagster.cli", "server", "standalone", "--host", "127.0.0.1", "--port",
+             str(port), "--dagster-home", str(tmp_path / "home"), "--flows-dir", str(FLOWS)],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        import httpx
+
+        def healthy():
+            try:
+                return httpx.get(f"{base}/health", timeout=5).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        assert wait_for(healthy, 180), (tmp_path / "server.log").read_text()[-4000:]
+        run_id, status = run_over_graphql(base, "deploy_tests__deploy_check", {"name": "standalone-pg"})
+        assert status == "SUCCESS"
+        assert psql(postgres, f"select status from runs where run_id = '{run_id}'") == [("SUCCESS",)]
+        assert psql(postgres, "select count(*) from daemon_heartbeats")[0][0] > 0
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(60) == 0
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+    text = (tmp_path / "server.log").read_text()
+    assert "storage migrations done on PostgresRunStorage" in text and postgres["password"] not in text

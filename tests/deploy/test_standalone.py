@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from deploy_helpers import FLOWS, ROOT, free_port
+from deploy_helpers import FLOWS, ROOT, free_port, run_over_graphql, wait_for
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -50,17 +50,6 @@ def _marker_of(pid: int) -> str | None:
     return None
 
 
-def _wait(pred, timeout: float, step: float = 0.5):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = pred()
-        if last:
-            return last
-        time.sleep(step)
-    return last
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("standalone")
@@ -83,7 +72,7 @@ def server(tmp_path_factory):
             return False
 
     try:
-        if not _wait(healthy, 180):
+        if not wait_for(healthy, 180):
             proc.kill()
             pytest.fail("server did not become healthy:\n" + (tmp / "server.log").read_text()[-4000:])
         info = {"base": base, "proc": proc, "tmp": tmp, "startup": time.monotonic() - started}
@@ -120,31 +109,42 @@ def test_basic_auth_and_health(server):
     assert r.status_code == 404
 
 
-LAUNCH = """mutation($p: ExecutionParams!) { launchRun(executionParams: $p) {
-  __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message } } }"""
-
-
 def test_flow_launched_over_graphql_succeeds(server):
-    base = server["base"]
-    params = {"selector": {"repositoryLocationName": "kestra_flows", "repositoryName": "__repository__",
-                           "jobName": "deploy_tests__deploy_check"},
-              "runConfigData": {"inputs": {"name": "graphql"}}}
+    _, status = run_over_graphql(server["base"], "deploy_tests__deploy_check", {"name": "graphql"}, auth=CREDS)
+    assert status == "SUCCESS"
 
-    def launch():
-        r = httpx.post(base + "/graphql", auth=CREDS, json={"query": LAUNCH, "variables": {"p": params}}, timeout=60)
-        data = r.json()["data"]["launchRun"]
-        return data if data["__typename"] == "LaunchRunSuccess" else None
 
-    launched = _wait(launch, 60, 2)
-    assert launched, "launchRun failed"
-    run_id = launched["run"]["runId"]
+def _cmdline(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")[:-1]
 
-    def status():
-        q = {"query": f'{{ runOrError(runId: "{run_id}") {{ ... on Run {{ status }} }} }}'}
-        s = httpx.post(base + "/graphql", auth=CREDS, json=q, timeout=30).json()["data"]["runOrError"]["status"]
-        return s if s in ("SUCCESS", "FAILURE", "CANCELED") else None
 
-    assert _wait(status, 120, 1) == "SUCCESS"
+def test_daemon_child_is_the_one_second_sensor_loop_wrapper(server):
+    pid = httpx.get(server["base"] + "/health", timeout=10).json()["components"]["daemon"]["pid"]
+    argv = _cmdline(pid)
+    assert argv[1:4] == ["-m", "kestra_dagster.triggers.daemon", "run"], argv
+    assert "kestra-dagster: sensor loop every 1s" in (server["tmp"] / "server.log").read_text()
+
+
+def test_server_daemon_execs_the_wrapper_too(tmp_path):
+    """``server daemon`` replaces itself with the wrapper (same pid), whatever the code server."""
+    log = open(tmp_path / "daemon.log", "wb")
+    env = {k: v for k, v in os.environ.items() if k not in ("KESTRA_CONFIGURATION", "KESTRA_CONFIG_FILE")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kestra_dagster.cli", "server", "daemon", "--dagster-home", str(tmp_path / "home"),
+         "--flows-dir", str(FLOWS), "--code-server", f"127.0.0.1:{free_port()}"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        argv = wait_for(lambda: (a := _cmdline(proc.pid)) and "kestra_dagster.triggers.daemon" in a and a, 60, 0.2)
+        assert argv and argv[1:4] == ["-m", "kestra_dagster.triggers.daemon", "run"], argv
+        assert wait_for(lambda: "sensor loop every 1s" in (tmp_path / "daemon.log").read_text(), 30, 0.2)
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+        log.close()
 
 
 def test_killed_daemon_turns_health_503_then_is_restarted(server):
@@ -152,14 +152,14 @@ def test_killed_daemon_turns_health_503_then_is_restarted(server):
     health = httpx.get(base + "/health", timeout=10).json()
     daemon_pid = health["components"]["daemon"]["pid"]
     os.kill(daemon_pid, signal.SIGKILL)
-    down = _wait(lambda: (r := httpx.get(base + "/health", timeout=10)).status_code == 503 and r.json(), 10, 0.2)
+    down = wait_for(lambda: (r := httpx.get(base + "/health", timeout=10)).status_code == 503 and r.json(), 10, 0.2)
     assert down and down["components"]["daemon"]["status"] == "DOWN"
 
     def back():
         r = httpx.get(base + "/health", timeout=10)
         return r.status_code == 200 and r.json()
 
-    up = _wait(back, 90, 1)
+    up = wait_for(back, 90, 1)
     assert up, httpx.get(base + "/health", timeout=10).text
     assert up["components"]["daemon"]["restarts"] == 1 and up["components"]["daemon"]["pid"] != daemon_pid
 
@@ -174,7 +174,7 @@ def test_sigterm_stops_every_child(server):
     assert proc.wait(60) == 0
     from kestra_dagster.server.supervisor import marked_processes
 
-    assert _wait(lambda: not marked_processes(marker), 10) is True, marked_processes(marker)
+    assert wait_for(lambda: not marked_processes(marker), 10) is True, marked_processes(marker)
     for pid in children:
         assert not Path(f"/proc/{pid}").exists()
     log = (server["tmp"] / "server.log").read_text()

@@ -21,7 +21,7 @@ class Delete(RunnableTask):
 
     def run(self, ctx) -> dict[str, Any]:
         uri = render_uri(ctx, self.uri, "uri")
-        storage = getattr(ctx.storage, "storage", None)  # TaskStorage → LocalStorage
+        storage = getattr(ctx.storage, "storage", None)  # TaskStorage → LocalStorage or S3Storage
         if storage is None or not hasattr(storage, "delete"):
             raise TaskFailed("this storage cannot delete files")
         try:

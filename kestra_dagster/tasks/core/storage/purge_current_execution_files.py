@@ -17,11 +17,6 @@ class PurgeCurrentExecutionFiles(RunnableTask):
 
     def run(self, ctx) -> dict[str, Any]:
         storage = getattr(ctx.storage, "storage", None)
-        if storage is None or not hasattr(storage, "execution_prefix"):
+        if storage is None or not hasattr(storage, "delete_execution"):
             raise TaskFailed("this storage cannot purge execution files")
-        prefix = storage.execution_prefix(ctx.namespace, ctx.flow_id, ctx.execution_id)
-        folder = storage.base_path.joinpath(*prefix)
-        uris = sorted(storage.uri_for(prefix + list(p.relative_to(folder).parts))
-                      for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else []
-        storage.delete_execution(ctx.namespace, ctx.flow_id, ctx.execution_id)
-        return {"uris": uris}
+        return {"uris": storage.delete_execution(ctx.namespace, ctx.flow_id, ctx.execution_id)}
