@@ -16,6 +16,7 @@ Dagster upgrade renames it, nothing is patched and a warning says so.
 from __future__ import annotations
 
 import logging
+import sys
 import time
 
 log = logging.getLogger("kestra_dagster.code_server")
@@ -23,10 +24,12 @@ _WARN_EVERY = 30.0
 
 
 def install() -> bool:
-    try:
-        from dagster._grpc.server import DagsterApiServer
-    except ImportError:  # pragma: no cover
+    """Harden this process's code server (False when this process is no code server: a code
+    server imported Dagster's gRPC server before it loaded us; a run worker or CLI must not
+    pay for importing it)."""
+    if "dagster._grpc.server" not in sys.modules:
         return False
+    from dagster._grpc.server import DagsterApiServer
     original = getattr(DagsterApiServer, "_check_for_orphaned_runs", None)
     if original is None:
         log.warning("dagster's code server has no _check_for_orphaned_runs; orphaned-run check not hardened")
