@@ -150,13 +150,15 @@ def image() -> None:
               help="Build wheels here first and install offline inside the image (no index access in the build).")
 @click.option("--source", type=click.Path(file_okay=False, exists=True), default=None,
               help="Project checkout to install (default: the one this package runs from).")
-def build(tag, flows_dir, base_image, wheelhouse, source) -> None:
+@click.option("--extras", default="", help="Optional extras to install, comma-separated: k8s (Kubernetes run pods), aws (S3).")
+def build(tag, flows_dir, base_image, wheelhouse, source, extras) -> None:
     """Build the code image (package + flows) with deploy/Dockerfile."""
     from kestra_dagster.server.image import ImageBuildError, build_image
 
     try:
         image_id = build_image(tag=tag, flows_dir=_flows(flows_dir), base_image=base_image, wheelhouse=wheelhouse,
-                               source=source, echo=lambda m: click.echo(m, err=True))
+                               source=source, echo=lambda m: click.echo(m, err=True),
+                               extras=tuple(e.strip() for e in extras.split(",") if e.strip()))
     except ImageBuildError as exc:
         click.echo(f"image build failed: {exc}", err=True)
         sys.exit(1)

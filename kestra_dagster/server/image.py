@@ -38,7 +38,7 @@ def _docker() -> str:
 
 
 def assemble_context(dest: Path, source: Path, flows_dir: Path, wheelhouse: bool,
-                     echo: Callable[[str], None] = print) -> None:
+                     echo: Callable[[str], None] = print, extras: tuple[str, ...] = ()) -> None:
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", ".pytest_cache")
     shutil.copy2(source / "pyproject.toml", dest / "pyproject.toml")
     readme = source / "README.md"
@@ -53,28 +53,53 @@ def assemble_context(dest: Path, source: Path, flows_dir: Path, wheelhouse: bool
     (wheels / ".keep").write_text("")
     if wheelhouse:
         echo(f"image: building wheels for {source.name} and its dependencies")
-        for args in (["wheel", "--quiet", str(dest), "-w", str(wheels)],
+        for args in (["wheel", "--quiet", _with_extras(str(dest), extras), "-w", str(wheels)],
                      ["download", "--quiet", "setuptools>=68", "wheel", "-d", str(wheels)]):
             proc = subprocess.run([sys.executable, "-m", "pip", *args], capture_output=True, text=True)
             if proc.returncode != 0:
                 raise ImageBuildError(f"pip {args[0]} failed:\n{proc.stderr[-3000:]}")
 
 
+def _with_extras(requirement: str, extras: tuple[str, ...]) -> str:
+    return f"{requirement}[{','.join(extras)}]" if extras else requirement
+
+
+def check_extras(extras: tuple[str, ...], source: Path) -> tuple[str, ...]:
+    """The package's optional extras to install in the image; an unknown name is refused here,
+    not after minutes of ``docker build`` (pip only warns about it)."""
+    import tomllib
+
+    known = set(tomllib.loads((source / "pyproject.toml").read_text())["project"].get("optional-dependencies", {}))
+    unknown = sorted(set(extras) - known)
+    if unknown:
+        raise ImageBuildError(f"unknown extra(s) {', '.join(unknown)}; the package offers {', '.join(sorted(known))}")
+    return tuple(dict.fromkeys(extras))
+
+
+def docker_build_argv(docker: str, tag: str, context: Path, base_image: str | None = None,
+                      wheelhouse: bool = False, extras: tuple[str, ...] = ()) -> list[str]:
+    argv = [docker, "build", "--rm", "--force-rm", "-t", tag]
+    if base_image:
+        argv += ["--build-arg", f"BASE_IMAGE={base_image}"]
+    if wheelhouse:
+        argv += ["--build-arg", "PIP_EXTRA_ARGS=--no-index"]
+    if extras:
+        argv += ["--build-arg", f"EXTRAS={','.join(extras)}"]
+    return [*argv, str(context)]
+
+
 def build_image(tag: str, flows_dir: str, base_image: str | None = None, wheelhouse: bool = False,
-                source: str | None = None, echo: Callable[[str], None] = print, timeout: float = 1800) -> str:
-    """Build ``tag``; returns the image id."""
+                source: str | None = None, echo: Callable[[str], None] = print, timeout: float = 1800,
+                extras: tuple[str, ...] = ()) -> str:
+    """Build ``tag`` (with the package's optional ``extras``, e.g. ``k8s``); returns the image id."""
     src = Path(source).resolve() if source else project_root()
     if src is None or not (src / "deploy" / "Dockerfile").is_file():
         raise ImageBuildError("no project checkout with deploy/Dockerfile found (pass --source)")
+    extras = check_extras(tuple(extras), src)
     with tempfile.TemporaryDirectory(prefix="kd-image-") as tmp:
         ctx = Path(tmp)
-        assemble_context(ctx, src, Path(flows_dir).resolve(), wheelhouse, echo)
-        argv = [_docker(), "build", "--rm", "--force-rm", "-t", tag]
-        if base_image:
-            argv += ["--build-arg", f"BASE_IMAGE={base_image}"]
-        if wheelhouse:
-            argv += ["--build-arg", "PIP_EXTRA_ARGS=--no-index"]
-        argv.append(str(ctx))
+        assemble_context(ctx, src, Path(flows_dir).resolve(), wheelhouse, echo, extras)
+        argv = docker_build_argv(_docker(), tag, ctx, base_image, wheelhouse, extras)
         echo(f"image: {' '.join(argv[1:-1])} <context>")
         env = {**os.environ, "DOCKER_BUILDKIT": "0"}
         try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import re
 
+import pytest
 import yaml
 
 from deploy_helpers import ROOT
@@ -139,3 +140,30 @@ kestra:
 """), env={"DAGSTER_PG_PASSWORD": "from-the-secret"})
     assert config.postgres.password == "from-the-secret"
     assert config.process_env()["KESTRA_STORAGE_TYPE"] == "s3"
+
+
+def test_the_documented_image_has_the_kubernetes_launcher(tmp_path):
+    """Run pods load the chart's instance settings (K8sRunLauncher): the image needs dagster-k8s."""
+    import subprocess
+    import tomllib
+
+    from kestra_dagster.server.image import ImageBuildError, check_extras, docker_build_argv
+
+    built = re.search(r"kestra-dagster image build -t \S+ .*--extras (\S+)", VALUES.read_text())
+    assert built, "the documented build line must install the k8s extra"
+    extras = tuple(built.group(1).split(","))
+    assert "k8s" in extras
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert any(r.startswith("dagster-k8s") for r in pyproject["project"]["optional-dependencies"]["k8s"])
+    assert check_extras(extras, ROOT) == extras
+    with pytest.raises(ImageBuildError, match="unknown extra"):
+        check_extras(("kubernetes",), ROOT)
+    argv = docker_build_argv("docker", "kd:1", tmp_path, extras=extras)
+    assert argv[argv.index("--build-arg") + 1] == f"EXTRAS={','.join(extras)}"
+    # the Dockerfile's pip line turns EXTRAS into `/src[k8s,aws]` (and plain `/src` without it)
+    dockerfile = (ROOT / "deploy" / "Dockerfile").read_text()
+    target = re.search(r'"(/src\$\{EXTRAS:\+\[\$EXTRAS\]\})"', dockerfile).group(1)
+    for value, expected in ((",".join(extras), f"/src[{','.join(extras)}]"), ("", "/src")):
+        out = subprocess.run(["sh", "-c", f'echo "{target}"'], env={"EXTRAS": value}, capture_output=True,
+                             text=True, timeout=10)
+        assert out.stdout.strip() == expected
