@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -50,18 +51,17 @@ def _marker_of(pid: int) -> str | None:
     return None
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("standalone")
-    (tmp / "application.yml").write_text(CONFIG)
+@contextlib.contextmanager
+def _standalone(tmp: Path, *extra: str, env: dict | None = None):
+    """``server standalone`` on a free port until it is healthy; killed (whole group) afterwards."""
     port = free_port()
     log = open(tmp / "server.log", "wb")
-    env = {**os.environ, "STANDALONE_ADMIN_PASSWORD": PASSWORD}
+    env = {**os.environ, **(env or {})}
     env.pop("KESTRA_CONFIGURATION", None)
     started = time.monotonic()
     proc = subprocess.Popen(
         [sys.executable, "-m", "kestra_dagster.cli", "server", "standalone", "--host", "127.0.0.1", "--port", str(port),
-         "--config", str(tmp / "application.yml"), "--dagster-home", str(tmp / "home"), "--flows-dir", str(FLOWS)],
+         "--dagster-home", str(tmp / "home"), "--flows-dir", str(FLOWS), *extra],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
 
@@ -83,6 +83,26 @@ def server(tmp_path_factory):
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(10)
         log.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("standalone")
+    (tmp / "application.yml").write_text(CONFIG)
+    with _standalone(tmp, "--config", str(tmp / "application.yml"), env={"STANDALONE_ADMIN_PASSWORD": PASSWORD}) as info:
+        yield info
+
+
+def test_quick_start_without_configuration(tmp_path):
+    """README's SQLite quick start as written: no configuration, no auth, SQLite under DAGSTER_HOME."""
+    with _standalone(tmp_path) as info:
+        base = info["base"]
+        assert httpx.get(base + "/", timeout=10).status_code == 200  # no basic auth configured
+        assert httpx.get(base + "/health", timeout=10).json()["status"] == "UP"
+        _, status = run_over_graphql(base, "deploy_tests__deploy_check", {"name": "quick start"})
+        assert status == "SUCCESS"
+        assert (tmp_path / "home" / "dagster.yaml").exists()
+        assert list((tmp_path / "home").rglob("*.db")), "runs land in the embedded SQLite storage"
 
 
 def test_basic_auth_and_health(server):
