@@ -47,6 +47,18 @@ class KVBackend(Protocol):
     def keys(self, namespace: str) -> list[str]: ...
 
 
+class LogFetcher(Protocol):
+    """Reads back an execution's task logs (log.Fetch); the compiler reads Dagster's event log.
+
+    Returns Kestra-like log entries (``taskId``, ``level``, ``message``, ``timestamp``…) at
+    ``min_level`` or above, of the tasks in ``task_ids`` (all tasks when empty), oldest first.
+    Raises ``LookupError`` when no such execution exists for ``namespace``/``flow_id``.
+    """
+
+    def __call__(self, execution_id: str, namespace: str, flow_id: str, task_ids: list[str],
+                 min_level: str) -> list[dict]: ...
+
+
 @dataclass
 class TaskRunInfo:
     """Kestra's ``taskrun`` variable for one attempt of one task."""
@@ -94,6 +106,8 @@ class TaskContext:
     cancel_event: threading.Event = field(default_factory=threading.Event)
     #: Set by the compiler: runs a subflow and returns {"executionId", "state", "outputs"}.
     subflow_launcher: Callable[..., dict] | None = None
+    #: Set by the compiler: an execution's task log entries (see ``LogFetcher``).
+    log_fetcher: "LogFetcher | None" = None
     #: Secrets to mask in anything the task logs or returns as an error message.
     secret_values: set[str] = field(default_factory=set)
     _secret_outputs: set[str] = field(default_factory=set)

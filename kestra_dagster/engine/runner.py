@@ -71,6 +71,7 @@ class RunServices:
     logger_factory: Callable[[str, tuple[str, ...]], TaskLogger]
     secrets: SecretResolver = field(default_factory=SecretResolver)
     subflow_launcher: Callable[..., dict] | None = None
+    log_fetcher: Any = None  # engine.context.LogFetcher
     cancel_event: threading.Event = field(default_factory=threading.Event)
     work_root: Path | None = None
     #: Set when the top-level task is its own executor step that the executor can retry (a
@@ -320,6 +321,7 @@ class Runner:
             kv=self.services.kv, namespace=self.flow.namespace, flow_id=self.flow.id,
             execution_id=self.execution.execution_id, taskrun=taskrun, renderer=self._renderer(),
             cancel_event=cancel, subflow_launcher=self.services.subflow_launcher,
+            log_fetcher=self.services.log_fetcher,
             secret_values=self.services.secrets.revealed,
         )
         result: dict[str, Any] = {}
