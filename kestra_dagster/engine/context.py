@@ -19,6 +19,10 @@ from kestra_dagster.errors import ExpressionError, TaskKilled
 #: the compiler records them as Dagster asset materializations (tasks never import Dagster).
 ASSET_EVENTS_KEY = "__dagster_asset_materializations__"
 
+#: Reserved output key: ``{task_id: outputs}`` a task publishes for the sub-task runs Kestra shows
+#: beside it (ForEachItem's ``<id>_split``/``<id>_items``/``<id>_merge``); the runner files them.
+SUB_TASK_OUTPUTS_KEY = "__kestra_sub_task_outputs__"
+
 #: Secrets shorter than this are not masked: masking "a" or "1" would garble every log line.
 MIN_MASKED_SECRET_LENGTH = 3
 
