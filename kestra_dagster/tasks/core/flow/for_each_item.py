@@ -16,6 +16,8 @@ import json
 from collections import Counter
 from typing import Any, ClassVar
 
+from pydantic import Field
+
 from kestra_dagster.engine.context import SUB_TASK_OUTPUTS_KEY
 from kestra_dagster.errors import TaskFailed
 from kestra_dagster.model.common import KestraModel
@@ -39,7 +41,7 @@ class ForEachItem(RunnableTask):
     runs_on_worker: ClassVar[bool] = False
 
     items: str
-    batch: Batch = Batch()
+    batch: Batch = Field(default_factory=Batch)
     namespace: str
     flowId: str
     revision: int | None = None
