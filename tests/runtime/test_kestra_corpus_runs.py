@@ -25,6 +25,7 @@ TERMINAL = {"SUCCESS", "WARNING", "FAILED", "KILLED", "CANCELLED"}
 
 _PAUSE = "Pause splits the job at the gate; the run ends PAUSED until the approvals sensor resumes it"
 _TRIGGER_VARS = "its tasks read trigger.* variables, which exist only when the trigger fires"
+_FOR_EACH_ITEM = "FILE input (an upload) and a child flow in another corpus file"
 _SLOW = "several seconds of retry/sleep delays; the behaviour is covered by tests/runtime with short delays"
 
 EXCLUDED: dict[str, str] = {
@@ -49,9 +50,17 @@ EXCLUDED: dict[str, str] = {
     "task-flow.yaml": "Subflow to corpus flows plus a required input",
     "task-flow-dynamic.yaml": "Subflow with a dynamic flowId to corpus flows plus a required input",
     "task-flow-inherited-labels.yaml": "Subflow label inheritance across corpus flows plus a required input",
-    "for-each-item-subflow.yaml": "child flow of ForEachItem (unsupported): needs an items file input",
-    "for-each-item-subflow-failed.yaml": "child flow of ForEachItem (unsupported): needs an items file input",
-    "for-each-item-outputs-subflow.yaml": "child flow of ForEachItem (unsupported): reads an items file input",
+    "for-each-item-subflow.yaml": "child flow of ForEachItem: needs an items file input",
+    "for-each-item-subflow-failed.yaml": "child flow of ForEachItem: needs an items file input",
+    "for-each-item-outputs-subflow.yaml": "child flow of ForEachItem: reads an items file input",
+    # ForEachItem: a FILE input plus a child flow in another corpus file (covered by
+    # tests/runtime/test_core_state_waitfor_fetch.py with its own parent and child flows).
+    "for-each-item.yaml": _FOR_EACH_ITEM,
+    "for-each-item-failed.yaml": _FOR_EACH_ITEM,
+    "for-each-item-no-wait.yaml": _FOR_EACH_ITEM,
+    "for-each-item-outputs.yaml": _FOR_EACH_ITEM,
+    "task-allow-failure-executable-foreachitem.yml": _FOR_EACH_ITEM,
+    "task-allow-warning-executable-foreachitem.yml": _FOR_EACH_ITEM,
     # Trigger variables.
     "trigger-flow-listener.yaml": _TRIGGER_VARS,
     "trigger-flow-listener-invalid.yaml": _TRIGGER_VARS,
@@ -169,6 +178,17 @@ EXPECTED: dict[str, list[tuple[dict, str]]] = {
     "trigger-multiplecondition-flow-c.yaml": [({}, "FAILED")],
     "variables-invalid.yaml": [({}, "FAILED")],  # {{inputs.invalid}}
     "working-directory.yaml": [({"failed": "false"}, "SUCCESS"), ({"failed": "true"}, "FAILED")],
+    "state.yaml": [({"state": "each"}, "SUCCESS")],  # StateTest.each
+    # WaitForCaseTest: loop until the condition holds; bounds fail only with failOnMaxReached.
+    "waitfor.yaml": [({}, "SUCCESS")],
+    "waitfor-max-iterations.yaml": [({}, "FAILED")],
+    "waitfor-max-duration.yaml": [({}, "FAILED")],
+    "waitfor-no-success.yaml": [({}, "SUCCESS")],
+    "waitfor-multiple-tasks.yaml": [({}, "SUCCESS")],
+    "waitfor-multiple-tasks-failed.yaml": [({}, "FAILED")],
+    "get-log.yaml": [({}, "SUCCESS")],
+    "get-log-taskid.yaml": [({}, "SUCCESS")],
+    "get-log-executionid.yaml": [({}, "SUCCESS")],
 }
 
 
@@ -221,7 +241,33 @@ def _errors(result):
     assert states["t3-t1-t1-t1-last"] == "SUCCESS"
 
 
+def _state_each(result):
+    # StateTest.each: per-value states start empty; with taskrunValue false the items share one.
+    assert result["outputs"]["regetEach1"]["b"]["data"] == {"value": "null-b"}
+    assert result["outputs"]["regetEach2"]["b"]["data"] == {"value": "null-a-b"}
+
+
+def _waitfor_multiple(result):
+    assert result["outputs"]["output_values"]["values"]["count"] == "4"
+
+
+def _waitfor_failed(result):
+    assert result["taskStates"]["fail"] == "FAILED" and result["outputs"]["waitfor"] == {"iterationCount": 1}
+
+
+def _get_log(size):
+    def check(result):
+        assert result["outputs"]["get-log-task"]["size"] == size
+    return check
+
+
 OUTPUT_CHECKS = {
+    "state.yaml": _state_each,
+    "waitfor-multiple-tasks.yaml": _waitfor_multiple,
+    "waitfor-multiple-tasks-failed.yaml": _waitfor_failed,
+    "get-log.yaml": _get_log(2),  # FetchTest: the two Echo lines
+    "get-log-taskid.yaml": _get_log(1),  # FetchTest.fetchWithTaskId
+    "get-log-executionid.yaml": _get_log(2),
     "errors.yaml": _errors,
     "if-in-flowable.yaml": _if_in_flowable,
     "if.yaml": _if,
