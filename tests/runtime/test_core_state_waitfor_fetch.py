@@ -142,3 +142,10 @@ def test_for_each_item_transmits_a_failed_batch(storage_dir: Path):
     assert "subflow tests.for_each_item.child: batch 4 (execution " in error and "ended FAILED" in error
     assert out.outputs["each_items"] == {"numberOfBatches": 5, "iterations": {"SUCCESS": 4, "FAILED": 1}}
     assert "merged" not in out.task_states
+
+
+def test_for_each_item_without_wait_only_starts_the_batches(storage_dir: Path):
+    out = execute(flow_path("for_each_item"), file=flow_path("for_each_item", "parent_nowait.yaml"))
+    assert out.state == "SUCCESS", dump(out)
+    assert out.outputs["each_items"] == {"numberOfBatches": 3, "iterations": {"CREATED": 3}}  # batch.rows defaults to 1
+    assert "each_merge" not in out.outputs

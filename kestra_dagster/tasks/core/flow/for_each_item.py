@@ -78,7 +78,7 @@ class ForEachItem(RunnableTask):
             taskrun = {**ctx.taskrun.as_variable(), "items": batch_uri, "iteration": iteration}
             inputs = ctx.render(self.inputs, prop="inputs", extra={"taskrun": taskrun})
             result = ctx.subflow_launcher(namespace=namespace, flow_id=flow_id, inputs=inputs, labels=labels,
-                                          wait=self.wait, inherit_labels=self.inheritLabels)
+                                          wait=self.wait, inherit_labels=self.inheritLabels, task_id=ctx.task_id)
             if not self.wait:
                 states["CREATED"] += 1
                 continue
