@@ -61,12 +61,13 @@ class WaitFor(FlowableTask):
                 break
             if is_truthy(runner.render(self.condition, scope, self, prop="condition")):
                 break
-            reached = ("maxIterations", self.checkFrequency.maxIterations) if iteration >= self.checkFrequency.maxIterations \
-                else ("maxDuration", self.checkFrequency.maxDuration) if time.monotonic() - started >= max_duration \
-                else None
+            reached = None
+            if iteration >= self.checkFrequency.maxIterations:
+                reached = f"checkFrequency.maxIterations ({self.checkFrequency.maxIterations})"
+            elif time.monotonic() - started >= max_duration:
+                reached = f"checkFrequency.maxDuration ({self.checkFrequency.maxDuration})"
             if reached is not None:
-                message = (f"condition still false after {iteration} iteration(s): "
-                           f"checkFrequency.{reached[0]} ({reached[1]}) reached")
+                message = f"condition still false after {iteration} iteration(s): {reached} reached"
                 if self.failOnMaxReached:
                     raise TaskFailed(f"{message} and failOnMaxReached is true")
                 log.warning(message)
