@@ -365,7 +365,11 @@ def test_kestra_for_each_item_flow(name, storage_dir):
     if expected == "SUCCESS" and "allow" not in name:
         iterations = result["outputs"]["each_items"]["iterations"]
         assert result["outputs"]["each_items"]["numberOfBatches"] == 3
-        assert iterations == ({"CREATED": 3} if "no-wait" in name else {"SUCCESS": 3})
+        assert iterations == ({"RUNNING": 0, "SUCCESS": 3} if "no-wait" in name
+                              else {"CREATED": 0, "RUNNING": 0, "SUCCESS": 3})
+    if name == "for-each-item-failed.yaml":  # ForEachItemCaseTest.forEachItemFailed: every batch failed, no merge
+        assert result["outputs"]["each_items"]["iterations"] == {"CREATED": 0, "RUNNING": 0, "FAILED": 3}
+        assert "each_merge" not in result["outputs"]
     if name == "for-each-item-outputs.yaml":  # each batch's flow output `value` is its file's text
         merged = store.read_bytes(result["outputs"]["each_merge"]["subflowOutputs"]).decode().splitlines()
         assert [json.loads(line)["value"] for line in merged] == [

@@ -2,12 +2,13 @@
 
 The ``items`` file is split by lines like ``storage.Split`` (``batch.rows`` 1 by default, or
 ``batch.bytes``/``batch.partitions``); each batch is stored and the subflow runs with ``inputs``
-rendered where ``taskrun.items`` is the batch's URI and ``taskrun.iteration`` its number (from 1).
+rendered where ``taskrun.items`` is the batch's URI and ``taskrun.iteration`` its index (from 0).
 As in Kestra the results appear as three sub-task runs' outputs: ``<id>_split.splits`` (a file
-listing the batch URIs), ``<id>_items`` (``numberOfBatches``, ``iterations``: count per final
-state) and ``<id>_merge.subflowOutputs`` (a file with each subflow's flow outputs, one per line).
-Batches run one after another here (Kestra starts them together); ``transmitFailed`` fails the
-task when a batch's execution fails.
+listing the batch URIs), ``<id>_items`` (``numberOfBatches``, ``iterations``: executions per
+state, with Kestra's zero CREATED/RUNNING counts; without ``wait`` every started batch counts as
+SUCCESS, as in Kestra) and, when every batch succeeded, ``<id>_merge.subflowOutputs`` (a file with
+each subflow's flow outputs, one per line). Batches run one after another here (Kestra starts
+them together); ``transmitFailed`` fails the task when a batch's execution fails.
 """
 
 from __future__ import annotations
@@ -70,28 +71,28 @@ class ForEachItem(RunnableTask):
         namespace = ctx.render_str(self.namespace, prop="namespace")
         flow_id = ctx.render_str(self.flowId, prop="flowId")
         labels = ctx.render(self.labels, prop="labels") if self.labels else None
-        states: Counter[str] = Counter()
+        states: Counter[str] = Counter({"CREATED": 0, "RUNNING": 0} if self.wait else {"RUNNING": 0})
         merged: list[str] = []
         failed: list[str] = []
-        for iteration, batch_uri in enumerate(batches, start=1):
+        for iteration, batch_uri in enumerate(batches):
             ctx.check_cancelled()
             taskrun = {**ctx.taskrun.as_variable(), "items": batch_uri, "iteration": iteration}
             inputs = ctx.render(self.inputs, prop="inputs", extra={"taskrun": taskrun})
             result = ctx.subflow_launcher(namespace=namespace, flow_id=flow_id, inputs=inputs, labels=labels,
                                           wait=self.wait, inherit_labels=self.inheritLabels, task_id=ctx.task_id)
             if not self.wait:
-                states["CREATED"] += 1
+                states["SUCCESS"] += 1
                 continue
             state = result.get("state") or "FAILED"
             states[state] += 1
             merged.append(json.dumps(result.get("outputs") or {}, default=str))
             if state in ("FAILED", "KILLED"):
-                failed.append(f"batch {iteration} (execution {result.get('executionId')}) ended {state}")
+                failed.append(f"batch {iteration + 1} (execution {result.get('executionId')}) ended {state}")
         sub_tasks = {
             f"{self.id}_split": {"splits": splits},
             f"{self.id}_items": {"numberOfBatches": len(batches), "iterations": dict(states)},
         }
-        if self.wait:
+        if self.wait and not (failed and self.transmitFailed):
             data = "".join(line + "\n" for line in merged).encode("utf-8")
             sub_tasks[f"{self.id}_merge"] = {"subflowOutputs": ctx.storage.put_bytes(data, "outputs.ion")}
         outputs = {SUB_TASK_OUTPUTS_KEY: sub_tasks}
