@@ -131,14 +131,14 @@ class TrackingSecrets(SecretResolver):
 
 def make_services(context, compiled: "CompiledFlow", execution: ExecutionState) -> RunServices:
     from kestra_dagster.compiler.kv import DagsterInstanceKV
+    from kestra_dagster.compiler.logs import DagsterLogFetcher, task_log_prefix
     from kestra_dagster.engine.storage import default_storage, tasks_tmp_dir
 
     secrets = TrackingSecrets(execution.secret_names)
     secrets.revealed.update(execution.masked_values)  # tokens earlier tasks output as secrets
 
     def logger_factory(task_id: str, values: tuple[str, ...]) -> _TaskLogger:
-        suffix = f" {'/'.join(values)}" if values else ""
-        return _TaskLogger(context.log, f"[{task_id}{suffix}] ", secrets)
+        return _TaskLogger(context.log, task_log_prefix(task_id, values), secrets)
 
     return RunServices(
         storage=default_storage(),
@@ -146,6 +146,7 @@ def make_services(context, compiled: "CompiledFlow", execution: ExecutionState) 
         logger_factory=logger_factory,
         secrets=secrets,
         subflow_launcher=compiled.subflow_launcher(context),
+        log_fetcher=DagsterLogFetcher(context.instance),
         work_root=tasks_tmp_dir(),
     )
 

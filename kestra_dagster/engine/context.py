@@ -19,6 +19,10 @@ from kestra_dagster.errors import ExpressionError, TaskKilled
 #: the compiler records them as Dagster asset materializations (tasks never import Dagster).
 ASSET_EVENTS_KEY = "__dagster_asset_materializations__"
 
+#: Reserved output key: ``{task_id: outputs}`` a task publishes for the sub-task runs Kestra shows
+#: beside it (ForEachItem's ``<id>_split``/``<id>_items``/``<id>_merge``); the runner files them.
+SUB_TASK_OUTPUTS_KEY = "__kestra_sub_task_outputs__"
+
 #: Secrets shorter than this are not masked: masking "a" or "1" would garble every log line.
 MIN_MASKED_SECRET_LENGTH = 3
 
@@ -45,6 +49,18 @@ class KVBackend(Protocol):
     def set(self, namespace: str, key: str, value: Any, ttl_seconds: float | None = None) -> None: ...
     def delete(self, namespace: str, key: str) -> bool: ...
     def keys(self, namespace: str) -> list[str]: ...
+
+
+class LogFetcher(Protocol):
+    """Reads back an execution's task logs (log.Fetch); the compiler reads Dagster's event log.
+
+    Returns Kestra-like log entries (``taskId``, ``level``, ``message``, ``timestamp``…) at
+    ``min_level`` or above, of the tasks in ``task_ids`` (all tasks when empty), oldest first.
+    Raises ``LookupError`` when no such execution exists for ``namespace``/``flow_id``.
+    """
+
+    def __call__(self, execution_id: str, namespace: str, flow_id: str, task_ids: list[str],
+                 min_level: str) -> list[dict]: ...
 
 
 @dataclass
@@ -94,6 +110,8 @@ class TaskContext:
     cancel_event: threading.Event = field(default_factory=threading.Event)
     #: Set by the compiler: runs a subflow and returns {"executionId", "state", "outputs"}.
     subflow_launcher: Callable[..., dict] | None = None
+    #: Set by the compiler: an execution's task log entries (see ``LogFetcher``).
+    log_fetcher: "LogFetcher | None" = None
     #: Secrets to mask in anything the task logs or returns as an error message.
     secret_values: set[str] = field(default_factory=set)
     _secret_outputs: set[str] = field(default_factory=set)

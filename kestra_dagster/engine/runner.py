@@ -29,7 +29,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from kestra_dagster.engine.context import KVBackend, TaskContext, TaskLogger, TaskRunInfo, mask_secrets
+from kestra_dagster.engine.context import (
+    SUB_TASK_OUTPUTS_KEY, KVBackend, TaskContext, TaskLogger, TaskRunInfo, mask_secrets,
+)
 from kestra_dagster.engine.execution import ExecutionState, TaskRunRecord, utcnow_iso
 from kestra_dagster.engine.states import State, apply_allow, guess_final_state
 from kestra_dagster.errors import ExpressionError, KestraDagsterError, TaskFailed, TaskKilled
@@ -71,6 +73,7 @@ class RunServices:
     logger_factory: Callable[[str, tuple[str, ...]], TaskLogger]
     secrets: SecretResolver = field(default_factory=SecretResolver)
     subflow_launcher: Callable[..., dict] | None = None
+    log_fetcher: Any = None  # engine.context.LogFetcher
     cancel_event: threading.Event = field(default_factory=threading.Event)
     work_root: Path | None = None
     #: Set when the top-level task is its own executor step that the executor can retry (a
@@ -302,8 +305,11 @@ class Runner:
         if state == State.SUCCESS and attempt > 1 and policy is not None and policy.warningOnRetry:
             state = State.WARNING
         if outputs is not None:
+            sub_tasks = outputs.pop(SUB_TASK_OUTPUTS_KEY, None) or {}
             with self._lock:
                 self.execution.set_outputs(task.id, scope.values, outputs)
+                for sub_task_id, sub_outputs in sub_tasks.items():
+                    self.execution.set_outputs(sub_task_id, scope.values, sub_outputs)
         final = apply_allow(state, task.allowFailure, task.allowWarning)
         if final != state and state == State.FAILED:
             log.warning(f"failure allowed (allowFailure): task ends {final.value}")
@@ -320,6 +326,7 @@ class Runner:
             kv=self.services.kv, namespace=self.flow.namespace, flow_id=self.flow.id,
             execution_id=self.execution.execution_id, taskrun=taskrun, renderer=self._renderer(),
             cancel_event=cancel, subflow_launcher=self.services.subflow_launcher,
+            log_fetcher=self.services.log_fetcher,
             secret_values=self.services.secrets.revealed,
         )
         result: dict[str, Any] = {}

@@ -18,6 +18,7 @@ several machines (run containers, Kubernetes pods) share files without a shared 
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import tempfile
@@ -144,6 +145,24 @@ class _Storage:
         for uri in uris:
             self.delete(uri)
         return uris
+
+    def state_location(self, namespace: str, flow_id: str | None, name: str,
+                       value: str | None = None) -> tuple[list[str], str]:
+        """Where a ``state.*`` task's JSON file lives: (folder parts, file name).
+
+        ``<namespace>/<flow_id>/states/<name>/default.json`` — Kestra's state store, kept beside the
+        flow's files. Without ``flow_id`` the state is shared by the namespace (``<namespace>/states/…``);
+        a ForEach ``value`` names the file by its hash, as Kestra does, so any value is a valid name.
+        """
+        prefix = [*namespace_parts(namespace)]
+        if flow_id is not None:
+            prefix.append(_check_segment(flow_id, "flow id"))
+        leaf = hashlib.sha256(value.encode("utf-8")).hexdigest()[:32] if value is not None else "default"
+        return [*prefix, "states", _check_segment(name, "state name")], f"{leaf}.json"
+
+    def state_uri(self, namespace: str, flow_id: str | None, name: str, value: str | None = None) -> str:
+        folder, file_name = self.state_location(namespace, flow_id, name, value)
+        return self.uri_for([*folder, file_name])
 
 
 class LocalStorage(_Storage):

@@ -9,6 +9,7 @@ with; ``OUTPUT_CHECKS`` adds output facts for a few.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -25,6 +26,7 @@ TERMINAL = {"SUCCESS", "WARNING", "FAILED", "KILLED", "CANCELLED"}
 
 _PAUSE = "Pause splits the job at the gate; the run ends PAUSED until the approvals sensor resumes it"
 _TRIGGER_VARS = "its tasks read trigger.* variables, which exist only when the trigger fires"
+_FOR_EACH_ITEM = "FILE input and a child flow in another corpus file: test_kestra_for_each_item_flow runs it"
 _SLOW = "several seconds of retry/sleep delays; the behaviour is covered by tests/runtime with short delays"
 
 EXCLUDED: dict[str, str] = {
@@ -49,9 +51,17 @@ EXCLUDED: dict[str, str] = {
     "task-flow.yaml": "Subflow to corpus flows plus a required input",
     "task-flow-dynamic.yaml": "Subflow with a dynamic flowId to corpus flows plus a required input",
     "task-flow-inherited-labels.yaml": "Subflow label inheritance across corpus flows plus a required input",
-    "for-each-item-subflow.yaml": "child flow of ForEachItem (unsupported): needs an items file input",
-    "for-each-item-subflow-failed.yaml": "child flow of ForEachItem (unsupported): needs an items file input",
-    "for-each-item-outputs-subflow.yaml": "child flow of ForEachItem (unsupported): reads an items file input",
+    "for-each-item-subflow.yaml": "child flow of ForEachItem: needs an items file input",
+    "for-each-item-subflow-failed.yaml": "child flow of ForEachItem: needs an items file input",
+    "for-each-item-outputs-subflow.yaml": "child flow of ForEachItem: reads an items file input",
+    # ForEachItem: a FILE input plus a child flow in another corpus file (run below, with the
+    # items file stored first and the corpus folder loaded for the child flows).
+    "for-each-item.yaml": _FOR_EACH_ITEM,
+    "for-each-item-failed.yaml": _FOR_EACH_ITEM,
+    "for-each-item-no-wait.yaml": _FOR_EACH_ITEM,
+    "for-each-item-outputs.yaml": _FOR_EACH_ITEM,
+    "task-allow-failure-executable-foreachitem.yml": _FOR_EACH_ITEM,
+    "task-allow-warning-executable-foreachitem.yml": _FOR_EACH_ITEM,
     # Trigger variables.
     "trigger-flow-listener.yaml": _TRIGGER_VARS,
     "trigger-flow-listener-invalid.yaml": _TRIGGER_VARS,
@@ -169,6 +179,17 @@ EXPECTED: dict[str, list[tuple[dict, str]]] = {
     "trigger-multiplecondition-flow-c.yaml": [({}, "FAILED")],
     "variables-invalid.yaml": [({}, "FAILED")],  # {{inputs.invalid}}
     "working-directory.yaml": [({"failed": "false"}, "SUCCESS"), ({"failed": "true"}, "FAILED")],
+    "state.yaml": [({"state": "each"}, "SUCCESS")],  # StateTest.each
+    # WaitForCaseTest: loop until the condition holds; bounds fail only with failOnMaxReached.
+    "waitfor.yaml": [({}, "SUCCESS")],
+    "waitfor-max-iterations.yaml": [({}, "FAILED")],
+    "waitfor-max-duration.yaml": [({}, "FAILED")],
+    "waitfor-no-success.yaml": [({}, "SUCCESS")],
+    "waitfor-multiple-tasks.yaml": [({}, "SUCCESS")],
+    "waitfor-multiple-tasks-failed.yaml": [({}, "FAILED")],
+    "get-log.yaml": [({}, "SUCCESS")],
+    "get-log-taskid.yaml": [({}, "SUCCESS")],
+    "get-log-executionid.yaml": [({}, "SUCCESS")],
 }
 
 
@@ -221,7 +242,33 @@ def _errors(result):
     assert states["t3-t1-t1-t1-last"] == "SUCCESS"
 
 
+def _state_each(result):
+    # StateTest.each: per-value states start empty; with taskrunValue false the items share one.
+    assert result["outputs"]["regetEach1"]["b"]["data"] == {"value": "null-b"}
+    assert result["outputs"]["regetEach2"]["b"]["data"] == {"value": "null-a-b"}
+
+
+def _waitfor_multiple(result):
+    assert result["outputs"]["output_values"]["values"]["count"] == "4"
+
+
+def _waitfor_failed(result):
+    assert result["taskStates"]["fail"] == "FAILED" and result["outputs"]["waitfor"] == {"iterationCount": 1}
+
+
+def _get_log(size):
+    def check(result):
+        assert result["outputs"]["get-log-task"]["size"] == size
+    return check
+
+
 OUTPUT_CHECKS = {
+    "state.yaml": _state_each,
+    "waitfor-multiple-tasks.yaml": _waitfor_multiple,
+    "waitfor-multiple-tasks-failed.yaml": _waitfor_failed,
+    "get-log.yaml": _get_log(2),  # FetchTest: the two Echo lines
+    "get-log-taskid.yaml": _get_log(1),  # FetchTest.fetchWithTaskId
+    "get-log-executionid.yaml": _get_log(2),
     "errors.yaml": _errors,
     "if-in-flowable.yaml": _if_in_flowable,
     "if.yaml": _if,
@@ -287,3 +334,44 @@ def test_tables_name_real_corpus_files():
     names = {p.name for p in VALIDS.iterdir()}
     assert set(EXCLUDED) <= names and set(EXPECTED) <= names
     assert not set(EXCLUDED) & set(EXPECTED)
+
+
+# ForEachItemCaseTest's final states; 10 items, 4 rows a batch (for-each-item.yaml reads `batch`).
+FOR_EACH_ITEM = {
+    "for-each-item.yaml": ({"batch": 4}, "SUCCESS"),
+    "for-each-item-no-wait.yaml": ({}, "SUCCESS"),
+    "for-each-item-failed.yaml": ({}, "FAILED"),
+    "for-each-item-outputs.yaml": ({}, "SUCCESS"),
+    "task-allow-failure-executable-foreachitem.yml": ({}, "WARNING"),
+    "task-allow-warning-executable-foreachitem.yml": ({}, "SUCCESS"),
+}
+
+
+@pytest.mark.corpus
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("name", sorted(FOR_EACH_ITEM))
+def test_kestra_for_each_item_flow(name, storage_dir):
+    if not VALIDS.is_dir():
+        unavailable(f"{VALIDS} is absent (../shared is not beside this checkout)")
+    from kestra_dagster.engine.storage import LocalStorage
+
+    store = LocalStorage(storage_dir)
+    lines = "".join(f"item {i}\n" for i in range(1, 11)).encode()
+    items = store.put_bytes_at(["io", "kestra", "tests", "uploads"], lines, "items.txt")
+    inputs, expected = FOR_EACH_ITEM[name]
+    result = run_flow_file(str(VALIDS / name), {"file": items, **inputs}, flows_dir=str(VALIDS))
+    assert result["state"] == expected, result["taskStates"]
+    if expected == "SUCCESS" and "allow" not in name:
+        iterations = result["outputs"]["each_items"]["iterations"]
+        assert result["outputs"]["each_items"]["numberOfBatches"] == 3
+        assert iterations == ({"RUNNING": 0, "SUCCESS": 3} if "no-wait" in name
+                              else {"CREATED": 0, "RUNNING": 0, "SUCCESS": 3})
+    if name == "for-each-item-failed.yaml":  # ForEachItemCaseTest.forEachItemFailed: every batch failed, no merge
+        assert result["outputs"]["each_items"]["iterations"] == {"CREATED": 0, "RUNNING": 0, "FAILED": 3}
+        assert "each_merge" not in result["outputs"]
+    if name == "for-each-item-outputs.yaml":  # each batch's flow output `value` is its file's text
+        merged = store.read_bytes(result["outputs"]["each_merge"]["subflowOutputs"]).decode().splitlines()
+        assert [json.loads(line)["value"] for line in merged] == [
+            "item 1\nitem 2\nitem 3\nitem 4\n", "item 5\nitem 6\nitem 7\nitem 8\n", "item 9\nitem 10\n"]
+        assert result["outputs"]["return"]["value"] == result["outputs"]["each_merge"]["subflowOutputs"]

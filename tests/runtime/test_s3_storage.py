@@ -114,3 +114,15 @@ kestra:
     assert repr(storage) == f"S3Storage(bucket='{S3_BUCKET}', endpoint='{endpoint}')"
     uri = storage.for_task("acme.cfg", "f", uuid.uuid4().hex[:8], "t", "r").put_bytes(b"via config", "c.txt")
     assert client.get_object(Bucket=S3_BUCKET, Key=uri[len("kestra:///"):])["Body"].read() == b"via config"
+
+
+def test_state_files_live_in_the_bucket(run_flow, s3_env, storage_dir):
+    """state.Set/Get write Kestra's state file as an object: a second run reads what the first left."""
+    _, client = s3_env
+    first = run_flow("state", "counter.yaml")
+    second = run_flow("state", "counter.yaml")
+    assert first.state == second.state == "SUCCESS", dump(second)
+    assert second.outputs["before"]["data"]["runs"] == "1" and second.outputs["after"]["data"]["runs"] == "2"
+    assert _keys(client, "tests/state/") == ["tests/state/counter/states/counter/default.json",
+                                              "tests/state/states/counter/default.json"]
+    assert not storage_dir.exists() or not any(p.is_file() for p in storage_dir.rglob("*"))
