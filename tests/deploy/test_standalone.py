@@ -79,10 +79,27 @@ def _standalone(tmp: Path, *extra: str, env: dict | None = None):
         print(f"standalone healthy after {info['startup']:.1f}s")
         yield info
     finally:
-        if proc.poll() is None:
+        _stop(proc)
+        log.close()
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """SIGTERM (the supervisor stops its children), then SIGKILL whatever of ours is left: the
+    children run in their own sessions, so killing the supervisor's group alone would orphan them."""
+    from kestra_dagster.server.supervisor import marked_processes
+
+    children = _children(proc.pid)
+    markers = {m for m in map(_marker_of, children) if m}
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(10)
-        log.close()
+    for pid in [*children, *(p for m in markers for p in marked_processes(m))]:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
 
 
 @pytest.fixture(scope="module")
