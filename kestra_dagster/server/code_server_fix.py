@@ -4,8 +4,8 @@ Dagster's gRPC code server (``dagster api grpc``, also behind ``dagster code-ser
 marks a run FAILURE when its run worker process died, from a cleanup thread that runs
 ``DagsterApiServer._check_for_orphaned_runs`` every 0.5 s. That thread has no error handling: if
 the database is unreachable at that moment, the thread ends, the dead run stays STARTED forever
-and the server never shuts down (it waits for that execution). Measured here with a 120 s
-PostgreSQL outage (tests/deploy/test_postgres_outage.py).
+and the server never shuts down (it waits for that execution). Measured here with PostgreSQL
+outages of 60 s and 120 s (tests/deploy/test_postgres_outage.py).
 
 :func:`install` wraps the check so a failure is logged and retried at the next tick: once the
 database is back, the run is marked FAILURE with Dagster's own message ("Run execution process

@@ -74,8 +74,8 @@ def _run_of(dep, n: int):
     (25, 1, ("psycopg2.OperationalError", "Connection refused")),
     # the run worker gives up and exits during the outage: the code server marks the run failed once
     # the database is back (kestra_dagster.server.code_server_fix keeps that check alive meanwhile)
-    (120, 101, ("Run execution process for", "unexpectedly exited")),
-], ids=["25s", "120s"])
+    (60, 101, ("Run execution process for", "unexpectedly exited")),
+], ids=["25s", "60s"])
 def test_a_run_cut_by_an_outage_fails_and_acknowledged_deliveries_survive(deployment, postgres, outage_seconds,
                                                                           first_n, cause):
     dep = deployment
