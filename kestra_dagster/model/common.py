@@ -56,9 +56,13 @@ Duration = Annotated[
 
 
 class KestraModel(BaseModel):
-    """Base of all schema models: unknown keys are errors, like Kestra's strict deserialiser."""
+    """Base of all schema models: unknown keys are errors, like Kestra's strict deserialiser.
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=False)
+    ``defer_build``: a model's validator is built when a flow first uses it, not when its plugin
+    is imported; a code location imports ~100 task types and its flows use a handful.
+    """
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=False, defer_build=True)
 
 
 # --------------------------------------------------------------------------- retry
