@@ -22,7 +22,7 @@ from pydantic import Field
 from kestra_dagster.engine.context import SUB_TASK_OUTPUTS_KEY
 from kestra_dagster.errors import TaskFailed
 from kestra_dagster.model.common import KestraModel
-from kestra_dagster.tasks.base import RunnableTask
+from kestra_dagster.tasks.core.flow.subflow import CallsFlow
 from kestra_dagster.tasks.core.storage._common import read, render_uri
 from kestra_dagster.tasks.core.storage.split import split_lines
 
@@ -34,28 +34,13 @@ class Batch(KestraModel):
     separator: str = "\n"
 
 
-class ForEachItem(RunnableTask):
+class ForEachItem(CallsFlow):
     """Split ``items`` into batches (``batch``) and run flow ``namespace``/``flowId`` per batch with ``inputs``."""
 
     kestra_type: ClassVar[str] = "io.kestra.plugin.core.flow.ForEachItem"
-    compute_kind: ClassVar[str] = "Subflow"
-    runs_on_worker: ClassVar[bool] = False
 
     items: str
     batch: Batch = Field(default_factory=Batch)
-    namespace: str
-    flowId: str
-    revision: int | None = None
-    inputs: dict[str, Any] = {}
-    labels: dict[str, Any] | list[dict[str, Any]] | None = None
-    wait: bool = True
-    transmitFailed: bool = True
-    inheritLabels: bool = False
-    scheduleDate: str | None = None
-
-    def check_flow_rules(self, flow):
-        if self.namespace == flow.namespace and self.flowId == flow.id:
-            yield ("flowId",), f"a flow cannot call itself from ForEachItem ({flow.namespace}.{flow.id})"
 
     def run(self, ctx):
         if ctx.subflow_launcher is None:

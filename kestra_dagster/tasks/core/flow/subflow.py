@@ -13,11 +13,10 @@ from kestra_dagster.errors import TaskFailed
 from kestra_dagster.tasks.base import RunnableTask
 
 
-class Subflow(RunnableTask):
-    """Run flow ``namespace``/``flowId`` with ``inputs``; with ``wait`` its state and outputs come back."""
+class CallsFlow(RunnableTask):
+    """What Kestra's tasks that start another flow share (Subflow, ForEachItem): the target, its
+    inputs and labels, and whether to wait for it. No ``kestra_type``: not a task of its own."""
 
-    kestra_type: ClassVar[str] = "io.kestra.plugin.core.flow.Subflow"
-    kestra_aliases: ClassVar[tuple[str, ...]] = ("io.kestra.core.tasks.flows.Subflow", "io.kestra.core.tasks.flows.Flow")
     compute_kind: ClassVar[str] = "Subflow"
     runs_on_worker: ClassVar[bool] = False
 
@@ -30,11 +29,19 @@ class Subflow(RunnableTask):
     transmitFailed: bool = True
     inheritLabels: bool = False
     scheduleDate: str | None = None
-    outputs: dict[str, Any] | None = None  # deprecated: rendered against the child's outputs
 
     def check_flow_rules(self, flow):
         if self.namespace == flow.namespace and self.flowId == flow.id:
-            yield ("flowId",), f"a flow cannot call itself as a Subflow ({flow.namespace}.{flow.id})"
+            yield ("flowId",), f"a flow cannot call itself from {type(self).__name__} ({flow.namespace}.{flow.id})"
+
+
+class Subflow(CallsFlow):
+    """Run flow ``namespace``/``flowId`` with ``inputs``; with ``wait`` its state and outputs come back."""
+
+    kestra_type: ClassVar[str] = "io.kestra.plugin.core.flow.Subflow"
+    kestra_aliases: ClassVar[tuple[str, ...]] = ("io.kestra.core.tasks.flows.Subflow", "io.kestra.core.tasks.flows.Flow")
+
+    outputs: dict[str, Any] | None = None  # deprecated: rendered against the child's outputs
 
     def run(self, ctx):
         if ctx.subflow_launcher is None:
