@@ -14,4 +14,8 @@ import dagster._grpc.impl  # noqa: F401
 import kestra_dagster.compiler.definitions  # noqa: F401
 from kestra_dagster.registry import get_registry
 
-get_registry()
+# Schema models build their validators on first use (defer_build); build them here, once, so
+# forked workers do not each pay for it when they parse the flows.
+for _entry in get_registry().entries.values():
+    _entry.cls.model_rebuild()
+
