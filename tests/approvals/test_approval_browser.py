@@ -25,13 +25,11 @@ pytestmark = pytest.mark.slow
 
 
 def chromium_path() -> str:
-    from kd_testing import IN_CI
+    from kd_testing import unavailable
 
     path = shutil.which("chromium") or shutil.which("chromium-browser")
     if path is None:
-        if IN_CI:
-            pytest.fail("Debian's chromium is required in CI (apt-get install chromium)")
-        pytest.skip("chromium is not installed (apt-get install chromium)")
+        unavailable("chromium is not installed (apt-get install chromium)")
     return path
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import dockerinfra
+from kd_testing import unavailable
 from kestra_dagster.errors import TaskFailed, TaskKilled
 from kestra_dagster.tasks.docker import _compose
 from kestra_dagster.tasks.docker.compose import Compose
@@ -62,9 +63,7 @@ def compose_bin():
     try:
         return _compose.compose_binary()
     except FileNotFoundError as exc:
-        if dockerinfra.IN_CI:
-            pytest.fail(str(exc))
-        pytest.skip(str(exc))
+        unavailable(str(exc))
 
 
 def test_up_wait_ports_then_down(compose_bin, docker_daemon, base_image, make_ctx):

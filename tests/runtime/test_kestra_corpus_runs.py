@@ -10,7 +10,6 @@ with; ``OUTPUT_CHECKS`` adds output facts for a few.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -316,9 +315,7 @@ CASES = _cases()
 @pytest.mark.parametrize("name, inputs, expected", CASES)
 def test_kestra_valid_flow_runs(name, inputs, expected):
     if name is None:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{VALIDS} is missing; CI must have ../shared beside the checkout")
-        pytest.skip(f"{VALIDS} is absent (../shared is not beside this checkout)")
+        unavailable(f"{VALIDS} is absent (../shared is not beside this checkout)")
     result = run_flow_file(str(VALIDS / name), inputs)
     assert result["state"] in TERMINAL, result
     if expected is not None:
