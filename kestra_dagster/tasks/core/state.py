@@ -100,8 +100,7 @@ class Get(_StateTask):
         name, uri = self._uri(ctx)
         data = self._read(ctx, uri)
         if data is None:
-            if ctx.render_bool(self.errorOnMissing, "errorOnMissing"):
-                raise TaskFailed(f"Unable to find the state file '{name}' and `errorOnMissing` is set to true")
+            _missing(ctx, self.errorOnMissing, name)
             data = {}
         return {"count": len(data), "data": data}
 
@@ -117,6 +116,12 @@ class Delete(_StateTask):
     def run(self, ctx) -> dict[str, Any]:
         name, uri = self._uri(ctx)
         deleted = self._store(ctx).delete(uri)
-        if not deleted and ctx.render_bool(self.errorOnMissing, "errorOnMissing"):
-            raise TaskFailed(f"Unable to find the state file '{name}' and `errorOnMissing` is set to true")
+        if not deleted:
+            _missing(ctx, self.errorOnMissing, name)
         return {"deleted": deleted}
+
+
+def _missing(ctx, error_on_missing: bool | str, name: str) -> None:
+    """Get/Delete of a state that does not exist: fine, unless ``errorOnMissing``."""
+    if ctx.render_bool(error_on_missing, "errorOnMissing"):
+        raise TaskFailed(f"Unable to find the state file '{name}' and `errorOnMissing` is set to true")
