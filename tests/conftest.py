@@ -1,10 +1,9 @@
-"""Suite-wide fixtures: isolated storage and Dagster home per test, the shared corpus location, moto S3."""
+"""Suite-wide fixtures: isolated storage and Dagster home per test, moto S3."""
 
 from __future__ import annotations
 
 import pytest
 
-from kd_testing import IN_CI, REPO_ROOT, SHARED, require_shared  # noqa: F401 - re-exported
 from kd_testing import s3_server  # noqa: F401 - the moto S3 server fixture, shared by every directory
 
 

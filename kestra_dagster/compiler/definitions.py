@@ -19,7 +19,7 @@ from dagster import Definitions, Failure, JobDefinition, OpDefinition, Out, Repo
 
 from kestra_dagster.compiler.translator import CompiledFlow, KestraTranslator, dagster_name
 from kestra_dagster.errors import FlowValidationError
-from kestra_dagster.model.loader import LoadedFlow, iter_flow_files, load_flow_file
+from kestra_dagster.model.loader import iter_flow_files, load_flow_file
 from kestra_dagster.registry import get_registry
 
 log = logging.getLogger("kestra_dagster")

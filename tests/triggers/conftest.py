@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from kestra_dagster.triggers.testing import LocalDeployment, free_port
+from kestra_dagster.triggers.testing import LocalDeployment
 
-from kd_testing import S3_BUCKET as BUCKET  # noqa: F401 - the bucket of the shared s3_server fixture
 S3_AUTH = """    accessKeyId: test
     secretKeyId: test
     region: us-east-1

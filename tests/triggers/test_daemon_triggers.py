@@ -16,7 +16,9 @@ import pytest
 from kestra_dagster.compiler.triggers import run_outputs
 from kestra_dagster.triggers.testing import wait_until
 
-from .conftest import BUCKET, git
+from kd_testing import S3_BUCKET as BUCKET
+
+from .conftest import git
 
 pytestmark = pytest.mark.slow
 WAIT = 60  # run created + finished; generous for a loaded 2-core machine (runs start in ~3 s when idle)
