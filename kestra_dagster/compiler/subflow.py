@@ -11,7 +11,7 @@ once with the child's ``executionId``:
   (queue, Docker…) run it like any launched run;
 * without one (``execute_in_process``, ``kestra-dagster run``) nothing outside this process
   could pick a run up, so the child runs in a background thread of this process: alongside the
-  parent on a persistent instance, after it on an in-memory one (see ``_in_memory_turn``).
+  parent on PostgreSQL, after it on SQLite (see ``_in_memory_turn``).
   ``wait_for_detached`` waits for those; the CLI calls it before it exits so a child is never
   cut off, and reports the children's run ids.
 """
@@ -206,12 +206,17 @@ _detached: list[DetachedRun] = []
 _detached_lock = threading.Lock()
 
 
-#: Dagster's in-memory (ephemeral) storages fail, rather than wait, when two runs write at once
-#: (shared-cache SQLite: "table is locked"), so on such an instance a detached child starts once
-#: its parent run has ended, and one at a time. A persistent instance runs it alongside at once.
+#: Dagster's SQLite storages (in-memory, and the file ones under DAGSTER_HOME) may fail, rather
+#: than wait, when two runs of one process write at once ("table is locked", seen in the suite),
+#: so on such an instance a detached child starts once its parent run has ended, and one at a
+#: time. An instance on PostgreSQL runs it alongside at once.
 _in_memory_turn = threading.Lock()
 #: How long storage errors may persist while a child waits for its parent (instance disposed?).
 _GIVE_UP_AFTER_S = 30.0
+
+
+def _sqlite(instance) -> bool:
+    return type(instance.run_storage).__name__.lower().startswith("sqlite")
 
 
 def start_in_background(instance, child: "CompiledFlow", run_config: dict, tags: dict, parent_run_id: str) -> str:
@@ -229,7 +234,7 @@ def start_in_background(instance, child: "CompiledFlow", run_config: dict, tags:
 
     def target() -> None:
         try:
-            if instance.is_persistent:
+            if instance.is_persistent and not _sqlite(instance):
                 execute()
             elif _wait_until_finished(instance, parent_run_id):
                 with _in_memory_turn:
