@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -73,13 +73,6 @@ def split_at_gates(tasks: list[Task]) -> tuple[list[list[Task]], list[Task]]:
 def snapshot(execution: ExecutionState) -> dict[str, Any]:
     return json.loads(json.dumps(execution.to_json(), default=str))
 
-
-def restore(data: dict[str, Any]) -> ExecutionState:
-    names = {f.name for f in fields(ExecutionState)}
-    kwargs = {k: v for k, v in data.items() if k in names}
-    kwargs["task_runs"] = [TaskRunRecord(**{**r, "values": tuple(r.get("values") or ())})
-                           for r in data.get("task_runs", [])]
-    return ExecutionState(**kwargs)
 
 
 # ----------------------------------------------------------------------------- gate properties
@@ -171,8 +164,8 @@ def make_pause_fn(compiled: "CompiledFlow", gate: Task, part: int, next_job: str
             execution.record(TaskRunRecord(task_id=gate.id, values=(), state=State.FAILED.value, started=started,
                                            ended=utcnow_iso(), error=error))
             execution.secret_names = list(services.secrets.names)
-            return failed_outputs(execution, gate.id, {"kestra/state": "FAILED", "kestra/task_id": gate.id,
-                                                        "kestra/error": error})
+            return failed_outputs(context, execution, gate, State.FAILED, error,
+                                  {"kestra/state": "FAILED", "kestra/task_id": gate.id, "kestra/error": error})
 
         try:
             skipped = not _should_run(runner, gate)
@@ -287,7 +280,7 @@ def make_resume_fn(compiled: "CompiledFlow", gate: Task) -> Callable:
     def compute(context, inputs):
         setup: ResumeSetup = getattr(context.resources, RESOURCE_KEY)
         record = setup.record
-        execution = restore(record.snapshot)
+        execution = ExecutionState.from_json(record.snapshot)
         services = make_services(context, compiled, execution)
         runner = Runner(compiled.flow, execution, services)
         log = services.logger_factory(gate.id, ())
@@ -330,7 +323,8 @@ def make_resume_fn(compiled: "CompiledFlow", gate: Task) -> Callable:
                     "kestra/decision": record.decision or "", "kestra/decided_by": who,
                     "kestra/outputs": _json_preview(outputs, services.secrets.revealed)}
         if state.is_failure:
-            yield from failed_outputs(execution, gate.id, metadata)
+            error = next((r.error for r in reversed(execution.task_runs) if r.task_id == gate.id and r.error), None)
+            yield from failed_outputs(context, execution, gate, state, error, metadata)
         elif stop:
             yield Output(execution, STOP, metadata=metadata)
         else:

@@ -1,65 +1,62 @@
-"""What each compiled op does at run time: start, task, failure marker, end.
+"""What each compiled op does at run time: start, task, block head and tail, end.
 
-Design (why the graph looks the way it does; Dagster has no "run even if upstream failed"
-rule, dagster-io/dagster#15761):
+The graph these ops form is chosen in ``compiler.graph`` (see its docstring for the shape). At
+run time every edge carries the ``ExecutionState`` (outputs and task runs so far):
 
-* **Catch and route.** A task op never raises for a task failure. It yields exactly one of two
-  optional outputs, ``ok`` or ``failed``, each carrying the ``ExecutionState`` (outputs and task
-  runs so far). The next main task hangs off ``ok``, so after a failure the rest of the list is
-  SKIPPED by Dagster itself.
-* **errors** hang off a fan-in of every main task's ``failed``: a fan-in runs when at least one
-  source produced a value, so they run only after a failure. **finally** hangs off a fan-in of
-  each list's outcomes (every ``failed``, plus the last ``ok``): every step is a source, so it
-  runs after all of them, whatever happened. The state accumulates along a chain, so the last
-  ``ok`` carries everything before it; fan-ins merge snapshots into a copy.
-* **Red where Kestra says FAILED.** Each task has a marker op ``<task>__FAILED`` mapped over its
-  dynamic ``failure`` output, which yields one item only when the task fails: the marker step
-  ``<task>__FAILED[failed]`` then raises, so the failure shows in red next to the task and the
-  Dagster run ends FAILURE, while errors/finally still run (they do not depend on markers). On
-  success no marker step exists at all, so markers add no event to a healthy run.
-* **kestra_end** fans in the same outcomes of every list, folds Kestra's final state (KILLED >
-  FAILED > WARNING > PAUSED > SUCCESS over main + finally tasks), renders flow ``outputs``, tags
-  the run (``kestra/state``) and lets task types clean up (``on_execution_end``).
-  **afterExecution** tasks hang off it, see ``execution.state``, and cannot change the outcome
-  (no markers).
-* **retry** of a top-level task is a Dagster step retry (``RetryRequested`` with Kestra's delay),
-  so each attempt shows in the run; only the last attempt routes to ``ok``/``failed``. Kestra's
-  policies (constant/exponential/random, ``maxAttempt``, ``maxDuration`` from the first attempt)
-  decide, not a Dagster ``RetryPolicy`` (whose backoff and jitter differ). Nested tasks retry
-  inside their flowable's op, as Kestra retries the task and not its parent.
-* A top-level Pause/Approval splits the flow into part jobs (``approvals.gate``); a part that
-  stops at a gate ends PAUSED and runs no ``finally``/afterExecution.
-* Nested tasks (inside If, ForEach, Parallel…) run inside their top-level flowable's op through
-  the same engine; their logs carry their task id and their states land in the op's metadata.
+* **kestra_start** checks the inputs against the flow's rules (a refused value fails this step
+  with the input's message and tags the run ``kestra/state=FAILED``: no task runs), the flow's
+  ``disabled`` and ``concurrency``, and creates the execution.
+* **A task op** runs one Kestra task through the engine (``Runner.run_task``) and yields ``ok``
+  or, when the task ends FAILED/KILLED, ``failed`` and then fails its step with the task's own
+  message (no Python stack: ``compat.TaskFailure``). Dagster's rules as taught by
+  ``compat.install_step_rules`` then skip the rest of the list and still run ``errors``,
+  ``finally`` and the end node, which fan in over those outputs. Inside ``AllowFailure`` (or
+  under ``allowFailure: true``) and in ``afterExecution`` a failed task routes without failing
+  its step: Kestra ends such executions WARNING/as they were, so the Dagster run must not fail.
+* **A block head** (``kestra_start`` inside a Sequential/AllowFailure/If/Switch sub-graph)
+  applies the block's ``runIf``, evaluates its condition or value and yields the output of the
+  branch to run, or ``done`` when the block ended before its children.
+* **A block tail** (``kestra_end`` inside the sub-graph) folds the block's state from its
+  children's task runs (Kestra's ``guessFinalState``, ``finally`` included, AllowFailure's
+  FAILED → WARNING) and routes ``ok``/``failed`` like a task op.
+* **kestra_end** folds Kestra's final state (KILLED > FAILED > WARNING > PAUSED > SUCCESS over
+  main + finally tasks), renders flow ``outputs``, sums metrics, tags the run ``kestra/state``
+  and lets task types clean up. It fails its step only when the execution ends FAILED/KILLED
+  while no task step failed (an SLA, unrenderable outputs), so the run's Dagster status always
+  says what Kestra says. **afterExecution** tasks hang off it and cannot change the outcome.
+* **retry** of a task that is its own step is a Dagster step retry (``RetryRequested`` with
+  Kestra's delay), so each attempt shows; only the last attempt routes. Tasks nested in a
+  flowable that runs as one op retry inside it, as Kestra retries the task and not its parent.
 * Tasks never import Dagster: audit records under ``ASSET_EVENTS_KEY`` become asset
-  materializations here.
+  materializations here, metrics (``TaskContext.metric``) become step metadata.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Callable
 
 from dagster import (
     AssetKey,
     AssetMaterialization,
     DagsterEventType,
-    DynamicOutput,
-    Failure,
     MetadataValue,
     Output,
     RetryRequested,
 )
 
 from kestra_dagster.compiler import sla
+from kestra_dagster.compiler.compat import TaskFailure
 from kestra_dagster.compiler.naming import label_tag
 from kestra_dagster.engine.context import ASSET_EVENTS_KEY, mask_secrets
 from kestra_dagster.engine.execution import ExecutionState, utcnow_iso
 from kestra_dagster.engine.runner import RetryStep, Runner, RunServices, Scope, StepRetry
 from kestra_dagster.engine.states import State
-from kestra_dagster.errors import ExpressionError
+from kestra_dagster.errors import ExpressionError, KestraDagsterError, TaskFailed
 from kestra_dagster.expressions import SecretResolver
 
 if TYPE_CHECKING:
@@ -68,18 +65,21 @@ if TYPE_CHECKING:
 
 RESOURCE_KEY = "kestra"
 OK, FAILED, CTX = "ok", "failed", "ctx"
-#: Dynamic output feeding a task's failure marker: mapped steps exist only when it yields, so a
-#: successful task costs the marker nothing (no skipped step, no event).
-FAILURE = "failure"
+#: A block head's output when the block ended before its children (skipped, no branch, bad condition).
+DONE = "done"
+#: The branch output of Sequential/AllowFailure heads.
+GO = "go"
+START_NODE = "kestra_start"
 END_NODE = "kestra_end"
-MARKER_SUFFIX = "__FAILED"
 #: Largest JSON preview of outputs put in event metadata (the full value travels on the edge).
 METADATA_PREVIEW_BYTES = 64_000
+#: Log lines of a failed task repeated in its step's failure message.
+FAILURE_LOG_LINES = 8
 
 
 @dataclass
 class RunSetup:
-    """What the ``kestra`` resource hands to ops: validated inputs, trigger data, labels."""
+    """What the ``kestra`` resource hands to ops: the raw inputs, trigger data, labels."""
 
     inputs: dict[str, Any]
     trigger: dict[str, Any]
@@ -87,15 +87,21 @@ class RunSetup:
 
 
 class _TaskLogger:
-    """Routes a task's log lines into the Dagster event log, prefixed and with secrets masked."""
+    """Routes a task's log lines into the Dagster event log, prefixed and with secrets masked.
 
-    def __init__(self, log, prefix: str, secrets: SecretResolver):
+    Keeps the last lines too: a failed task's step repeats them in its failure message.
+    """
+
+    def __init__(self, log, prefix: str, secrets: SecretResolver, tail: deque):
         self._log = log
         self._prefix = prefix
         self._secrets = secrets
+        self._tail = tail
 
     def _fmt(self, msg: str) -> str:
-        return mask_secrets(f"{self._prefix}{msg}", self._secrets.revealed)
+        text = mask_secrets(f"{self._prefix}{msg}", self._secrets.revealed)
+        self._tail.append(text)
+        return text
 
     def debug(self, msg: str) -> None:
         self._log.debug(self._fmt(msg))
@@ -136,11 +142,12 @@ def make_services(context, compiled: "CompiledFlow", execution: ExecutionState) 
 
     secrets = TrackingSecrets(execution.secret_names)
     secrets.revealed.update(execution.masked_values)  # tokens earlier tasks output as secrets
+    tail: deque = deque(maxlen=FAILURE_LOG_LINES)
 
     def logger_factory(task_id: str, values: tuple[str, ...]) -> _TaskLogger:
-        return _TaskLogger(context.log, task_log_prefix(task_id, values), secrets)
+        return _TaskLogger(context.log, task_log_prefix(task_id, values), secrets, tail)
 
-    return RunServices(
+    services = RunServices(
         storage=default_storage(),
         kv=DagsterInstanceKV(context.instance),
         logger_factory=logger_factory,
@@ -149,13 +156,32 @@ def make_services(context, compiled: "CompiledFlow", execution: ExecutionState) 
         log_fetcher=DagsterLogFetcher(context.instance),
         work_root=tasks_tmp_dir(),
     )
+    services.log_tail = tail  # type: ignore[attr-defined]
+    return services
+
+
+# ============================================================================ scopes on the edges
+def current_scope(execution: ExecutionState) -> Scope:
+    """Where the next task runs: the innermost open block's child scope, else the flow's."""
+    stack = getattr(execution, "_kestra_scopes", None)
+    return stack[-1] if stack else Scope()
+
+
+def _push_scope(execution: ExecutionState, scope: Scope) -> None:
+    execution._kestra_scopes = [*getattr(execution, "_kestra_scopes", []), scope]  # type: ignore[attr-defined]
+
+
+def _pop_scope(execution: ExecutionState, block_id: str) -> None:
+    stack = getattr(execution, "_kestra_scopes", [])
+    if stack and stack[-1].parent_task == block_id:
+        execution._kestra_scopes = stack[:-1]  # type: ignore[attr-defined]
 
 
 def _incoming(inputs: dict, compiled: "CompiledFlow", context) -> ExecutionState:
-    """The execution state from upstream (merging a fan-in), or a new one for the first task."""
+    """The execution state from upstream, merging a fan-in."""
     value = inputs.get(CTX)
     if value is None:
-        return compiled.new_execution(context)
+        raise TaskFailure("internal: this step received no execution state")
     if isinstance(value, list):
         first, *rest = value
         return first.merged(rest)
@@ -164,22 +190,41 @@ def _incoming(inputs: dict, compiled: "CompiledFlow", context) -> ExecutionState
     return value
 
 
-def make_task_fn(compiled: "CompiledFlow", task: "Task", branch: str) -> Callable:
+def _runner(context, compiled: "CompiledFlow", execution: ExecutionState, branch: str) -> Runner:
+    services = make_services(context, compiled, execution)
+    services.cancel_event = sla.cancel_event(context.run_id, compiled, execution, branch)  # MAX_DURATION
+    return Runner(compiled.flow, execution, services)
+
+
+# ============================================================================ start
+def make_start_fn(compiled: "CompiledFlow") -> Callable:
+    def compute(context, inputs):
+        execution = compiled.new_execution(context)
+        yield Output(execution, OK, metadata={
+            "kestra/execution_id": execution.execution_id,
+            "kestra/inputs": _json_preview(execution.inputs),
+        })
+
+    return compute
+
+
+# ============================================================================ one task
+def make_task_fn(compiled: "CompiledFlow", task: "Task", branch: str, may_fail_run: bool = True) -> Callable:
     def compute(context, inputs):
         execution = _incoming(inputs, compiled, context)
         if branch == "afterExecution":
             execution.final_state = execution.final_state or execution.kestra_state().value
-        services = make_services(context, compiled, execution)
-        services.step_retry = StepRetry(context.retry_number, _first_attempt_started(context))
-        services.cancel_event = sla.cancel_event(context.run_id, compiled, execution, branch)  # MAX_DURATION
-        runner = Runner(compiled.flow, execution, services)
+        scope = replace(current_scope(execution), branch=branch)
+        runner = _runner(context, compiled, execution, branch)
+        services = runner.services
+        services.step_retry = StepRetry(context.retry_number, _first_attempt_started(context), task.id)
         started = time.monotonic()
         try:
-            state = runner.run_task(task, Scope(branch=branch))
+            state = runner.run_task(task, scope)
         except RetryStep as retry:  # Dagster re-runs the step: the attempt shows in the run
             raise RetryRequested(max_retries=context.retry_number + 1, seconds_to_wait=retry.delay) from None
         execution.secret_names = list(services.secrets.names)
-        record = execution.task_runs[-1]
+        record = next(r for r in reversed(execution.task_runs) if r.task_id == task.id and r.values == scope.values)
         metadata = {
             "kestra/state": state.value,
             "kestra/task_id": task.id,
@@ -187,22 +232,38 @@ def make_task_fn(compiled: "CompiledFlow", task: "Task", branch: str) -> Callabl
             "kestra/attempts": record.attempts,
             "kestra/duration_s": round(time.monotonic() - started, 3),
         }
+        if scope.values:
+            metadata["kestra/values"] = list(scope.values)
         for event in _pop_asset_events(execution, task.id):
             yield event
-        outputs = execution.outputs.get(task.id)
+        outputs = _outputs_at(execution.outputs.get(task.id), scope.values)
         if outputs is not None:
             metadata["kestra/outputs"] = _json_preview(outputs, services.secrets.revealed)
-        nested = [r for r in execution.task_runs if r.parent is not None and r.started >= record.started]
-        if nested:
-            metadata["kestra/task_runs"] = MetadataValue.md(_runs_table(nested))
+        nested = [r for r in execution.task_runs if r.parent is not None and r.started >= record.started
+                  and r.task_id != task.id]
+        if nested and task.is_flowable:  # children that ran inside this op (not steps of their own)
+            metadata["kestra/task_runs"] = MetadataValue.md(runs_table(nested))
+        metadata.update(metrics_metadata([m for m in execution.metrics if m["task_id"] in
+                                          {task.id, *(r.task_id for r in nested)} and m["values"][:len(scope.values)] == list(scope.values)]))
         if record.error:
             metadata["kestra/error"] = record.error
+        if state == State.WARNING:
+            context.log.warning(f"task '{task.id}' ended WARNING")
         if state in (State.FAILED, State.KILLED):
-            yield from failed_outputs(execution, task.id, metadata)
+            yield from failed_outputs(context, execution, task, state, record.error, metadata, may_fail_run,
+                                      getattr(services, "log_tail", ()))
         else:
             yield Output(execution, OK, metadata=metadata)
 
     return compute
+
+
+def _outputs_at(outputs: Any, values: tuple[str, ...]) -> Any:
+    for value in values:
+        if not isinstance(outputs, dict):
+            return None
+        outputs = outputs.get(value)
+    return outputs
 
 
 def _first_attempt_started(context) -> float:
@@ -241,28 +302,96 @@ def _pop_asset_events(execution: ExecutionState, task_id: str) -> list[AssetMate
     return found
 
 
-def failed_outputs(execution: ExecutionState, task_id: str, metadata: dict) -> list:
-    """What a task op yields when its task ends FAILED/KILLED: the routed state and the marker's item."""
-    record = next((r for r in reversed(execution.task_runs) if r.task_id == task_id and r.parent is None), None)
-    reason = {"state": record.state if record else State.FAILED.value, "error": record.error if record else None}
-    return [
-        Output(execution, FAILED, metadata=metadata),
-        DynamicOutput(reason, output_name=FAILURE, mapping_key="failed"),
-    ]
+def failed_outputs(context, execution: ExecutionState, task: "Task", state: State, error: str | None,
+                   metadata: dict, may_fail_run: bool = True, log_tail=()):
+    """A task (or block, or gate) that ended FAILED/KILLED: route ``failed``, then fail the step.
+
+    The step fails after its ``failed`` output is stored, so ``errors``/``finally`` still get the
+    execution state (``compat.install_step_rules``). Where Kestra would not fail the execution
+    for it (inside AllowFailure, afterExecution) the step routes and succeeds.
+    """
+    if may_fail_run:
+        execution.failed_steps.append(task.id)  # before the output is stored: the end node reads it
+    yield Output(execution, FAILED, metadata=metadata)
+    if may_fail_run:
+        raise TaskFailure(failure_message(task, state, error, log_tail), metadata={
+            k: v for k, v in metadata.items() if k in ("kestra/state", "kestra/task_id", "kestra/type", "kestra/attempts")
+        })
+    context.log.warning(f"task '{task.id}' ended {state.value}; the execution goes on (allowed here)")
 
 
-def make_marker_fn(task_id: str) -> Callable:
+def failure_message(task: "Task", state: State, error: str | None, log_tail=()) -> str:
+    """What a Kestra user needs to see: the task, its state, what it said; never a Python stack."""
+    short = task.type.rsplit(".", 1)[-1]
+    lines = [f"Task '{task.id}' ({short}) ended {state.value}: {error or 'see the task logs'}"]
+    tail = [line for line in log_tail if error is None or error not in line]
+    if tail:
+        lines += ["", "Last log lines:", *(f"  {line}" for line in tail)]
+    return "\n".join(lines)
+
+
+# ============================================================================ blocks as sub-graphs
+def make_head_fn(compiled: "CompiledFlow", block: "Task", branch: str, routes: tuple[str, ...]) -> Callable:
+    """The first step of a block: ``runIf``, then which of ``routes`` (branch outputs) runs."""
+
     def compute(context, inputs):
-        reason = inputs[CTX]
-        raise Failure(
-            description=f"task '{task_id}' ended {reason['state']}: {reason['error'] or 'see the task logs'}",
-            metadata={"kestra/task_id": task_id},
-            allow_retries=False,
-        )
+        execution = _incoming(inputs, compiled, context)
+        outer = replace(current_scope(execution), branch=branch)
+        runner = _runner(context, compiled, execution, branch)
+        early, child = runner.open_block(block, outer)
+        if early is not None:
+            yield Output(execution, DONE, metadata={"kestra/state": early.value})
+            return
+        route = GO
+        if hasattr(block, "choose"):
+            try:
+                route = block.choose(runner, outer)
+            except (TaskFailed, ExpressionError, KestraDagsterError) as exc:
+                state = runner.fail_block(block, outer, str(exc))
+                yield Output(execution, DONE, metadata={"kestra/state": state.value, "kestra/error": runner._masked(str(exc))})
+                return
+            if not [t for t in block.branches()[route] if not t.disabled]:
+                state = runner.end_block(block, outer, State.SUCCESS)
+                yield Output(execution, DONE, metadata={"kestra/state": state.value, "kestra/branch": route})
+                return
+        execution.secret_names = list(runner.services.secrets.names)
+        _push_scope(execution, child)
+        metadata = {"kestra/branch": route}
+        outputs = _outputs_at(execution.outputs.get(block.id), outer.values)
+        if outputs:
+            metadata["kestra/outputs"] = _json_preview(outputs, runner.services.secrets.revealed)
+        yield Output(execution, route if route in routes else GO, metadata=metadata)
 
     return compute
 
 
+def make_tail_fn(compiled: "CompiledFlow", block: "Task", branch: str, may_fail_run: bool) -> Callable:
+    """The last step of a block: fold its state from its children, route like a task."""
+
+    def compute(context, inputs):
+        execution = _incoming(inputs, compiled, context)
+        _pop_scope(execution, block.id)
+        outer = replace(current_scope(execution), branch=branch)
+        runner = _runner(context, compiled, execution, branch)
+        state = runner.end_block(block, outer)
+        record = runner.block_record(block, outer)
+        metadata = {"kestra/state": state.value, "kestra/task_id": block.id, "kestra/type": block.type}
+        if record is not None and record.started and record.ended:
+            metadata["kestra/duration_s"] = round(_seconds(record.started, record.ended), 3)
+        if record is not None and record.error:
+            metadata["kestra/error"] = record.error
+        if state in (State.FAILED, State.KILLED):
+            failed = [r.task_id for r in execution.task_runs if r.parent == block.id and State(r.state).is_failure]
+            error = record.error if record and record.error else (
+                f"child task(s) {', '.join(repr(t) for t in dict.fromkeys(failed))} failed" if failed else None)
+            yield from failed_outputs(context, execution, block, state, error, metadata, may_fail_run)
+        else:
+            yield Output(execution, OK, metadata=metadata)
+
+    return compute
+
+
+# ============================================================================ end
 def make_end_fn(compiled: "CompiledFlow") -> Callable:
     def compute(context, inputs):
         execution = _incoming(inputs, compiled, context)
@@ -293,14 +422,27 @@ def make_end_fn(compiled: "CompiledFlow") -> Callable:
             "kestra/task_states": _json_preview(execution.task_states()),
             "kestra/flow_outputs": _json_preview(execution.flow_outputs, runner.services.secrets.revealed),
         }
+        summary = metrics_summary(execution.metrics)
+        if summary:
+            metadata["kestra/metrics"] = MetadataValue.json(summary)
+            metadata.update(metrics_metadata(execution.metrics, prefix="metric"))
         if output_error:
-            raise Failure(description=f"flow outputs could not be rendered: {output_error}", metadata=metadata)
+            raise TaskFailure(f"flow outputs could not be rendered: {output_error}", metadata={"kestra/state": state.value})
+        if state in (State.FAILED, State.KILLED) and not execution.failed_steps:
+            # No task step failed (an SLA, a failure that was allowed inside): fail here, so the
+            # run's Dagster status is Kestra's.
+            raise TaskFailure(f"execution ended {state.value}" + _end_reason(execution), metadata={"kestra/state": state.value})
         if state == State.PAUSED:  # the execution goes on in the next part job: no afterExecution yet
             context.log.info(f"execution {execution.execution_id} waits at a gate; afterExecution runs when it ends")
             return
         yield Output(execution, OK, metadata=metadata)
 
     return compute
+
+
+def _end_reason(execution: ExecutionState) -> str:
+    errors = [f"{r.task_id}: {r.error}" for r in execution.task_runs if r.error]
+    return (": " + "; ".join(errors[-3:])) if errors else ""
 
 
 def _run_end_hooks(compiled: "CompiledFlow", execution: ExecutionState, context) -> None:
@@ -320,6 +462,7 @@ def _run_end_hooks(compiled: "CompiledFlow", execution: ExecutionState, context)
             context.log.warning(f"{cls.kestra_type}: end-of-execution cleanup failed: {exc}")
 
 
+# ============================================================================ presentation
 def _json_preview(value: Any, secrets: set[str] | frozenset = frozenset()) -> Any:
     """Outputs as JSON metadata, truncated, with any secret value revealed in this op masked."""
     try:
@@ -334,11 +477,45 @@ def _json_preview(value: Any, secrets: set[str] | frozenset = frozenset()) -> An
     return MetadataValue.json(json.loads(text))
 
 
-def _runs_table(records) -> str:
-    rows = ["| task | value | state | attempts |", "|---|---|---|---|"]
+def _seconds(started: str, ended: str) -> float:
+    try:
+        return (datetime.fromisoformat(ended.replace("Z", "+00:00"))
+                - datetime.fromisoformat(started.replace("Z", "+00:00"))).total_seconds()
+    except ValueError:
+        return 0.0
+
+
+def runs_table(records) -> str:
+    """Children that ran inside one op, as Kestra lists them: task, value, state, attempts, duration."""
+    rows = ["| task | value | state | attempts | duration |", "|---|---|---|---|---|"]
     for r in records[:200]:
-        rows.append(f"| {r.task_id} | {'/'.join(r.values)} | {r.state} | {r.attempts} |")
+        value = "/".join(r.values) or ""
+        rows.append(f"| {r.task_id} | {value} | {r.state} | {r.attempts} | {_seconds(r.started, r.ended):.3f}s |")
+    if len(records) > 200:
+        rows.append(f"| … {len(records) - 200} more | | | | |")
     return "\n".join(rows)
 
 
-__all__ = ["RunSetup", "make_task_fn", "make_marker_fn", "make_end_fn", "utcnow_iso"]
+def metrics_summary(metrics: list[dict]) -> dict[str, Any]:
+    """Execution-level metrics: counters summed, timers summed with a count, gauges last value."""
+    out: dict[str, Any] = {}
+    for m in metrics:
+        tags = ",".join(f"{k}={v}" for k, v in sorted(m.get("tags", {}).items()))
+        key = f"{m['name']}{{{tags}}}" if tags else m["name"]
+        entry = out.setdefault(key, {"type": m["type"], "value": 0.0, "count": 0})
+        entry["count"] += 1
+        entry["value"] = m["value"] if m["type"] == "gauge" else entry["value"] + m["value"]
+    return out
+
+
+def metrics_metadata(metrics: list[dict], prefix: str = "metric") -> dict[str, Any]:
+    """One numeric metadata entry per metric (``metric/<name>``), plus the detail as JSON."""
+    if not metrics:
+        return {}
+    summary = metrics_summary(metrics)
+    found: dict[str, Any] = {f"{prefix}/{key}": MetadataValue.float(entry["value"]) for key, entry in summary.items()}
+    found["kestra/metrics_detail"] = MetadataValue.json([{k: m[k] for k in ("name", "type", "value", "tags")} for m in metrics[:500]])
+    return found
+
+
+__all__ = ["RunSetup", "make_start_fn", "make_task_fn", "make_head_fn", "make_tail_fn", "make_end_fn", "utcnow_iso"]

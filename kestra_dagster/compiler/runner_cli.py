@@ -10,7 +10,7 @@ from typing import Any
 from dagster import DagsterInstance
 
 from kestra_dagster.compiler.definitions import load_catalog
-from kestra_dagster.compiler.ops import END_NODE, FAILED, OK, TrackingSecrets
+from kestra_dagster.compiler.ops import END_NODE, FAILED, OK, TrackingSecrets, metrics_summary
 from kestra_dagster.compiler.subflow import wait_for_detached
 from kestra_dagster.engine.context import mask_secrets
 from kestra_dagster.engine.execution import ExecutionState
@@ -50,18 +50,18 @@ def run_flow_file(flow_file: str, inputs: dict[str, Any], flows_dir: str | None 
 
 
 def summarise(result, tags: dict) -> dict:
-    """Merge every execution snapshot the run's ops produced into Kestra's view of the run."""
+    """Merge every execution snapshot the run's steps produced into Kestra's view of the run."""
     snapshots: list[ExecutionState] = []
     end: ExecutionState | None = None
-    for node in result.job_def.graph.node_names():
+    for handle in _node_handles(result.job_def.graph):
         for output in (OK, FAILED):
             try:
-                value = result.output_for_node(node, output)
+                value = result.output_for_node(handle, output)
             except Exception:  # noqa: BLE001 - the node did not produce this output
                 continue
             if isinstance(value, ExecutionState):
                 snapshots.append(value)
-                if node == END_NODE:
+                if handle == END_NODE:
                     end = value
     merged = snapshots[0].merged(snapshots[1:]) if snapshots else None
     state = tags.get("kestra/state") or (end.final_state if end else None) or "FAILED"
@@ -71,8 +71,21 @@ def summarise(result, tags: dict) -> dict:
         "taskStates": merged.task_states() if merged else {},
         "outputs": merged.outputs if merged else {},
         "flowOutputs": end.flow_outputs if end else {},
+        "metrics": metrics_summary(merged.metrics) if merged else {},
     }
     return _masked(summary, merged.secret_names if merged else [], merged.masked_values if merged else [])
+
+
+def _node_handles(graph, prefix: str = ""):
+    """Every op node of the job, nested sub-graphs included, as ``a.b.c`` handles."""
+    from dagster import GraphDefinition
+
+    for node in graph.nodes:
+        handle = f"{prefix}{node.name}"
+        if isinstance(node.definition, GraphDefinition):
+            yield from _node_handles(node.definition, handle + ".")
+        else:
+            yield handle
 
 
 def _masked(summary: dict, secret_names: list[str], masked_values: list[str] = ()) -> dict:

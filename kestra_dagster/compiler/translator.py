@@ -8,7 +8,7 @@ the executor or the Launchpad schema; ``build_job`` assembles the graph describe
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 import yaml
@@ -16,16 +16,10 @@ from dagster import (
     Any as DagsterAny,
     ConfigMapping,
     DependencyDefinition,
-    DynamicOut,
     Field,
     GraphDefinition,
-    In,
     JobDefinition,
-    MultiDependencyDefinition,
     Noneable,
-    NodeInvocation,
-    OpDefinition,
-    Out,
     Permissive,
     ResourceDefinition,
     in_process_executor,
@@ -34,10 +28,12 @@ from dagster import (
 from kestra_dagster.approvals import gate as gate_ops
 from kestra_dagster.approvals.gate import split_at_gates
 from kestra_dagster.compiler import ops
-from kestra_dagster.compiler.compat import clone_op
+from kestra_dagster.compiler.compat import KESTRA_STEP_TAG, TaskFailure, clone_op, install_step_rules
+from kestra_dagster.compiler.graph import LIST_GRAPHS, GraphBuilder, Level, Placement, outcomes, prototype
 from kestra_dagster.compiler.naming import dagster_name, label_tag
 from kestra_dagster.engine.execution import ExecutionState, utcnow_iso
 from kestra_dagster.engine.inputs import resolve_inputs
+from kestra_dagster.errors import KestraDagsterError
 from kestra_dagster.model.common import Task, is_dynamic
 from kestra_dagster.model.flow import Flow
 from kestra_dagster.model.loader import LoadedFlow
@@ -46,21 +42,9 @@ from kestra_dagster.model.loader import LoadedFlow
 _YAML_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml: ~4x faster op descriptions
 
 
-def _noop(context, inputs):  # prototypes are always cloned with a real compute function
-    yield from ()
-
-
-# One prototype per op shape; every task op is a cheap copy of one of these (see compat.py).
-_TASK_OUTS = {ops.OK: Out(is_required=False), ops.FAILED: Out(is_required=False), ops.FAILURE: DynamicOut(is_required=False)}
-_FIRST = OpDefinition(name="kestra_first_task", compute_fn=_noop, required_resource_keys={ops.RESOURCE_KEY},
-                      outs=_TASK_OUTS)
-_CHAINED = OpDefinition(name="kestra_task", compute_fn=_noop, required_resource_keys={ops.RESOURCE_KEY},
-                        ins={ops.CTX: In()}, outs=_TASK_OUTS)
-_RESUME = OpDefinition(name="kestra_gate_resume", compute_fn=_noop, required_resource_keys={ops.RESOURCE_KEY},
-                       outs={**_TASK_OUTS, gate_ops.STOP: Out(is_required=False)})
-_MARKER = OpDefinition(name="kestra_failed_marker", compute_fn=_noop, ins={ops.CTX: In()})
-_END = OpDefinition(name="kestra_end", compute_fn=_noop, required_resource_keys={ops.RESOURCE_KEY},
-                    ins={ops.CTX: In()}, outs={ops.OK: Out(is_required=False)})
+# Every op the compiler builds opts into Kestra's step rules (failed tasks red, errors/finally
+# still run): see ``compat.install_step_rules``.
+install_step_rules()
 
 
 @dataclass
@@ -113,15 +97,22 @@ class CompiledFlow:
         return self.loaded.flow
 
     def new_execution(self, context) -> ExecutionState:
+        """A new execution, once the flow's inputs, ``disabled`` and ``concurrency`` allow it.
+
+        A refused input fails the start step with the input's own message (the CLI's words) and
+        tags the run ``kestra/state=FAILED``: no task runs.
+        """
         setup: ops.RunSetup = getattr(context.resources, ops.RESOURCE_KEY)
         if self.flow.disabled:
-            from dagster import Failure
-
-            raise Failure(description=f"flow {self.flow.uid} is disabled (disabled: true); enable it to run it")
+            _refuse(context, f"flow {self.flow.uid} is disabled (disabled: true); enable it to run it")
+        try:
+            inputs = resolve_inputs(self.flow, setup.inputs, {"trigger": setup.trigger})
+        except (KestraDagsterError, ValueError) as exc:
+            _refuse(context, str(exc))
         self.translator.enforce_concurrency(context, self.flow)
         return ExecutionState(
             execution_id=context.run_id, namespace=self.flow.namespace, flow_id=self.flow.id,
-            start_date=utcnow_iso(), inputs=setup.inputs, trigger=setup.trigger, labels=dict(setup.labels),
+            start_date=utcnow_iso(), inputs=inputs, trigger=setup.trigger, labels=dict(setup.labels),
         )
 
     def run_config(self, inputs: dict[str, Any] | None = None, trigger: dict[str, Any] | None = None,
@@ -152,6 +143,12 @@ class CompiledFlow:
         return SubflowLauncher(self, context)
 
 
+def _refuse(context, message: str):
+    context.instance.add_run_tags(context.run_id, {"kestra/state": "FAILED"})
+    context.log.error(message)
+    raise TaskFailure(message)
+
+
 class KestraTranslator:
     """Maps Kestra concepts to Dagster ones. Every ``get_*`` method is a hook to override."""
 
@@ -162,8 +159,30 @@ class KestraTranslator:
     def get_node_name(self, task: Task) -> str:
         return dagster_name(task.id)
 
-    def get_op_name(self, flow: Flow, task: Task) -> str:
-        return f"{self.get_job_name(flow)}__{self.get_node_name(task)}"
+    def get_op_name(self, flow: Flow, task: Task, job_name: str | None = None) -> str:
+        """The op (or sub-graph) definition's name: unique in the code location, as Dagster requires.
+
+        ``job_name`` is the (part) job being built: errors/finally tasks appear in every part job.
+        """
+        return f"{job_name or self.get_job_name(flow)}__{self.get_node_name(task)}"
+
+    def get_block_shape(self, task: Task) -> dict[str, list[Task]] | None:
+        """For a flowable whose children become steps of their own: its branches by output name.
+
+        ``None`` keeps the flowable as one op that runs its children inside (with threads where
+        Kestra runs them side by side). Sequential and AllowFailure expand (``go``), If into
+        ``then``/``else``, Switch into its cases and ``defaults``. Parallel, Dag and ForEach stay
+        one op: Dagster's in-process executor runs steps one at a time, so as steps their
+        children would lose Kestra's concurrency (override this with a concurrent executor).
+        """
+        from kestra_dagster.tasks.core.flow.conditional import If, Switch
+        from kestra_dagster.tasks.core.flow.sequential import AllowFailure, Sequential
+
+        if isinstance(task, (Sequential, AllowFailure)):
+            return {ops.GO: task.tasks}
+        if isinstance(task, (If, Switch)):
+            return task.branches()
+        return None
 
     # ------------------------------------------------------------------ presentation
     def get_job_description(self, loaded: LoadedFlow) -> str:
@@ -252,27 +271,36 @@ class KestraTranslator:
     def _build_part(self, compiled: CompiledFlow, name: str, segment: list[Task], before: Task | None,
                     after: Task | None, part: int, next_job: str | None) -> JobDefinition:
         flow, loaded = compiled.flow, compiled.loaded
-        builder = _GraphBuilder(self, compiled, name)
-        main = [builder.gate(before, "resume", None, part, None)] if before else []
-        main += builder.chain(segment, "tasks", upstream=[(main[-1], ops.OK)] if main else None)
+        builder = GraphBuilder(self, compiled, name)
+        level = Level()
+        top = Placement()
+        if before is None:
+            entry = builder.start(level)
+            main: list[str] = []
+            upstream = [(entry, ops.OK)]
+        else:
+            entry = self._gate(builder, level, before, "resume", None, part, None)
+            main = [entry]
+            upstream = [(entry, ops.OK)]
+        main += builder.chain(level, segment, top, upstream=upstream)
         if after:
-            main.append(builder.gate(after, "pause", [(main[-1], ops.OK)] if main else None, part, next_job))
-        errors = []
-        if flow.errors and main:
-            errors = builder.chain([t for t in flow.errors if not t.disabled], "errors",
-                                   upstream=[(n, ops.FAILED) for n in main])
+            main.append(self._gate(builder, level, after, "pause", [(main[-1], ops.OK)] if main else upstream,
+                                   part, next_job))
+        errors = builder.list_graph(level, flow.errors, replace(top, branch="errors"),
+                                    [(n, ops.FAILED) for n in main], LIST_GRAPHS["errors"])
         stops = [(main[0], gate_ops.STOP)] if before else []
         # A list's outcomes: its last `ok` (the state accumulates along the chain) and every
         # `failed`. Each node is a source, so a fan-in over them waits for the whole list.
         # `finally` runs only where the execution ends: not when this part stops at a gate.
-        ended = _outcomes(main, ends_here=after is None) + _outcomes(errors) + stops
-        finals = []
-        if flow.finally_:
-            finals = builder.chain([t for t in flow.finally_ if not t.disabled], "finally", upstream=ended)
+        ended = outcomes(main, ends_here=after is None) + errors + stops
+        if not main:  # a flow of disabled tasks: finally and the end follow the start directly
+            ended = upstream
+        finals = builder.list_graph(level, flow.finally_, replace(top, branch="finally"), ended,
+                                    LIST_GRAPHS["finally"])
         # kestra_end always runs: it folds the state, PAUSED included, when the part stops at a gate.
-        builder.add_end(_outcomes(main) + _outcomes(errors) + stops + _outcomes(finals))
-        builder.chain([t for t in flow.afterExecution if not t.disabled], "afterExecution",
-                      upstream=[(ops.END_NODE, ops.OK)], markers=False)
+        builder.end(level, (outcomes(main) if main else upstream) + errors + stops + finals)
+        builder.list_graph(level, flow.afterExecution, Placement("afterExecution", may_fail_run=False),
+                           [(ops.END_NODE, ops.OK)], LIST_GRAPHS["afterExecution"])
 
         if before is None:
             inputs_config = self.get_inputs_config(flow)
@@ -281,7 +309,7 @@ class KestraTranslator:
                 "trigger": Field(Permissive(), is_required=False, description="Trigger variables (set by schedules, sensors)"),
                 "labels": Field(Permissive(), is_required=False, description="Execution labels"),
             }
-            resource, config_fn = _setup_resource(flow), _to_resource_config
+            resource, config_fn = _setup_resource(), _to_resource_config
             description = self.get_job_description(loaded)
         else:
             config_schema, config_fn = gate_ops.resume_config_schema(), gate_ops.to_resume_resource_config
@@ -291,7 +319,7 @@ class KestraTranslator:
         tags = self.get_job_tags(flow)
         if before is not None or after is not None:
             tags["kestra/part"] = str(part + 1)
-        graph = GraphDefinition(name=name, node_defs=builder.defs, dependencies=builder.deps, description=description)
+        graph = GraphDefinition(name=name, node_defs=level.defs, dependencies=level.deps, description=description)
         return graph.to_job(
             name=name,
             description=description,
@@ -302,96 +330,19 @@ class KestraTranslator:
             config=ConfigMapping(config_fn=config_fn, config_schema=config_schema),
         )
 
-
-class _GraphBuilder:
-    def __init__(self, translator: KestraTranslator, compiled: CompiledFlow, job_name: str):
-        self.t = translator
-        self.compiled = compiled
-        self.job_name = job_name
-        self.defs: list[OpDefinition] = []
-        self.deps: dict[NodeInvocation, dict[str, Any]] = {}
-        self.node_names: set[str] = set()
-
-    def _unique(self, name: str) -> str:
-        base, n = name, 2
-        while name in self.node_names:
-            name = f"{base}_{n}"
-            n += 1
-        self.node_names.add(name)
-        return name
-
-    def chain(self, tasks: list[Task], branch: str, upstream: list[tuple[str, str]] | None, markers: bool = True) -> list[str]:
-        nodes: list[str] = []
-        for i, task in enumerate(tasks):
-            node = self._unique(self.t.get_node_name(task))
-            first = i == 0 and upstream is None
-            op_def = clone_op(
-                _FIRST if first else _CHAINED,
-                name=f"{self.job_name}__{node}",
-                description=self.t.get_op_description(task),
-                tags=self.t.get_op_tags(task),
-                compute_fn=ops.make_task_fn(self.compiled, task, branch),
-            )
-            self.defs.append(op_def)
-            if first:
-                dep: dict[str, Any] = {}
-            elif i == 0:
-                dep = {ops.CTX: _fan_in(upstream)}
-            else:
-                dep = {ops.CTX: DependencyDefinition(nodes[-1], ops.OK)}
-            self.deps[NodeInvocation(op_def.name, alias=node)] = dep
-            nodes.append(node)
-            if markers:
-                self._marker(node, task)
-        return nodes
-
-    def gate(self, task: Task, half: str, upstream: list[tuple[str, str]] | None, part: int,
-             next_job: str | None) -> str:
+    def _gate(self, builder: GraphBuilder, level: Level, task: Task, half: str, upstream, part: int,
+              next_job: str | None) -> str:
         """A Pause/Approval op: the ``pause`` half ends a part, the ``resume`` half starts the next."""
-        node = self._unique(self.t.get_node_name(task))
+        node = level.unique(self.get_node_name(task))
         if half == "resume":
-            prototype, fn = _RESUME, gate_ops.make_resume_fn(self.compiled, task)
+            shape, fn = ((), (ops.OK, ops.FAILED, gate_ops.STOP)), gate_ops.make_resume_fn(builder.compiled, task)
         else:
-            prototype = _FIRST if upstream is None else _CHAINED
-            fn = gate_ops.make_pause_fn(self.compiled, task, part, next_job)
-        op_def = clone_op(prototype, name=f"{self.job_name}__{node}", description=self.t.get_op_description(task),
-                          tags=self.t.get_op_tags(task), compute_fn=fn)
-        self.defs.append(op_def)
-        self.deps[NodeInvocation(op_def.name, alias=node)] = {ops.CTX: _fan_in(upstream)} if upstream else {}
-        self._marker(node, task)
-        return node
-
-    def _marker(self, node: str, task: Task) -> None:
-        name = self._unique(f"{node}{ops.MARKER_SUFFIX}")
-        op_def = clone_op(
-            _MARKER, name=f"{self.job_name}__{name}",
-            description=f"Fails the run (red) when task `{task.id}` ends FAILED; errors and finally still run.",
-            tags={"dagster/compute_kind": "failed", "kestra/task_id": task.id},
-            compute_fn=ops.make_marker_fn(task.id),
-        )
-        self.defs.append(op_def)
-        self.deps[NodeInvocation(op_def.name, alias=name)] = {ops.CTX: DependencyDefinition(node, ops.FAILURE)}
-
-    def add_end(self, upstream: list[tuple[str, str]]) -> None:
-        self.node_names.add(ops.END_NODE)
-        op_def = clone_op(
-            _END, name=f"{self.job_name}__{ops.END_NODE}",
-            description="Folds Kestra's final state, renders the flow outputs and tags the run.",
-            tags={"dagster/compute_kind": "kestra"}, compute_fn=ops.make_end_fn(self.compiled),
-        )
-        self.defs.append(op_def)
-        self.deps[NodeInvocation(op_def.name, alias=ops.END_NODE)] = {ops.CTX: _fan_in(upstream)}
-
-
-def _outcomes(nodes: list[str], ends_here: bool = True) -> list[tuple[str, str]]:
-    """Fan-in sources covering a chain: every node's ``failed``, and the last node's ``ok``."""
-    if not nodes:
-        return []
-    return [(n, ops.FAILED) for n in nodes] + ([(nodes[-1], ops.OK)] if ends_here else [])
-
-
-def _fan_in(sources: list[tuple[str, str]] | None):
-    return MultiDependencyDefinition([DependencyDefinition(node, out) for node, out in sources or []])
+            shape, fn = ((ops.CTX,), (ops.OK, ops.FAILED)), gate_ops.make_pause_fn(builder.compiled, task, part, next_job)
+        op_def = clone_op(prototype(*shape), name=self.get_op_name(builder.compiled.flow, task, builder.job_name),
+                          description=self.get_op_description(task),
+                          tags={**self.get_op_tags(task), KESTRA_STEP_TAG: "1"}, compute_fn=fn)
+        dep = {ops.CTX: DependencyDefinition(*upstream[0])} if upstream else {}
+        return level.add(op_def, node, dep)
 
 
 def _to_resource_config(config: dict) -> dict:
@@ -400,12 +351,11 @@ def _to_resource_config(config: dict) -> dict:
     }}}}
 
 
-def _setup_resource(flow: Flow) -> ResourceDefinition:
+def _setup_resource() -> ResourceDefinition:
     def init(init_context) -> ops.RunSetup:
         cfg = init_context.resource_config or {}
-        inputs = resolve_inputs(flow, cfg.get("inputs") or {}, {"trigger": cfg.get("trigger") or {}})
-        return ops.RunSetup(inputs=inputs, trigger=dict(cfg.get("trigger") or {}),
+        return ops.RunSetup(inputs=dict(cfg.get("inputs") or {}), trigger=dict(cfg.get("trigger") or {}),
                             labels={str(k): str(v) for k, v in (cfg.get("labels") or {}).items()})
 
     return ResourceDefinition(resource_fn=init, config_schema=Permissive(),
-                              description="Validated inputs and trigger data of the execution")
+                              description="The execution's inputs (checked by kestra_start), trigger data and labels")

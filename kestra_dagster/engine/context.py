@@ -117,6 +117,7 @@ class TaskContext:
     _secret_outputs: set[str] = field(default_factory=set)
     _warnings: list[str] = field(default_factory=list)
     _labels: dict[str, str] = field(default_factory=dict)
+    _metrics: list[dict[str, Any]] = field(default_factory=list)
 
     # ----------------------------------------------------------- rendering
     def render(self, value: Any, prop: str = "", extra: dict | None = None) -> Any:
@@ -155,6 +156,22 @@ class TaskContext:
 
     def set_labels(self, labels: dict[str, str]) -> None:
         self._labels.update(labels)
+
+    def metric(self, name: str, kind: str, value: float, tags: dict[str, Any] | None = None) -> None:
+        """Record a Kestra metric (``counter``, ``timer`` in seconds, ``gauge``) of this task run.
+
+        The compiler shows them as structured metadata on the task's step and sums counters over
+        the execution; ``run --json`` lists them under ``metrics``.
+        """
+        if kind not in ("counter", "timer", "gauge"):
+            kind = "counter"
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            self.logger.warning(f"metric '{name}' ignored: {value!r} is not a number")
+            return
+        self._metrics.append({"name": str(name), "type": kind, "value": number,
+                              "tags": {str(k): str(v) for k, v in (tags or {}).items()}})
 
     def check_cancelled(self) -> None:
         """Raise TaskKilled when the timeout elapsed or the run is being terminated."""

@@ -8,7 +8,7 @@ dataclass of JSON-able values so that it pickles through any IO manager and merg
 from __future__ import annotations
 
 import copy
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from typing import Any
 
@@ -50,6 +50,12 @@ class ExecutionState:
     #: Values of secret outputs (tokens from credential tasks, ``ctx.secret_output``): later ops mask
     #: them too. They travel here beside the outputs that already hold them, nowhere else.
     masked_values: list[str] = field(default_factory=list)
+    #: Start times of blocks whose children run as steps of their own (``Runner.open_block``).
+    open_blocks: dict[str, str] = field(default_factory=dict)
+    #: Kestra metrics emitted by tasks: ``{"task_id", "values", "name", "type", "value", "tags"}``.
+    metrics: list[dict[str, Any]] = field(default_factory=list)
+    #: Steps that already failed the Dagster run for a FAILED/KILLED task (so the end node knows).
+    failed_steps: list[str] = field(default_factory=list)
 
     # ------------------------------------------------------------- outputs
     def set_outputs(self, task_id: str, values: tuple[str, ...], outputs: dict[str, Any]) -> None:
@@ -106,6 +112,9 @@ class ExecutionState:
             result.labels.update(other.labels)
             result.secret_names.extend(n for n in other.secret_names if n not in result.secret_names)
             result.add_masked(other.masked_values)
+            result.open_blocks.update(other.open_blocks)
+            result.metrics.extend(m for m in other.metrics if m not in result.metrics)
+            result.failed_steps.extend(s for s in other.failed_steps if s not in result.failed_steps)
         return result
 
     def copy(self) -> "ExecutionState":
@@ -113,6 +122,15 @@ class ExecutionState:
 
     def to_json(self) -> dict:
         return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "ExecutionState":
+        """The inverse of ``to_json`` (a gate stores the execution; the next part restores it)."""
+        names = {f.name for f in fields(cls)}
+        kwargs = {k: v for k, v in data.items() if k in names}
+        kwargs["task_runs"] = [TaskRunRecord(**{**r, "values": tuple(r.get("values") or ())})
+                               for r in data.get("task_runs", [])]
+        return cls(**kwargs)
 
 
 def _rec_key(rec: TaskRunRecord) -> tuple:

@@ -88,6 +88,7 @@ class StepRetry:
 
     previous_attempts: int
     first_started: float  # epoch seconds: attempts may run in different processes
+    task_id: str = ""  # the task that is the step (nested tasks of that task retry in place)
 
 
 class RetryStep(Exception):
@@ -253,6 +254,15 @@ class Runner:
     def run_task(self, task: Task, scope: Scope) -> State:
         log = self.logger(task.id, scope)
         started = utcnow_iso()
+        early = self.pre_check(task, scope, log, started)
+        if early is not None:
+            return early
+        if task.is_flowable:
+            return self._run_flowable(task, scope, log, started)
+        return self._run_runnable(task, scope, log, started)
+
+    def pre_check(self, task: Task, scope: Scope, log: TaskLogger, started: str) -> State | None:
+        """What ends a task before it starts (a run being stopped, a false ``runIf``), recorded; else None."""
         if self.services.cancel_event.is_set():  # the execution is being stopped: start nothing more
             return self._record(task, scope, State.KILLED, started, error=self._kill_reason())
         condition = task.run_condition
@@ -265,9 +275,51 @@ class Runner:
             if not is_truthy(rendered):
                 log.info(f"skipped: condition {condition!r} is false")
                 return self._record(task, scope, State.SKIPPED, started)
-        if task.is_flowable:
-            return self._run_flowable(task, scope, log, started)
-        return self._run_runnable(task, scope, log, started)
+        return None
+
+    # ================================================================ a block run as steps
+    def open_block(self, task: Task, scope: Scope) -> tuple[State | None, Scope]:
+        """Start a flowable whose children the compiler runs as steps of their own.
+
+        Returns ``(state, child_scope)``: a state when the block already ended (``runIf`` false,
+        a run being stopped), else None and the scope its children run in.
+        """
+        log = self.logger(task.id, scope)
+        started = utcnow_iso()
+        early = self.pre_check(task, scope, log, started)
+        with self._lock:
+            self.execution.open_blocks[_block_key(task.id, scope.values)] = started
+        return early, scope.child(task)
+
+    def fail_block(self, task: Task, scope: Scope, error: str) -> State:
+        """The block could not choose its children (a bad condition, values…): it ends FAILED."""
+        error = self._masked(error)
+        self.logger(task.id, scope).error(error)
+        state = apply_allow(State.FAILED, task.allowFailure, task.allowWarning)
+        return self._record(task, scope, state, self._block_started(task, scope), error=error)
+
+    def end_block(self, task: Task, scope: Scope, state: State | None = None) -> State:
+        """Fold a block's state from its children's task runs, as ``finish_list`` does in place."""
+        done = self.block_record(task, scope)
+        if done is not None:  # ended before its children (skipped, failed to choose, no branch)
+            return State(done.state)
+        if state is None:
+            depth = len(scope.values)
+            mine = [r for r in self.execution.task_runs if r.parent == task.id and r.values[:depth] == scope.values]
+            state = guess_final_state(State(r.state) for r in mine if r.branch == "tasks")
+            finals = [State(r.state) for r in mine if r.branch == "finally"]
+            if finals and state != State.KILLED:
+                state = guess_final_state([state, *finals])
+            state = task.fold_block_state(state)  # type: ignore[attr-defined]
+        state = apply_allow(state, task.allowFailure, task.allowWarning)
+        return self._record(task, scope, state, self._block_started(task, scope))
+
+    def block_record(self, task: Task, scope: Scope) -> TaskRunRecord | None:
+        return next((r for r in reversed(self.execution.task_runs)
+                     if r.task_id == task.id and r.values == scope.values), None)
+
+    def _block_started(self, task: Task, scope: Scope) -> str:
+        return self.execution.open_blocks.get(_block_key(task.id, scope.values)) or utcnow_iso()
 
     def _run_flowable(self, task: Task, scope: Scope, log: TaskLogger, started: str) -> State:
         try:
@@ -281,7 +333,8 @@ class Runner:
 
     def _run_runnable(self, task: Task, scope: Scope, log: TaskLogger, started: str) -> State:
         policy = task.retry or scope.retry or self.flow.retry
-        step = self.services.step_retry if scope.parent_task is None else None
+        step = self.services.step_retry
+        step = step if step is not None and step.task_id == task.id else None  # its own executor step
         first_attempt = step.first_started if step else time.time()
         attempt = step.previous_attempts if step else 0
         while True:
@@ -364,6 +417,10 @@ class Runner:
         if ctx._secret_outputs:
             with self._lock:
                 self.execution.add_masked(ctx._secret_outputs)
+        if ctx._metrics:
+            with self._lock:
+                self.execution.metrics.extend({"task_id": task.id, "values": list(scope.values), **m}
+                                              for m in ctx._metrics)
         if timed_out:
             message = f"task '{task.id}' timed out after {task.timeout}"
             log.error(message)
@@ -432,6 +489,10 @@ class Runner:
 
 
 # ==================================================================== helpers
+
+
+def _block_key(task_id: str, values: tuple[str, ...]) -> str:
+    return "/".join((task_id, *values))
 
 
 def _enabled(tasks: Sequence[Task]) -> list[Task]:

@@ -38,6 +38,10 @@ class FlowableTask(Task):
     def execute(self, runner: Any, scope: Any) -> Any:
         raise NotImplementedError
 
+    def fold_block_state(self, state: Any) -> Any:
+        """The block's own state from its children's (``AllowFailure`` turns FAILED into WARNING)."""
+        return state
+
 
 def discover_tasks(package: ModuleType) -> list[type[Task]]:
     """Every concrete task class defined in the modules of ``package`` (one file per task)."""

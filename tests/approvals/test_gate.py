@@ -173,8 +173,8 @@ def test_pause_duration_behaviors(tmp_path, instance, behavior, final, after_run
     assert run.tags["kestra/state"] == final
     started = [e.step_key for e in result.all_events if e.event_type_value == "STEP_START"]
     assert ("after" in started) == after_runs
-    assert ("on_error" in started) == errors_run
-    assert "always" in started  # finally runs when the execution ends, whatever the behaviour
+    assert ("errors.on_error" in started) == errors_run
+    assert "finally.always" in started  # finally runs when the execution ends, whatever the behaviour
     if after_runs:
         assert execution.outputs["after"]["value"] == "built then resumed"
         assert execution.outputs["wait"]["resumed"]["by"] == "system"

@@ -66,10 +66,11 @@ def test_job_name_tags_and_metadata(compiled):
 def test_nodes_are_task_ids_with_type_badges_and_yaml(compiled):
     graph = compiled.job.graph
     names = set(graph.node_names())
-    # disabled tasks are removed; markers sit next to every task that can fail the run
-    assert {"first_step", "second", "alert", "cleanup", "kestra_end"} <= names
-    assert "off" not in names
-    assert {"first_step__FAILED", "second__FAILED", "alert__FAILED", "cleanup__FAILED"} <= names
+    # one node per top-level task (disabled ones removed), errors/finally as named sub-graphs,
+    # one start and one end node; no helper node per task
+    assert names == {"kestra_start", "first_step", "second", "errors", "finally", "kestra_end"}
+    assert set(graph.node_named("errors").definition.node_names()) == {"alert"}
+    assert set(graph.node_named("finally").definition.node_names()) == {"cleanup"}
     op = graph.node_named("second").definition
     assert op.name == "acme_data__my_flow__second"
     assert op.tags["dagster/compute_kind"] == "Return"
@@ -79,12 +80,25 @@ def test_nodes_are_task_ids_with_type_badges_and_yaml(compiled):
 
 def test_errors_and_finally_wiring(compiled):
     deps = compiled.job.graph.dependency_structure
-    alert_inputs = deps.input_to_upstream_outputs_for_node("alert")
-    sources = {(o.node_name, o.output_name) for outs in alert_inputs.values() for o in outs}
-    assert sources == {("first_step", "failed"), ("second", "failed")}
-    cleanup_inputs = deps.input_to_upstream_outputs_for_node("cleanup")
-    sources = {(o.node_name, o.output_name) for outs in cleanup_inputs.values() for o in outs}
-    assert ("alert", "ok") in sources and ("second", "failed") in sources
+
+    def sources(node):
+        return {(o.node_name, o.output_name) for outs in deps.input_to_upstream_outputs_for_node(node).values()
+                for o in outs}
+
+    assert sources("errors") == {("first_step", "failed"), ("second", "failed")}
+    assert {("errors", "ok"), ("errors", "failed_alert"), ("second", "failed"), ("second", "ok")} <= sources("finally")
+    assert {("finally", "ok"), ("finally", "failed_cleanup")} <= sources("kestra_end")
+
+
+def test_translator_names_every_op_through_get_op_name(tmp_path):
+    class Custom(KestraTranslator):
+        def get_op_name(self, flow, task, job_name=None):
+            return f"custom__{job_name}__{task.id.replace('-', '_')}"
+
+    (tmp_path / "f.yaml").write_text(FLOW)
+    job = load_catalog([tmp_path], translator=Custom()).flows["acme.data.my-flow"].job
+    assert job.graph.node_named("second").definition.name == "custom__acme_data__my_flow__second"
+    assert job.graph.node_named("errors").definition.node_named("alert").definition.name.startswith("custom__")
 
 
 def test_launchpad_schema_is_typed_with_defaults(compiled):

@@ -53,7 +53,7 @@ def test_second_run_is_refused_while_the_first_runs(tmp_path, name, state):
     assert second.state == state
     assert second.tags["kestra/state"] == state
     assert second.task_states == {}  # refused before its first task ran
-    assert second.steps("STEP_FAILURE") == ["hold"]  # the first op is where the run was refused
+    assert second.steps("STEP_FAILURE") == ["kestra_start"]  # refused before any task step
     assert f"already has 1 running execution(s) (limit 1): execution {state}" in second.raw_log
     thread.join(30)
     first: Outcome = box["outcome"]

@@ -52,7 +52,7 @@ def test_parallel_failure_fails_the_block_and_stops_the_flow(run_flow):
     assert out.task_states["par_error"] == "SUCCESS"
     assert out.task_states["par"] == "FAILED"
     assert "after" in out.steps("STEP_SKIPPED")
-    assert out.steps("STEP_FAILURE") == ["par__FAILED[failed]"]
+    assert out.steps("STEP_FAILURE") == ["par"]
 
 
 # ----------------------------------------------------------------------------- If

@@ -75,7 +75,7 @@ def test_retry_stops_at_max_attempt(run_flow):
     assert len(ATTEMPTS["exhausted"]) == 3
     assert out.run("flaky").error == "attempt 3 of exhausted fails on purpose"
     assert out.task_states["handler"] == "SUCCESS"  # errors run once, after the last attempt
-    assert out.steps("STEP_FAILURE") == ["flaky__FAILED[failed]"]
+    assert out.steps("STEP_FAILURE") == ["flaky"]
 
 
 def test_exponential_retry_grows_and_is_capped(run_flow):
@@ -110,9 +110,9 @@ def test_flow_and_flowable_retry_are_inherited(run_flow):
     assert out.state == "SUCCESS", dump(out)
     assert out.run("from_flow").attempts == 2
     assert out.run("from_parent").attempts == 4  # the Sequential's policy, not the flow's
-    # Only the top-level task retries as a Dagster step; a nested task retries inside its
-    # flowable's op (Kestra retries the task, not the Sequential).
-    assert out.steps("STEP_UP_FOR_RETRY") == ["from_flow"]
+    # Every task that is a step of its own retries as a Dagster step, nested ones included
+    # (Kestra retries the task, not the Sequential).
+    assert out.steps("STEP_UP_FOR_RETRY") == ["from_flow", "seq.from_parent", "seq.from_parent", "seq.from_parent"]
 
 
 def test_timeout_stops_a_sleep_and_fails(run_flow):

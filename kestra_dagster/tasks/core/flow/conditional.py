@@ -26,10 +26,17 @@ class If(FlowableTask):
     errors: list[Task] = Field(default_factory=list)
     finally_: list[Task] = Field(default_factory=list, alias="finally")
 
-    def execute(self, runner, scope):
+    def branches(self) -> dict[str, list[Task]]:
+        """The child lists one of which runs, by the name ``choose`` returns."""
+        return {"then": self.then, "else_": self.else_}  # ("else" is not a valid Dagster output name)
+
+    def choose(self, runner, scope) -> str:
         result = is_truthy(runner.render(self.condition, scope, self, prop="condition"))
         runner.record_outputs(self, scope, {"evaluationResult": result})
-        branch = self.then if result else self.else_
+        return "then" if result else "else_"
+
+    def execute(self, runner, scope):
+        branch = self.branches()[self.choose(runner, scope)]
         if not branch:
             return State.SUCCESS
         return runner.run_list(branch, scope.child(self), self.errors, self.finally_)
@@ -54,17 +61,26 @@ class Switch(FlowableTask):
             raise ValueError("Switch needs at least one entry in 'cases' or a 'defaults' list")
         return self
 
-    def execute(self, runner, scope):
+    def branches(self) -> dict[str, list[Task]]:
+        """Case lists by position (``case_0``…; keys need not be Dagster names) and ``defaults``."""
+        found = {f"case_{i}": tasks for i, tasks in enumerate((self.cases or {}).values())}
+        found["defaults"] = self.defaults or []
+        return found
+
+    def choose(self, runner, scope) -> str:
         rendered = runner.render(self.value, scope, self, prop="value")
         key = _as_key(rendered)
-        cases = {str(k): v for k, v in (self.cases or {}).items()}
-        branch = cases.get(key)
-        runner.record_outputs(self, scope, {"value": key, "defaults": branch is None})
-        if branch is None and not self.defaults:
+        cases = [str(k) for k in (self.cases or {})]
+        runner.record_outputs(self, scope, {"value": key, "defaults": key not in cases})
+        if key in cases:
+            return f"case_{cases.index(key)}"
+        if not self.defaults:
             # Kestra: no matching case and no defaults is an error (SwitchTest.switchImpossible).
             raise TaskFailed(f"Switch value {key!r} matches no case ({', '.join(map(repr, cases))}) and there is no 'defaults'")
-        branch = branch if branch is not None else self.defaults
-        return runner.run_list(branch, scope.child(self), self.errors, self.finally_)
+        return "defaults"
+
+    def execute(self, runner, scope):
+        return runner.run_list(self.branches()[self.choose(runner, scope)], scope.child(self), self.errors, self.finally_)
 
 
 def _as_key(value) -> str:

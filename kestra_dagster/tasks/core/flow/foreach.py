@@ -56,13 +56,24 @@ class _Loop(FlowableTask):
     errors: list[Task] = Field(default_factory=list)
     finally_: list[Task] = Field(default_factory=list, alias="finally")
 
+    #: How many items run at once (1 = one after another); the subclasses say where it comes from.
+    def limit(self) -> int:
+        return 1
+
+    def items(self, runner, scope) -> list[str]:
+        raise NotImplementedError
+
+    def item_scope(self, scope, iteration: int, value: str):
+        # ``parent`` of a child is this loop's own task run (its value is the enclosing
+        # item, if any), not the current item: that one is ``taskrun.value``.
+        return scope.child(self, values=(*scope.values, value), taskrun_value=value, iteration=iteration)
+
+    def execute(self, runner, scope):
+        return self._loop(runner, scope, self.items(runner, scope), self.limit())
+
     def _loop(self, runner, scope, values: list[str], limit: int) -> State:
         def one(item: tuple[int, str]) -> State:
-            iteration, value = item
-            # ``parent`` of a child is this loop's own task run (its value is the enclosing
-            # item, if any), not the current item: that one is ``taskrun.value``.
-            child = scope.child(self, values=(*scope.values, value), taskrun_value=value, iteration=iteration)
-            return runner.run_list(self.tasks, child)
+            return runner.run_list(self.tasks, self.item_scope(scope, *item))
 
         items = list(enumerate(values))
         if limit == 1:  # one item at a time: a failed item stops the loop, like a task list
@@ -84,8 +95,11 @@ class ForEach(_Loop):
     values: list[Any] | str
     concurrencyLimit: int = Field(default=1, ge=0)
 
-    def execute(self, runner, scope):
-        return self._loop(runner, scope, resolve_values(runner, self, scope, self.values), self.concurrencyLimit)
+    def items(self, runner, scope):
+        return resolve_values(runner, self, scope, self.values)
+
+    def limit(self):
+        return self.concurrencyLimit
 
 
 class EachSequential(_Loop):
@@ -96,8 +110,8 @@ class EachSequential(_Loop):
 
     value: list[Any] | str
 
-    def execute(self, runner, scope):
-        return self._loop(runner, scope, resolve_values(runner, self, scope, self.value), 1)
+    def items(self, runner, scope):
+        return resolve_values(runner, self, scope, self.value)
 
 
 class EachParallel(_Loop):
@@ -109,6 +123,9 @@ class EachParallel(_Loop):
     value: list[Any] | str
     concurrent: int = Field(default=0, ge=0)
 
-    def execute(self, runner, scope):
-        return self._loop(runner, scope, resolve_values(runner, self, scope, self.value), self.concurrent)
+    def items(self, runner, scope):
+        return resolve_values(runner, self, scope, self.value)
+
+    def limit(self):
+        return self.concurrent
 

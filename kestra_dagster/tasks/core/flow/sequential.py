@@ -48,5 +48,7 @@ class AllowFailure(_Block):
     kestra_aliases: ClassVar[tuple[str, ...]] = ("io.kestra.core.tasks.flows.AllowFailure",)
 
     def execute(self, runner, scope):
-        state = runner.run_list(self.tasks, scope.child(self), self.errors, self.finally_)
+        return self.fold_block_state(runner.run_list(self.tasks, scope.child(self), self.errors, self.finally_))
+
+    def fold_block_state(self, state):
         return State.WARNING if state == State.FAILED else state
