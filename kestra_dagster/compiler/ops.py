@@ -250,12 +250,19 @@ def make_task_fn(compiled: "CompiledFlow", task: "Task", branch: str, may_fail_r
         if state == State.WARNING:
             context.log.warning(f"task '{task.id}' ended WARNING")
         if state in (State.FAILED, State.KILLED):
-            yield from failed_outputs(context, execution, task, state, record.error, metadata, may_fail_run,
+            error = record.error or _failed_children(nested)
+            yield from failed_outputs(context, execution, task, state, error, metadata, may_fail_run,
                                       getattr(services, "log_tail", ()))
         else:
             yield Output(execution, OK, metadata=metadata)
 
     return compute
+
+
+def _failed_children(records) -> str | None:
+    failed = [f"'{r.task_id}'" + (f" [{'/'.join(r.values)}]" if r.values else "") for r in records
+              if State(r.state).is_failure]
+    return f"child task(s) {', '.join(dict.fromkeys(failed))} failed" if failed else None
 
 
 def _outputs_at(outputs: Any, values: tuple[str, ...]) -> Any:
@@ -381,9 +388,8 @@ def make_tail_fn(compiled: "CompiledFlow", block: "Task", branch: str, may_fail_
         if record is not None and record.error:
             metadata["kestra/error"] = record.error
         if state in (State.FAILED, State.KILLED):
-            failed = [r.task_id for r in execution.task_runs if r.parent == block.id and State(r.state).is_failure]
-            error = record.error if record and record.error else (
-                f"child task(s) {', '.join(repr(t) for t in dict.fromkeys(failed))} failed" if failed else None)
+            error = record.error if record and record.error else _failed_children(
+                [r for r in execution.task_runs if r.parent == block.id])
             yield from failed_outputs(context, execution, block, state, error, metadata, may_fail_run)
         else:
             yield Output(execution, OK, metadata=metadata)
