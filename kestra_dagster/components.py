@@ -25,15 +25,17 @@ from pathlib import Path
 import dagster as dg
 
 from kestra_dagster.compiler.definitions import build_definitions
+from kestra_dagster.compiler.translator import KestraTranslator
 
 
-def load_flows(path: str | os.PathLike, *more: str | os.PathLike) -> dg.Definitions:
+def load_flows(path: str | os.PathLike, *more: str | os.PathLike,
+               translator: KestraTranslator | None = None) -> dg.Definitions:
     """Every flow file under ``path`` (a directory or a file; more may follow) as ``Definitions``.
 
     Invalid flows do not break loading: each becomes a failing ``invalid__<file>`` job whose
-    description lists the problems.
+    description lists the problems. ``translator`` chooses names, tags and shapes.
     """
-    return build_definitions([path, *more])
+    return build_definitions([path, *more], translator=translator)
 
 
 EXAMPLE_FLOW = """\
@@ -69,6 +71,25 @@ class KestraFlowComponent(dg.Component, dg.Resolvable, dg.Model):
     flows_dir: str = "flows"
     """Directory of flow files, relative to the folder of this component's ``defs.yaml``."""
 
+    translator: str | None = None
+    """A ``KestraTranslator`` subclass as ``package.module:ClassName`` (names, tags, shapes)."""
+
+    def get_translator(self) -> KestraTranslator:
+        """The translator this component compiles with; override in a subclass, like dagster-dbt's."""
+        if not self.translator:
+            return KestraTranslator()
+        import importlib
+
+        module_name, _, class_name = self.translator.partition(":")
+        try:
+            cls = getattr(importlib.import_module(module_name), class_name or "KestraTranslator")
+        except (ImportError, AttributeError) as exc:
+            raise ValueError(f"KestraFlowComponent: translator {self.translator!r} cannot be imported "
+                             f"(expected package.module:ClassName): {exc}") from None
+        if not (isinstance(cls, type) and issubclass(cls, KestraTranslator)):
+            raise ValueError(f"KestraFlowComponent: translator {self.translator!r} is not a KestraTranslator subclass")
+        return cls()
+
     def flows_path(self, context: dg.ComponentLoadContext) -> Path:
         path = Path(self.flows_dir).expanduser()
         return path if path.is_absolute() else Path(context.path) / path
@@ -78,7 +99,7 @@ class KestraFlowComponent(dg.Component, dg.Resolvable, dg.Model):
         if not path.exists():
             raise FileNotFoundError(f"KestraFlowComponent: flows directory {path} does not exist "
                                     f"(attributes.flows_dir in {Path(context.path) / 'defs.yaml'})")
-        return load_flows(path)
+        return load_flows(path, translator=self.get_translator())
 
 
 __all__ = ["KestraFlowComponent", "load_flows"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dagster import DefaultSensorStatus, RunRequest, RunsFilter, SkipReason, sensor
 
-from kestra_dagster.approvals.gate import TAG_APPROVAL, TAG_EXECUTION, _iso
+from kestra_dagster.compiler.gates import TAG_APPROVAL, TAG_EXECUTION, _iso
 from kestra_dagster.approvals.store import EXPIRED, ApprovalStore, DecisionRefused
 
 RESUME_INTERVAL = 1

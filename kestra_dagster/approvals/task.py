@@ -3,7 +3,7 @@
 The schema is Kestra's (``inputs``, ``decisions``, ``commentRequired``, ``autoApprove``,
 ``approveBehavior``/``denyBehavior``/``expireBehavior``, ``onWait``/``onApprove``/``onDeny``,
 ``errors``/``finally``; the task ``timeout`` sets the expiry). At the top level of a flow the
-compiler splits the job at the gate (``approvals.gate``); nested inside another flowable it
+compiler splits the job at the gate (``compiler.gates``); nested inside another flowable it
 cannot pause the Dagster run and fails with a message that says so.
 """
 

@@ -43,6 +43,7 @@ from dagster import (
 
 from kestra_dagster.compiler import ops
 from kestra_dagster.compiler.compat import KESTRA_STEP_TAG, clone_op
+from kestra_dagster.compiler.resources import SERVICES_KEY
 from kestra_dagster.engine.states import State
 from kestra_dagster.model.common import Task
 
@@ -66,7 +67,7 @@ def prototype(ins: tuple[str, ...], outs: tuple[str, ...]) -> OpDefinition:
     key = (ins, outs)
     if key not in _PROTOTYPES:
         _PROTOTYPES[key] = OpDefinition(
-            name="kestra_" + "_".join(outs), compute_fn=_noop, required_resource_keys={ops.RESOURCE_KEY},
+            name="kestra_" + "_".join(outs), compute_fn=_noop, required_resource_keys={ops.RESOURCE_KEY, SERVICES_KEY},
             ins={name: In() for name in ins}, outs={name: Out(is_required=False) for name in outs},
         )
     return _PROTOTYPES[key]

@@ -138,7 +138,9 @@ class TrackingSecrets(SecretResolver):
 def make_services(context, compiled: "CompiledFlow", execution: ExecutionState) -> RunServices:
     from kestra_dagster.compiler.kv import DagsterInstanceKV
     from kestra_dagster.compiler.logs import DagsterLogFetcher, task_log_prefix
-    from kestra_dagster.engine.storage import default_storage, tasks_tmp_dir
+    from kestra_dagster.compiler.resources import SERVICES_KEY, KestraServices
+
+    run_services: KestraServices = getattr(context.resources, SERVICES_KEY, None) or KestraServices()
 
     secrets = TrackingSecrets(execution.secret_names)
     secrets.revealed.update(execution.masked_values)  # tokens earlier tasks output as secrets
@@ -148,13 +150,13 @@ def make_services(context, compiled: "CompiledFlow", execution: ExecutionState) 
         return _TaskLogger(context.log, task_log_prefix(task_id, values), secrets, tail)
 
     services = RunServices(
-        storage=default_storage(),
+        storage=run_services.storage(),
         kv=DagsterInstanceKV(context.instance),
         logger_factory=logger_factory,
         secrets=secrets,
         subflow_launcher=compiled.subflow_launcher(context),
         log_fetcher=DagsterLogFetcher(context.instance),
-        work_root=tasks_tmp_dir(),
+        work_root=run_services.work_root(),
     )
     services.log_tail = tail  # type: ignore[attr-defined]
     return services

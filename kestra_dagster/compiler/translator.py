@@ -25,10 +25,11 @@ from dagster import (
     in_process_executor,
 )
 
-from kestra_dagster.approvals import gate as gate_ops
-from kestra_dagster.approvals.gate import split_at_gates
+from kestra_dagster.compiler import gates as gate_ops
+from kestra_dagster.compiler.gates import split_at_gates
 from kestra_dagster.compiler import ops
 from kestra_dagster.compiler.compat import KESTRA_STEP_TAG, TaskFailure, clone_op, install_step_rules
+from kestra_dagster.compiler.resources import SERVICES_KEY, KestraServices
 from kestra_dagster.compiler.graph import LIST_GRAPHS, GraphBuilder, Level, Placement, outcomes, prototype
 from kestra_dagster.compiler.naming import dagster_name, label_tag
 from kestra_dagster.engine.execution import ExecutionState, utcnow_iso
@@ -215,6 +216,10 @@ class KestraTranslator:
         # the in-process executor costs ~40 ms per op against ~1 s per op for multiprocess.
         return in_process_executor
 
+    def get_services_resource(self, flow: Flow):
+        """The run's storage and scratch space (``compiler.resources``); override to hand runs others."""
+        return KestraServices()
+
     def get_inputs_config(self, flow: Flow) -> dict[str, Field]:
         """The Launchpad schema: one typed field per input, defaults filled in."""
         fields: dict[str, Field] = {}
@@ -326,7 +331,7 @@ class KestraTranslator:
             tags=tags,
             metadata=self.get_job_metadata(loaded),
             executor_def=self.get_executor(flow),
-            resource_defs={ops.RESOURCE_KEY: resource},
+            resource_defs={ops.RESOURCE_KEY: resource, SERVICES_KEY: self.get_services_resource(flow)},
             config=ConfigMapping(config_fn=config_fn, config_schema=config_schema),
         )
 

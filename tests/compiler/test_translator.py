@@ -152,3 +152,40 @@ def test_duplicate_flow_uid_is_reported(tmp_path):
 def test_dagster_safe_names():
     assert dagster_name("a.b-c") == "a_b_c"
     assert dagster_name("1abc") == "_1abc"
+
+
+def test_component_and_load_flows_accept_a_translator(tmp_path):
+    from kestra_dagster.components import KestraFlowComponent, load_flows
+
+    class Custom(KestraTranslator):
+        def get_job_name(self, flow):
+            return f"team_{dagster_name(flow.id)}"
+
+    (tmp_path / "f.yaml").write_text(FLOW)
+    assert load_flows(tmp_path, translator=Custom()).get_job_def("team_my_flow")
+    assert type(KestraFlowComponent(flows_dir=str(tmp_path)).get_translator()) is KestraTranslator
+    named = KestraFlowComponent(translator="kestra_dagster.compiler.translator:KestraTranslator")
+    assert isinstance(named.get_translator(), KestraTranslator)
+    with pytest.raises(ValueError, match="cannot be imported"):
+        KestraFlowComponent(translator="nowhere.module:Thing").get_translator()
+    with pytest.raises(ValueError, match="not a KestraTranslator subclass"):
+        KestraFlowComponent(translator="pathlib:Path").get_translator()
+
+
+def test_runs_take_storage_from_the_services_resource(tmp_path, monkeypatch):
+    from kestra_dagster.compiler.resources import KestraServices
+
+    monkeypatch.delenv("KESTRA_STORAGE_PATH", raising=False)
+    store = tmp_path / "store"
+
+    class Custom(KestraTranslator):
+        def get_services_resource(self, flow):
+            return KestraServices(storage_path=str(store), tasks_tmp_dir=str(tmp_path / "work"))
+
+    (tmp_path / "flows").mkdir()
+    (tmp_path / "flows" / "w.yaml").write_text(
+        "id: w\nnamespace: acme\ntasks:\n  - id: put\n    type: io.kestra.plugin.core.storage.Write\n    content: hi\n")
+    job = load_catalog([tmp_path / "flows"], translator=Custom()).flows["acme.w"].job
+    result = job.execute_in_process(instance=DagsterInstance.ephemeral(), raise_on_error=False)
+    assert result.success
+    assert [p.read_text() for p in store.rglob("*") if p.is_file()] == ["hi"]

@@ -113,7 +113,7 @@ def test_flow_outputs_render_error_fails_the_execution(run_flow):
 
 
 def test_pause_without_duration_waits_for_a_decision(run_flow):
-    # A top-level Pause splits the job (approvals.gate): this run ends at the gate, PAUSED; the
+    # A top-level Pause splits the job (compiler.gates): this run ends at the gate, PAUSED; the
     # rest runs in the next part once someone decides (tests/approvals cover the resume).
     out = run_flow("pause", "pause_forever.yaml")
     assert out.state == "PAUSED" and out.success

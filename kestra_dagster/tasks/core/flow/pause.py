@@ -1,6 +1,6 @@
 """``Pause``: stop the execution until someone resumes it (the approval gate).
 
-A top-level Pause is compiled into an approval gate (``approvals.gate``: the job is split there
+A top-level Pause is compiled into an approval gate (``compiler.gates``: the job is split there
 and the reviewer recorded); this class runs only where the gate cannot be: nested in another task,
 where a Pause with a duration waits in place and one without fails with a message that says so.
 """

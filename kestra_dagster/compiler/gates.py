@@ -1,4 +1,4 @@
-"""The gate's two halves, as ops of consecutive part jobs (see ``compiler.translator``).
+"""The gate's two halves, as ops of consecutive part jobs (the compiler's side of Pause/Approval).
 
 A flow with top-level ``Pause``/``Approval`` tasks compiles into part jobs split at each gate:
 
@@ -13,6 +13,8 @@ A flow with top-level ``Pause``/``Approval`` tasks compiles into part jobs split
   the gate's outputs (``decision``, ``by``, ``on``, ``comment``, ``inputs``… / ``onResume``,
   ``resumed``) and routes: ``ok`` (the flow goes on), ``failed`` (errors/finally, FAILED) or
   ``stop`` (the rest is skipped, finally runs, the execution ends SUCCESS/CANCELLED/KILLED).
+
+``approvals/`` keeps what does not depend on the graph: the decision store, the API and the page.
 
 Nothing auto-approves unless the flow says so: a Pause without a duration waits forever; with a
 duration its ``behavior`` (RESUME by default, as in Kestra) applies when it elapses; an Approval
