@@ -1,6 +1,7 @@
 """Module-level job factories for ``bench_compile_and_run.py`` (``reconstructable`` needs them).
 
-* ``hand_written_chain`` — 50 plain Dagster ops in a chain, each logging one line through
+* ``hand_written_chain`` — 52 plain Dagster ops in a chain (as many steps as the compiled job's
+  50 tasks plus its start and end), each logging one line through
   ``context.log.info`` and returning a short string to the next op: the minimal Dagster
   equivalent of a Kestra ``log.Log`` task. In-process executor, like the compiled job.
 * ``compiled_chain`` — the generated 50-task flow (``$KESTRA_BENCH_FLOW_FILE``) compiled by
@@ -53,8 +54,11 @@ def _hand_op(i: int, first: bool) -> OpDefinition:
 def hand_written_chain() -> JobDefinition:
     if "hand" in _CACHE:
         return _CACHE["hand"]
-    ops = [_hand_op(i, i == 0) for i in range(N_TASKS)]
-    deps = {f"hand_t{i:03d}": {"previous": _dep(f"hand_t{i - 1:03d}")} for i in range(1, N_TASKS)}
+    # The compiled job has a start and an end step around its tasks (inputs check, final state):
+    # the hand-written job gets the same number of visible steps, N_TASKS + 2.
+    steps = N_TASKS + 2
+    ops = [_hand_op(i, i == 0) for i in range(steps)]
+    deps = {f"hand_t{i:03d}": {"previous": _dep(f"hand_t{i - 1:03d}")} for i in range(1, steps)}
     graph = GraphDefinition(name="hand_written_chain", node_defs=ops, dependencies=deps)
     job = _CACHE["hand"] = graph.to_job(name="hand_written_chain", executor_def=in_process_executor)
     return job

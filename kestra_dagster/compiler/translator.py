@@ -1,8 +1,9 @@
 """Kestra flow → Dagster job, through one overridable translator (in the spirit of dagster-dbt's).
 
-Subclass ``KestraTranslator`` and override any ``get_*`` hook to change names, tags, descriptions,
-the executor or the Launchpad schema; ``build_job`` assembles the graph described in
-``compiler.ops``.
+Subclass ``KestraTranslator`` and override any ``get_*`` hook to change names (``get_job_name``,
+``get_node_name``, ``get_op_name``), tags, descriptions, which flowables become sub-graphs
+(``get_block_shape``), the executor, the run's services or the Launchpad schema; ``build_job``
+assembles the shape described in ``compiler.graph`` from the ops in ``compiler.ops``.
 """
 
 from __future__ import annotations
