@@ -304,7 +304,12 @@ class KestraTranslator:
         finals = builder.list_graph(level, flow.finally_, replace(top, branch="finally"), ended,
                                     LIST_GRAPHS["finally"])
         # kestra_end always runs: it folds the state, PAUSED included, when the part stops at a gate.
-        builder.end(level, (outcomes(main) if main else upstream) + errors + stops + finals)
+        # Where the execution ends here, `finally` already waited for everything and carries the
+        # merged state: the end hangs off it alone (fewer crossing edges in the graph).
+        if finals and after is None:
+            builder.end(level, finals)
+        else:
+            builder.end(level, (outcomes(main) if main else upstream) + errors + stops + finals)
         builder.list_graph(level, flow.afterExecution, Placement("afterExecution", may_fail_run=False),
                            [(ops.END_NODE, ops.OK)], LIST_GRAPHS["afterExecution"])
 
