@@ -130,7 +130,17 @@ def install_step_rules() -> None:
             )
         return original_failure_event(step_context, exc_info, user_failure_data, error_source)
 
+    original_mark_failed = active_cls.mark_failed
+
+    def mark_failed(self, step_key: str) -> None:
+        original_mark_failed(self, step_key)
+        # A failed step's unyielded dynamic outputs resolve to "none" (as for a skipped step),
+        # so its mapped steps and their collector are SKIPPED instead of waiting forever.
+        if KESTRA_STEP_TAG in (self.get_step_by_key(step_key).tags or {}):
+            self._resolve_any_dynamic_outputs(step_key)
+
     active_cls._update = _update
+    active_cls.mark_failed = mark_failed
     _execute_plan.step_failure_event_from_exc_info = _failure_event
     _installed = True
 
@@ -147,3 +157,12 @@ def _missing_inputs(active, step) -> bool:
             active._skipped_deps[step.key] = [f"{h.step_key}.{h.output_name}" for h in missing]
             return True
     return False
+
+
+def collect_dependency(node: str, output: str):
+    """A dependency that collects every item of a mapped node's output (``.collect()`` of the
+    composition API), for graphs assembled from dependency dicts, which Dagster only offers
+    through a private class."""
+    from dagster._core.definitions.dependency import DynamicCollectDependencyDefinition
+
+    return DynamicCollectDependencyDefinition(node, output)

@@ -15,10 +15,15 @@ What a Kestra user sees in the Dagster UI is the product, so the graph is Kestra
   AllowFailure run their ``tasks``; If its ``then``/``else`` and Switch its cases through
   optional outputs, so the branch not taken is SKIPPED. The translator's ``get_block_shape``
   decides which flowables expand.
-* Flowables that do not expand (Parallel, Dag and ForEach, whose children Kestra runs side by
-  side or per item and Dagster's in-process executor would run one at a time; WorkingDirectory's
-  shared directory; WaitFor's loop; anything inside those) run their children inside their own
-  op; the step lists them in a Markdown table (task, value, state, attempts, duration).
+* A ForEach with one child and Kestra's default ``concurrencyLimit: 1`` is a sub-graph whose
+  child is mapped over the items (Dagster dynamic mapping, one step per item); the loop can
+  also end from its head (``ok_early``/``failed_early``), since a Dagster fan-in cannot mix a
+  collect with another source, and a mapped region allows no fan-in (hence one child).
+* Flowables that do not expand (Parallel, Dag and concurrent ForEach, whose children Kestra runs
+  side by side and Dagster's in-process executor would run one at a time; ForEach with several
+  children; WorkingDirectory's shared directory; WaitFor's loop; anything inside those) run their
+  children inside their own op; the step lists them in a Markdown table (task, value, state,
+  attempts, duration).
 
 Node names are task ids (``get_node_name``); op and graph definitions get repository-unique
 names (``get_op_name``), since Dagster requires unique definition names per code location.
@@ -31,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from dagster import (
     DependencyDefinition,
+    DynamicOut,
     GraphDefinition,
     In,
     InputMapping,
@@ -42,7 +48,7 @@ from dagster import (
 )
 
 from kestra_dagster.compiler import ops
-from kestra_dagster.compiler.compat import KESTRA_STEP_TAG, clone_op
+from kestra_dagster.compiler.compat import KESTRA_STEP_TAG, clone_op, collect_dependency
 from kestra_dagster.compiler.resources import SERVICES_KEY
 from kestra_dagster.engine.states import State
 from kestra_dagster.model.common import Task
@@ -53,6 +59,8 @@ if TYPE_CHECKING:
 #: Names of the sub-graphs that hold a flow's (or block's) special lists.
 LIST_GRAPHS = {"errors": "errors", "finally": "finally", "afterExecution": "after_execution"}
 _STEP_TAGS = {KESTRA_STEP_TAG: "1"}
+#: A mapped loop's outputs when it ended from its head, before any item.
+EARLY_OK, EARLY_FAILED = "ok_early", "failed_early"
 
 
 def _noop(context, inputs):  # prototypes are always cloned with a real compute function
@@ -62,13 +70,15 @@ def _noop(context, inputs):  # prototypes are always cloned with a real compute 
 _PROTOTYPES: dict[tuple, OpDefinition] = {}
 
 
-def prototype(ins: tuple[str, ...], outs: tuple[str, ...]) -> OpDefinition:
+def prototype(ins: tuple[str, ...], outs: tuple[str, ...], dynamic: tuple[str, ...] = ()) -> OpDefinition:
     """One op definition per shape; every compiled op is a cheap copy of one (see compat.py)."""
-    key = (ins, outs)
+    key = (ins, outs, dynamic)
     if key not in _PROTOTYPES:
         _PROTOTYPES[key] = OpDefinition(
-            name="kestra_" + "_".join(outs), compute_fn=_noop, required_resource_keys={ops.RESOURCE_KEY, SERVICES_KEY},
-            ins={name: In() for name in ins}, outs={name: Out(is_required=False) for name in outs},
+            name="kestra_" + "_".join(outs + dynamic), compute_fn=_noop,
+            required_resource_keys={ops.RESOURCE_KEY, SERVICES_KEY}, ins={name: In() for name in ins},
+            outs={**{name: Out(is_required=False) for name in outs},
+                  **{name: DynamicOut(is_required=False) for name in dynamic}},
         )
     return _PROTOTYPES[key]
 
@@ -91,6 +101,14 @@ class Level:
         self.defs: list[Any] = []
         self.deps: dict[NodeInvocation, dict[str, Any]] = {}
         self.names: set[str] = set()
+        #: Nodes with more than one ``ok``/``failed`` output (a mapped loop also ends from its head).
+        self.routes: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+
+    def oks(self, node: str) -> Sources:
+        return [(node, out) for out in self.routes.get(node, ((ops.OK,), ()))[0]]
+
+    def fails(self, node: str) -> Sources:
+        return [(node, out) for out in self.routes.get(node, ((), (ops.FAILED,)))[1]]
 
     def unique(self, name: str) -> str:
         base, n = name, 2
@@ -113,11 +131,15 @@ def fan_in(sources: Sources) -> MultiDependencyDefinition:
     return MultiDependencyDefinition([DependencyDefinition(node, out) for node, out in sources])
 
 
-def outcomes(nodes: list[str], ends_here: bool = True) -> Sources:
+def outcomes(level: "Level", nodes: list[str], ends_here: bool = True) -> Sources:
     """Fan-in sources covering a chain: every node's ``failed``, and the last node's ``ok``."""
     if not nodes:
         return []
-    return [(n, ops.FAILED) for n in nodes] + ([(nodes[-1], ops.OK)] if ends_here else [])
+    return [s for n in nodes for s in level.fails(n)] + (level.oks(nodes[-1]) if ends_here else [])
+
+
+def _dep(sources: Sources) -> dict[str, Any]:
+    return {ops.CTX: DependencyDefinition(*sources[0]) if len(sources) == 1 else fan_in(sources)}
 
 
 class GraphBuilder:
@@ -141,13 +163,11 @@ class GraphBuilder:
         nodes: list[str] = []
         for task in tasks:
             if nodes:
-                dep = {ops.CTX: DependencyDefinition(nodes[-1], ops.OK)}
+                dep = _dep(level.oks(nodes[-1]))
             elif upstream is None:
                 dep = {}
-            elif len(upstream) == 1:
-                dep = {ops.CTX: DependencyDefinition(*upstream[0])}
             else:
-                dep = {ops.CTX: fan_in(upstream)}
+                dep = _dep(upstream)
             nodes.append(self.task_node(level, task, place, dep))
         return nodes
 
@@ -159,7 +179,9 @@ class GraphBuilder:
             return []
         inner = Level()
         nodes = self.chain(inner, tasks, place, upstream=None)
-        outputs = [(ops.OK if out == ops.OK else f"{ops.FAILED}_{node}", (node, out)) for node, out in outcomes(nodes)]
+        oks = inner.oks(nodes[-1])
+        outputs = [(f"{out}_{node}", (node, out)) for n in nodes for node, out in inner.fails(n)]
+        outputs += [(ops.OK if len(oks) == 1 else f"{out}_{node}", (node, out)) for node, out in oks]
         alias = level.unique(name)
         graph = self._graph(self.op_name(alias), inner, nodes[0], outputs,
                             f"Kestra's `{place.branch}` tasks of this flow, in order.")
@@ -179,7 +201,11 @@ class GraphBuilder:
     def task_node(self, level: Level, task: Task, place: Placement, dep: dict[str, Any]) -> str:
         alias = level.unique(self.t.get_node_name(task))
         shape = self.t.get_block_shape(task) if task.is_flowable else None
-        if shape is None:
+        body = self.t.get_loop_body(task) if task.is_flowable else None
+        if body is not None:
+            definition = self.loop_graph(task, place, body)
+            level.routes[alias] = ((ops.OK, EARLY_OK), (ops.FAILED, EARLY_FAILED))
+        elif shape is None:
             definition = clone_op(
                 prototype(*TASK_SHAPE), name=self.task_op_name(task),
                 description=self.t.get_op_description(task), tags={**self.t.get_op_tags(task), **_STEP_TAGS},
@@ -208,19 +234,51 @@ class GraphBuilder:
         for route, tasks in routes.items():
             nodes = self.chain(inner, [t for t in tasks if not t.disabled], child, upstream=[(head, route)])
             main += nodes
-            ends += outcomes(nodes)
+            ends += outcomes(inner, nodes)
         errors = self.chain(inner, [t for t in getattr(block, "errors", []) if not t.disabled],
-                            replace(child, branch="errors"), [(n, ops.FAILED) for n in main]) if main else []
+                            replace(child, branch="errors"), [f for n in main for f in inner.fails(n)]) if main else []
         finals = self.chain(inner, [t for t in getattr(block, "finally_", []) if not t.disabled],
-                            replace(child, branch="finally"), ends + outcomes(errors)) if ends else []
+                            replace(child, branch="finally"), ends + outcomes(inner, errors)) if ends else []
         tail = inner.add(clone_op(
             prototype(*TASK_SHAPE), name=f"{name}__{ops.END_NODE}",
             description=f"Ends `{block.id}`: folds its state from its children.",
             tags={"dagster/compute_kind": "kestra", "kestra/task_id": block.id, **_STEP_TAGS},
             compute_fn=ops.make_tail_fn(self.compiled, block, place.branch, place.may_fail_run),
-        ), inner.unique(ops.END_NODE), {ops.CTX: fan_in([(head, ops.DONE), *ends, *outcomes(errors), *outcomes(finals)])})
+        ), inner.unique(ops.END_NODE), {ops.CTX: fan_in([(head, ops.DONE), *ends, *outcomes(inner, errors), *outcomes(inner, finals)])})
         return self._graph(name, inner, head, [(ops.OK, (tail, ops.OK)), (ops.FAILED, (tail, ops.FAILED))],
                            self.t.get_op_description(block))
+
+    def loop_graph(self, loop: Task, place: Placement, body: Task) -> GraphDefinition:
+        """A ForEach mapped over its items: ``kestra_start`` → one step of ``body`` per item → ``kestra_end``.
+
+        The loop can end from its head too (no values, ``runIf`` false, bad values): the sub-graph
+        then answers on ``ok_early``/``failed_early``, which the next nodes fan in with ``ok``/``failed``
+        (a Dagster fan-in cannot mix a collect with another source).
+        """
+        inner = Level()
+        name = self.task_op_name(loop)
+        may_fail = place.may_fail_run and not loop.allowFailure
+        head = inner.add(clone_op(
+            prototype((ops.CTX,), (ops.OK, ops.FAILED), dynamic=(ops.ITEM,)), name=f"{name}__{ops.START_NODE}",
+            description=f"Starts `{loop.id}`: its runIf and its values, one item each.",
+            tags={"dagster/compute_kind": "kestra", "kestra/task_id": loop.id, **_STEP_TAGS},
+            compute_fn=ops.make_loop_head_fn(self.compiled, loop, place.branch, may_fail),
+        ), inner.unique(ops.START_NODE), {})
+        item = inner.add(clone_op(
+            prototype((ops.CTX,), (ops.DONE,)), name=self.task_op_name(body),
+            description=self.t.get_op_description(body), tags={**self.t.get_op_tags(body), **_STEP_TAGS},
+            compute_fn=ops.make_item_fn(self.compiled, body, may_fail, stop_after_failure=loop.limit() == 1),
+        ), inner.unique(self.t.get_node_name(body)), {ops.CTX: DependencyDefinition(head, ops.ITEM)})
+        tail = inner.add(clone_op(
+            prototype(*TASK_SHAPE), name=f"{name}__{ops.END_NODE}",
+            description=f"Ends `{loop.id}`: folds its state from its items.",
+            tags={"dagster/compute_kind": "kestra", "kestra/task_id": loop.id, **_STEP_TAGS},
+            compute_fn=ops.make_tail_fn(self.compiled, loop, place.branch, may_fail),
+        ), inner.unique(ops.END_NODE), {ops.CTX: collect_dependency(item, ops.DONE)})
+        return self._graph(name, inner, head, [
+            (ops.OK, (tail, ops.OK)), (ops.FAILED, (tail, ops.FAILED)),
+            (EARLY_OK, (head, ops.OK)), (EARLY_FAILED, (head, ops.FAILED)),
+        ], self.t.get_op_description(loop))
 
     # ------------------------------------------------------------------ flow ends
     def start(self, level: Level) -> str:

@@ -34,6 +34,7 @@ run time every edge carries the ``ExecutionState`` (outputs and task runs so far
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections import deque
 from dataclasses import dataclass, replace
@@ -44,6 +45,7 @@ from dagster import (
     AssetKey,
     AssetMaterialization,
     DagsterEventType,
+    DynamicOutput,
     MetadataValue,
     Output,
     RetryRequested,
@@ -69,6 +71,8 @@ OK, FAILED, CTX = "ok", "failed", "ctx"
 DONE = "done"
 #: The branch output of Sequential/AllowFailure heads.
 GO = "go"
+#: A mapped ForEach head's dynamic output: one item per value.
+ITEM = "item"
 START_NODE = "kestra_start"
 END_NODE = "kestra_end"
 #: Largest JSON preview of outputs put in event metadata (the full value travels on the edge).
@@ -214,51 +218,102 @@ def make_start_fn(compiled: "CompiledFlow") -> Callable:
 def make_task_fn(compiled: "CompiledFlow", task: "Task", branch: str, may_fail_run: bool = True) -> Callable:
     def compute(context, inputs):
         execution = _incoming(inputs, compiled, context)
-        if branch == "afterExecution":
-            execution.final_state = execution.final_state or execution.kestra_state().value
-        scope = replace(current_scope(execution), branch=branch)
-        runner = _runner(context, compiled, execution, branch)
-        services = runner.services
-        services.step_retry = StepRetry(context.retry_number, _first_attempt_started(context), task.id)
-        started = time.monotonic()
-        try:
-            state = runner.run_task(task, scope)
-        except RetryStep as retry:  # Dagster re-runs the step: the attempt shows in the run
-            raise RetryRequested(max_retries=context.retry_number + 1, seconds_to_wait=retry.delay) from None
-        execution.secret_names = list(services.secrets.names)
-        record = next(r for r in reversed(execution.task_runs) if r.task_id == task.id and r.values == scope.values)
-        metadata = {
-            "kestra/state": state.value,
-            "kestra/task_id": task.id,
-            "kestra/type": task.type,
-            "kestra/attempts": record.attempts,
-            "kestra/duration_s": round(time.monotonic() - started, 3),
-        }
-        if scope.values:
-            metadata["kestra/values"] = list(scope.values)
-        for event in _pop_asset_events(execution, task.id):
-            yield event
-        outputs = _outputs_at(execution.outputs.get(task.id), scope.values)
-        if outputs is not None:
-            metadata["kestra/outputs"] = _json_preview(outputs, services.secrets.revealed)
-        nested = [r for r in execution.task_runs if r.parent is not None and r.started >= record.started
-                  and r.task_id != task.id]
-        if nested and task.is_flowable:  # children that ran inside this op (not steps of their own)
-            metadata["kestra/task_runs"] = MetadataValue.md(runs_table(nested))
-        metadata.update(metrics_metadata([m for m in execution.metrics if m["task_id"] in
-                                          {task.id, *(r.task_id for r in nested)} and m["values"][:len(scope.values)] == list(scope.values)]))
-        if record.error:
-            metadata["kestra/error"] = record.error
-        if state == State.WARNING:
-            context.log.warning(f"task '{task.id}' ended WARNING")
-        if state in (State.FAILED, State.KILLED):
-            error = record.error or _failed_children(nested)
-            yield from failed_outputs(context, execution, task, state, error, metadata, may_fail_run,
-                                      getattr(services, "log_tail", ()))
+        step = yield from _run_task_step(context, compiled, task, branch, execution)
+        if step.state in (State.FAILED, State.KILLED):
+            yield from failed_outputs(context, execution, task, step.state, step.error, step.metadata, may_fail_run,
+                                      step.log_tail)
         else:
-            yield Output(execution, OK, metadata=metadata)
+            yield Output(execution, OK, metadata=step.metadata)
 
     return compute
+
+
+def make_item_fn(compiled: "CompiledFlow", task: "Task", may_fail_run: bool, stop_after_failure: bool) -> Callable:
+    """The child of a ForEach mapped over its items: one step per item, its state on ``done``.
+
+    With ``concurrencyLimit: 1`` Kestra stops a loop at its first failed item: an item whose
+    earlier sibling failed does not run its task (the step says so and carries no task run).
+    """
+
+    def compute(context, inputs):
+        execution = _incoming(inputs, compiled, context)
+        scope = current_scope(execution)
+        if stop_after_failure and _earlier_item_failed(context):
+            context.log.info(f"item {scope.taskrun_value!r} not run: an earlier item failed (concurrencyLimit 1)")
+            yield Output(execution, DONE, metadata={"kestra/state": "NOT_RUN", "kestra/value": scope.taskrun_value})
+            return
+        step = yield from _run_task_step(context, compiled, task, "tasks", execution)
+        step.metadata["kestra/value"] = scope.taskrun_value
+        if step.state in (State.FAILED, State.KILLED) and may_fail_run:
+            execution.failed_steps.append(task.id)
+            yield Output(execution, DONE, metadata=step.metadata)
+            raise TaskFailure(failure_message(task, step.state, step.error, step.log_tail))
+        yield Output(execution, DONE, metadata=step.metadata)
+
+    return compute
+
+
+def _earlier_item_failed(context) -> bool:
+    key = context.get_step_execution_context().step.key  # e.g. "each.work[00001_b]"
+    base, _, mine = key.partition("[")
+    records = context.instance.get_records_for_run(context.run_id, of_type=DagsterEventType.STEP_FAILURE).records
+    for record in records:
+        other = record.event_log_entry.step_key or ""
+        if other.startswith(base + "[") and other[len(base) + 1:] < mine:
+            return True
+    return False
+
+
+@dataclass
+class _StepResult:
+    state: State
+    error: str | None
+    metadata: dict
+    log_tail: Any
+
+
+def _run_task_step(context, compiled: "CompiledFlow", task: "Task", branch: str, execution: ExecutionState):
+    """Run one task as this step (asset events are yielded); its state, error and step metadata."""
+    if branch == "afterExecution":
+        execution.final_state = execution.final_state or execution.kestra_state().value
+    scope = replace(current_scope(execution), branch=branch)
+    runner = _runner(context, compiled, execution, branch)
+    services = runner.services
+    services.step_retry = StepRetry(context.retry_number, _first_attempt_started(context), task.id)
+    started = time.monotonic()
+    try:
+        state = runner.run_task(task, scope)
+    except RetryStep as retry:  # Dagster re-runs the step: the attempt shows in the run
+        raise RetryRequested(max_retries=context.retry_number + 1, seconds_to_wait=retry.delay) from None
+    execution.secret_names = list(services.secrets.names)
+    record = next(r for r in reversed(execution.task_runs) if r.task_id == task.id and r.values == scope.values)
+    metadata = {
+        "kestra/state": state.value,
+        "kestra/task_id": task.id,
+        "kestra/type": task.type,
+        "kestra/attempts": record.attempts,
+        "kestra/duration_s": round(time.monotonic() - started, 3),
+    }
+    if scope.values:
+        metadata["kestra/values"] = list(scope.values)
+    for event in _pop_asset_events(execution, task.id):
+        yield event
+    outputs = _outputs_at(execution.outputs.get(task.id), scope.values)
+    if outputs is not None:
+        metadata["kestra/outputs"] = _json_preview(outputs, services.secrets.revealed)
+    nested = [r for r in execution.task_runs if r.parent is not None and r.started >= record.started
+              and r.task_id != task.id]
+    if nested and task.is_flowable:  # children that ran inside this op (not steps of their own)
+        metadata["kestra/task_runs"] = MetadataValue.md(runs_table(nested))
+    ids = {task.id, *(r.task_id for r in nested)}
+    metadata.update(metrics_metadata([m for m in execution.metrics if m["task_id"] in ids
+                                      and m["values"][:len(scope.values)] == list(scope.values)]))
+    if record.error:
+        metadata["kestra/error"] = record.error
+    if state == State.WARNING:
+        context.log.warning(f"task '{task.id}' ended WARNING")
+    error = record.error or (_failed_children(nested) if state.is_failure else None)
+    return _StepResult(state, error, metadata, getattr(services, "log_tail", ()))
 
 
 def _failed_children(records) -> str | None:
@@ -372,6 +427,53 @@ def make_head_fn(compiled: "CompiledFlow", block: "Task", branch: str, routes: t
         yield Output(execution, route if route in routes else GO, metadata=metadata)
 
     return compute
+
+
+def make_loop_head_fn(compiled: "CompiledFlow", block: "Task", branch: str, may_fail_run: bool) -> Callable:
+    """The first step of a ForEach mapped over its items: one ``item`` output per value.
+
+    A loop that ends before its items (``runIf`` false, no values, values that do not render)
+    routes ``ok``/``failed`` from here; mapping keys are the item's index and a Dagster-safe
+    form of its value (the value itself is in the item's metadata).
+    """
+
+    def compute(context, inputs):
+        execution = _incoming(inputs, compiled, context)
+        outer = replace(current_scope(execution), branch=branch)
+        runner = _runner(context, compiled, execution, branch)
+        early, _ = runner.open_block(block, outer)
+        values: list[str] = []
+        if early is None:
+            try:
+                values = block.items(runner, outer)
+            except (TaskFailed, ExpressionError, KestraDagsterError) as exc:
+                early = runner.fail_block(block, outer, str(exc))
+            else:
+                if not values:
+                    early = runner.end_block(block, outer, State.SUCCESS)
+        if early is not None:
+            record = runner.block_record(block, outer)
+            metadata = {"kestra/state": early.value, "kestra/task_id": block.id, "kestra/type": block.type}
+            if early.is_failure:
+                yield from failed_outputs(context, execution, block, early, record.error if record else None,
+                                          metadata, may_fail_run)
+            else:
+                yield Output(execution, OK, metadata=metadata)
+            return
+        execution.secret_names = list(runner.services.secrets.names)
+        width = len(str(len(values)))
+        for index, value in enumerate(values):
+            item = execution.copy()
+            _push_scope(item, block.item_scope(outer, index, value))
+            yield DynamicOutput(item, output_name=ITEM, mapping_key=mapping_key(index, value, width),
+                                metadata={"kestra/value": value})
+
+    return compute
+
+
+def mapping_key(index: int, value: str, width: int = 1) -> str:
+    """``00002_eu_west_1`` for the third value ``eu-west-1``: ordered, unique, Dagster-safe."""
+    return f"{index:0{width}d}_{re.sub(r'[^A-Za-z0-9_]', '_', value)[:40]}".rstrip("_")
 
 
 def make_tail_fn(compiled: "CompiledFlow", block: "Task", branch: str, may_fail_run: bool) -> Callable:

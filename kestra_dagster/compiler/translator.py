@@ -31,7 +31,7 @@ from kestra_dagster.compiler.gates import split_at_gates
 from kestra_dagster.compiler import ops
 from kestra_dagster.compiler.compat import KESTRA_STEP_TAG, TaskFailure, clone_op, install_step_rules
 from kestra_dagster.compiler.resources import SERVICES_KEY, KestraServices
-from kestra_dagster.compiler.graph import LIST_GRAPHS, GraphBuilder, Level, Placement, outcomes, prototype
+from kestra_dagster.compiler.graph import LIST_GRAPHS, GraphBuilder, Level, Placement, fan_in, outcomes, prototype
 from kestra_dagster.compiler.naming import dagster_name, label_tag
 from kestra_dagster.engine.execution import ExecutionState, utcnow_iso
 from kestra_dagster.engine.inputs import resolve_inputs
@@ -168,6 +168,21 @@ class KestraTranslator:
         """
         return f"{job_name or self.get_job_name(flow)}__{self.get_node_name(task)}"
 
+    def get_loop_body(self, task: Task) -> Task | None:
+        """For a ForEach whose items become mapped steps (Dagster dynamic mapping): its one child.
+
+        Kestra's default ``concurrencyLimit: 1`` runs items one after another, as Dagster's
+        in-process executor runs mapped steps, and a single child is what a Dagster mapping can
+        fold back (no fan-in inside a mapped region). Loops with several children, their own
+        errors/finally or concurrent items stay one op.
+        """
+        from kestra_dagster.tasks.core.flow.foreach import _Loop
+
+        if not isinstance(task, _Loop) or task.limit() != 1 or task.errors or task.finally_:
+            return None
+        children = [t for t in task.tasks if not t.disabled]
+        return children[0] if len(children) == 1 else None
+
     def get_block_shape(self, task: Task) -> dict[str, list[Task]] | None:
         """For a flowable whose children become steps of their own: its branches by output name.
 
@@ -290,15 +305,15 @@ class KestraTranslator:
             upstream = [(entry, ops.OK)]
         main += builder.chain(level, segment, top, upstream=upstream)
         if after:
-            main.append(self._gate(builder, level, after, "pause", [(main[-1], ops.OK)] if main else upstream,
+            main.append(self._gate(builder, level, after, "pause", level.oks(main[-1]) if main else upstream,
                                    part, next_job))
         errors = builder.list_graph(level, flow.errors, replace(top, branch="errors"),
-                                    [(n, ops.FAILED) for n in main], LIST_GRAPHS["errors"])
+                                    [f for n in main for f in level.fails(n)], LIST_GRAPHS["errors"])
         stops = [(main[0], gate_ops.STOP)] if before else []
         # A list's outcomes: its last `ok` (the state accumulates along the chain) and every
         # `failed`. Each node is a source, so a fan-in over them waits for the whole list.
         # `finally` runs only where the execution ends: not when this part stops at a gate.
-        ended = outcomes(main, ends_here=after is None) + errors + stops
+        ended = outcomes(level, main, ends_here=after is None) + errors + stops
         if not main:  # a flow of disabled tasks: finally and the end follow the start directly
             ended = upstream
         finals = builder.list_graph(level, flow.finally_, replace(top, branch="finally"), ended,
@@ -309,7 +324,7 @@ class KestraTranslator:
         if finals and after is None:
             builder.end(level, finals)
         else:
-            builder.end(level, (outcomes(main) if main else upstream) + errors + stops + finals)
+            builder.end(level, (outcomes(level, main) if main else upstream) + errors + stops + finals)
         builder.list_graph(level, flow.afterExecution, Placement("afterExecution", may_fail_run=False),
                            [(ops.END_NODE, ops.OK)], LIST_GRAPHS["afterExecution"])
 
@@ -352,7 +367,8 @@ class KestraTranslator:
         op_def = clone_op(prototype(*shape), name=self.get_op_name(builder.compiled.flow, task, builder.job_name),
                           description=self.get_op_description(task),
                           tags={**self.get_op_tags(task), KESTRA_STEP_TAG: "1"}, compute_fn=fn)
-        dep = {ops.CTX: DependencyDefinition(*upstream[0])} if upstream else {}
+        dep = ({ops.CTX: DependencyDefinition(*upstream[0]) if len(upstream) == 1 else fan_in(upstream)}
+               if upstream else {})
         return level.add(op_def, node, dep)
 
 

@@ -8,7 +8,7 @@ failure events' messages (which must carry no Python stack), the run's tags and 
 * a failure inside Parallel inside Sequential: the failed tasks' own steps are red, the tasks
   after them are SKIPPED, ``errors``/``finally`` run as steps of their named sub-graphs;
 * If/Switch: the branch not taken is SKIPPED;
-* ForEach with a failing item: the loop's step is red and lists its items in a table;
+* ForEach: one mapped step per item (keyed by index and value), the failing item red, the loop stops;
 * AllowFailure: WARNING, the Dagster run succeeds;
 * retries: every attempt is a step attempt; metrics become step and run metadata;
 * a script exiting 1: the step's failure says what the script said, no stack;
@@ -203,14 +203,20 @@ def test_if_and_switch_skip_the_branches_not_taken(server):
     assert other["steps"]["route.deploy_default"] == "SUCCESS"
 
 
-def test_foreach_with_a_failing_item(server):
+def test_foreach_items_are_mapped_steps_and_a_failing_item_stops_the_loop(server):
     run = launch(server, "ui_matrix__foreach_item_fails")
     assert run["status"] == "FAILURE" and run["tags"]["kestra/state"] == "FAILED"
-    assert run["steps"]["each"] == "FAILURE"
+    steps = run["steps"]
+    assert steps["each.work[0_a]"] == "SUCCESS"
+    assert steps["each.work[1_b]"] == "FAILURE"  # the failing item's own step is red
+    assert steps["each.kestra_end"] == "FAILURE"
+    # concurrencyLimit 1: Kestra stops the loop at its first failed item
+    values = [e.get("text") for ev in run["events"] if ev["__typename"] == "ExecutionStepOutputEvent"
+              for e in ev["metadataEntries"] if e["label"] == "kestra/state"]
+    assert "NOT_RUN" in values
     assert_no_traceback(run)
-    tables = [e.get("mdStr") or "" for ev in run["events"] if ev["__typename"] == "ExecutionStepOutputEvent"
-              for e in ev["metadataEntries"] if e["label"] == "kestra/task_runs"]
-    assert any("| work | b | FAILED |" in t and "| work | a | SUCCESS |" in t for t in tables), tables
+    message = next(e for e in run["failures"] if e["__typename"] == "ExecutionStepFailureEvent")["error"]["message"]
+    assert "Task 'work' (Fail) ended FAILED: item b is broken" in message
 
 
 def test_allow_failure_ends_warning_and_the_run_succeeds(server):
