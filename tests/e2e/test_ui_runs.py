@@ -285,7 +285,13 @@ def test_run_page_shows_the_failed_nested_step_in_chromium(server, tmp_path):
     _chromium(binary, tmp_path / "p1", f"--screenshot={shot}", "--window-size=1600,1000", url)
     assert shot.exists() and shot.stat().st_size > 10_000
     dom = _chromium(binary, tmp_path / "p2", "--dump-dom", url).stdout
-    assert "stage.fan_out" in dom or "fan_out" in dom, dom[:2000]
+    # The run page's step list: the failed nested task is under "Errored", not "Succeeded".
+    errored = dom.find("Errored (")
+    assert errored >= 0, f"no 'Errored' section on the run page: {dom[:2000]}"
+    succeeded = dom.find("Succeeded (", errored)
+    section = dom[errored:succeeded if succeeded > errored else None]
+    assert "stage.fan_out" in section, section[:2000]
+    assert "prepare" not in section
     keep = os.environ.get("KESTRA_UI_SCREENSHOTS")
     if keep:
         Path(keep).mkdir(parents=True, exist_ok=True)
