@@ -153,7 +153,7 @@ def test_run_json_success(tmp_path):
     proc = cli("run", str(FLOWS / "outputs" / "flow_outputs.yaml"), "--input", "n=4", "--json", tmp_path=tmp_path)
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert set(result) == {"runId", "state", "taskStates", "outputs", "flowOutputs"}
+    assert set(result) == {"runId", "state", "taskStates", "outputs", "flowOutputs", "metrics"}
     assert result["state"] == "SUCCESS"
     assert result["taskStates"] == {"compute": "SUCCESS"}
     assert result["flowOutputs"] == {"result": "widget-8", "count": 8}
