@@ -133,10 +133,14 @@ class JdbcStatementTask(JdbcConnection):
             try:
                 cursor.execute(sql, values) if values else cursor.execute(sql)
                 description = cursor.description
+                prefetched: list = []
+                if description is None and getattr(cursor, "name", None):  # psycopg2 named cursor: after a fetch
+                    prefetched = cursor.fetchmany(fetch_size)
+                    description = cursor.description
                 if description is None or (self.dialect.has_rows and not self.dialect.has_rows(sql)):
                     return None
                 names = [col[0] for col in description]
-                return self._collect(ctx, cursor, names, fetch_type, tz, fetch_size)
+                return self._collect(ctx, cursor, names, fetch_type, tz, fetch_size, prefetched)
             except TaskFailed:
                 raise
             except Exception as exc:  # noqa: BLE001 - the driver's errors, translated
@@ -144,14 +148,17 @@ class JdbcStatementTask(JdbcConnection):
                     f"{where or 'the statement'} of property '{prop}' (line {statement.line}) failed on "
                     f"{self.dialect.name}: {describe_error(exc)}")) from None
 
-    def _collect(self, ctx, cursor, names: list[str], fetch_type: str, tz, fetch_size: int) -> dict[str, Any]:
+    def _collect(self, ctx, cursor, names: list[str], fetch_type: str, tz, fetch_size: int,
+                 prefetched: list) -> dict[str, Any]:
         def rows():
+            batch = prefetched
             while True:
-                batch = cursor.fetchmany(fetch_size)
+                batch = batch or cursor.fetchmany(fetch_size)
                 if not batch:
                     return
                 for record in batch:
                     yield {name: cell(value, tz) for name, value in zip(names, record)}
+                batch = []
 
         if fetch_type == "FETCH_ONE":
             first = cursor.fetchone()
