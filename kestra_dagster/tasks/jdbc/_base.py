@@ -16,7 +16,10 @@ from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any, ClassVar, Iterator, Literal
 
+from pydantic import field_validator
+
 from kestra_dagster.errors import TaskFailed
+from kestra_dagster.model.common import is_dynamic
 from kestra_dagster.tasks.base import RunnableTask
 from kestra_dagster.tasks.core.storage._common import new_name
 from kestra_dagster.tasks.core.storage._ion_writer import IonLineWriter
@@ -89,6 +92,13 @@ class JdbcStatementTask(JdbcConnection):
     fetch: bool = False
 
     default_fetch_type: ClassVar[str] = "NONE"
+
+    @field_validator("fetchType")
+    @classmethod
+    def _known_fetch_type(cls, value: str) -> str:
+        if not is_dynamic(value) and value.strip().upper() not in ("FETCH_ONE", "FETCH", "STORE", "NONE"):
+            raise ValueError(f"fetchType must be FETCH_ONE, FETCH, STORE or NONE, got {value!r}")
+        return value
 
     def fetch_type(self, ctx) -> str:
         if self.fetchOne:

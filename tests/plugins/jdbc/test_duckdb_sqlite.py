@@ -75,8 +75,10 @@ def test_duckdb_errors_are_located(ctx):
         make(duckdb.Queries, sql="select 1;\nselect * from missing").run(ctx)
     with pytest.raises(TaskFailed, match=r"holds 2 statements but Query runs one; use the Queries task"):
         make(duckdb.Query, sql="select 1; select 2").run(ctx)
+    with pytest.raises(ValueError, match=r"fetchType must be FETCH_ONE, FETCH, STORE or NONE, got 'ALL'"):
+        make(duckdb.Query, sql="select 1", fetchType="ALL")
     with pytest.raises(TaskFailed, match=r"fetchType' must be FETCH_ONE, FETCH, STORE or NONE"):
-        make(duckdb.Query, sql="select 1", fetchType="ALL").run(ctx)
+        make(duckdb.Query, sql="select 1", fetchType="{{ 'ALL' }}").run(ctx)
     assert left_in(ctx.working_dir) == []
 
 

@@ -43,3 +43,39 @@ def test_jdbc_urls():
     with pytest.raises(TaskFailed) as err:
         parse_jdbc_url("postgres://u:hunter2@h/d?password=hunter2", ("postgresql",))
     assert "hunter2" not in str(err.value)
+
+
+def test_families_are_registered_and_validated(tmp_path):
+    from kestra_dagster.registry import get_registry
+
+    registry = get_registry()
+    assert not [p for p in registry.problems if "jdbc" in p or "serdes" in p]
+    for name in ("jdbc.postgresql.Query", "jdbc.postgresql.CopyIn", "jdbc.duckdb.Queries", "jdbc.mariadb.Query",
+                 "jdbc.sqlite.Queries", "serdes.csv.IonToCsv", "serdes.excel.ExcelToIon"):
+        assert registry.resolve(f"io.kestra.plugin.{name}").kind == "task"
+    assert registry.resolve("io.kestra.plugin.jdbc.postgresql.Trigger").kind == "trigger"
+    assert registry.resolve("io.kestra.plugin.serdes.csv.CsvWriter").type == "io.kestra.plugin.serdes.csv.IonToCsv"
+
+    from kestra_dagster.errors import FlowValidationError
+    from kestra_dagster.model.loader import load_flow_file
+
+    flow = tmp_path / "bad.yaml"
+    flow.write_text("""id: bad
+namespace: company.team
+tasks:
+  - id: q
+    type: io.kestra.plugin.jdbc.duckdb.Query
+    sql: select 1
+    fetchType: everything
+triggers:
+  - id: poll
+    type: io.kestra.plugin.jdbc.postgresql.Trigger
+    url: jdbc:postgresql://127.0.0.1:5432/db
+    sql: select 1
+    fetchType: NONE
+""")
+    with pytest.raises(FlowValidationError) as err:
+        load_flow_file(str(flow))
+    text = str(err.value)
+    assert "bad.yaml:7:" in text and "fetchType must be FETCH_ONE, FETCH, STORE or NONE, got 'everything'" in text
+    assert "fetchType NONE is not valid for a trigger" in text
