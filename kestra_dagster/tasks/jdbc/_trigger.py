@@ -89,22 +89,25 @@ class RowSetCursor:
         return json.dumps({"last": self.last, "seq": self.seq}, sort_keys=True)
 
 
-def digest(result: dict[str, Any], read_stored: Callable[[str], bytes]) -> str:
+def digest(result: dict[str, Any], stored_path: Callable[[str], Path]) -> str:
+    """SHA-256 of the row set: of the stored file (read in chunks) or of the rows' JSON."""
     h = hashlib.sha256()
     if result.get("uri"):
-        h.update(read_stored(result["uri"]))
+        with open(stored_path(result["uri"]), "rb") as data:
+            for chunk in iter(lambda: data.read(1 << 20), b""):
+                h.update(chunk)
     else:
         h.update(json.dumps(result.get("rows", result.get("row")), sort_keys=True, default=str).encode())
     return h.hexdigest()
 
 
-def poll(result: dict[str, Any], cursor: RowSetCursor, read_stored: Callable[[str], bytes]
+def poll(result: dict[str, Any], cursor: RowSetCursor, stored_path: Callable[[str], Path]
          ) -> tuple[RowSetCursor, tuple[str, dict[str, Any]] | None]:
     """Decide on one query result: ``(cursor, (run_key, trigger variables) | None)``."""
     size = int(result.get("size") or 0)
     if size == 0:
         return RowSetCursor(last=None, seq=cursor.seq), None
-    key = digest(result, read_stored)
+    key = digest(result, stored_path)
     if key == cursor.last:
         return cursor, None
     seq = cursor.seq + 1
@@ -171,7 +174,7 @@ def build_jdbc_sensor(compiled, trigger: JdbcTrigger):
             return SkipReason(f"the trigger's query failed: {exc}")
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
-        new_cursor, fire = poll(result, cursor, storage.read_bytes)
+        new_cursor, fire = poll(result, cursor, storage.local_path)
         context.update_cursor(new_cursor.dump())
         if fire is None:
             if result.get("uri"):

@@ -67,7 +67,7 @@ def test_mariadb_trigger_fires_once_per_row_set(ctx, my):
                                               "sql": "select id from jobs", "fetchType": "FETCH_ONE"})
     cursor, fired = RowSetCursor(), []
     for _ in range(2):
-        cursor, fire = poll(trigger.query_task().run(ctx), cursor, ctx.storage.read_bytes)
+        cursor, fire = poll(trigger.query_task().run(ctx), cursor, ctx.storage.local_path)
         fired += [fire] if fire else []
     assert [f[1] for f in fired] == [{"row": {"id": 7}, "size": 1}]
 

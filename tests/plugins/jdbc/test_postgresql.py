@@ -137,12 +137,12 @@ def test_trigger_poll_fires_once_per_row_set(ctx, pg):
     runs = []
     for _ in range(3):  # the same rows three times: one run
         result = trigger.query_task().run(ctx)
-        cursor, fire = poll(result, cursor, ctx.storage.read_bytes)
+        cursor, fire = poll(result, cursor, ctx.storage.local_path)
         if fire:
             runs.append(fire)
     assert len(runs) == 1 and runs[0][1] == {"rows": [{"id": 1}, {"id": 2}], "size": 2}
     make(postgresql.Query, **pg, sql="insert into inbox(id) values (3)").run(ctx)
-    cursor, fire = poll(trigger.query_task().run(ctx), cursor, ctx.storage.read_bytes)
+    cursor, fire = poll(trigger.query_task().run(ctx), cursor, ctx.storage.local_path)
     assert fire and fire[1]["size"] == 3 and fire[0] != runs[0][0]
     with pytest.raises(ValueError, match="fetchType NONE is not valid for a trigger"):
         postgresql.Trigger.model_validate({"id": "w", "type": postgresql.Trigger.kestra_type, **pg, "sql": "select 1",
