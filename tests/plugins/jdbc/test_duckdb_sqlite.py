@@ -133,21 +133,35 @@ tasks:
     sql: "select :total * 2 as doubled"
     parameters:
       total: "{{ outputs.duck.outputs[0].rows[0].total }}"
+  - id: export
+    type: io.kestra.plugin.jdbc.duckdb.Query
+    inputFiles:
+      orders.csv: "{{ outputs.seed.uri }}"
+    fetchType: STORE
+    sql: select id, amount * 2 as doubled from read_csv_auto('orders.csv') order by id
+  - id: to_csv
+    type: io.kestra.plugin.serdes.csv.IonToCsv
+    from: "{{ outputs.export.uri }}"
   - id: result
     type: io.kestra.plugin.core.debug.Return
-    format: "{{ outputs.duck.outputs[0].rows[0].n }} {{ outputs.lite.row.doubled }}"
+    format: "{{ outputs.duck.outputs[0].rows[0].n }} {{ outputs.lite.row.doubled }} {{ outputs.export.size }}"
 inputs:
   - id: db
     type: STRING
 """
 
 
-def test_duckdb_and_sqlite_in_a_flow(tmp_path):
+def test_duckdb_and_sqlite_in_a_flow(tmp_path, monkeypatch):
+    monkeypatch.setenv("KESTRA_STORAGE_PATH", str(tmp_path / "storage"))
     flow = tmp_path / "jdbc_embedded.yaml"
     flow.write_text(FLOW)
     result = run_flow_file(str(flow), {"db": str(tmp_path / "lite.db")})
     assert result["state"] == "SUCCESS", result
-    assert result["outputs"]["result"]["value"] == "2 84"
+    assert result["outputs"]["result"]["value"] == "2 84 2"
+    from kestra_dagster.engine.storage import LocalStorage
+
+    csv = LocalStorage(tmp_path / "storage").read_bytes(result["outputs"]["to_csv"]["uri"]).decode()
+    assert csv == "id,doubled\n1,20\n2,64\n"  # the blueprints' most common pair: Query STORE → IonToCsv
     assert result["outputs"]["duck"]["outputFiles"]["total"].startswith("kestra://")
 
 
