@@ -137,7 +137,7 @@ class JdbcStatementTask(JdbcConnection):
         if fetch_type == "STORE" and self.dialect.streaming_cursor is not None:
             cursor = self.dialect.streaming_cursor(conn, sql, fetch_size)
         if cursor is None:
-            cursor = conn.cursor()
+            cursor = self.dialect.new_cursor(conn)
         with closing(cursor):
             ctx.logger.debug(f"running {where or 'the statement'}: {ctx.mask(statement.text[:500])}")
             try:
@@ -223,6 +223,8 @@ class JdbcQuery(JdbcStatementTask):
         with closing(conn):
             ctx.logger.info(f"querying {url.describe()} (fetchType {fetch_type})")
             try:
+                if self.dialect.begin:
+                    self.dialect.begin(conn)
                 result = self.execute_statement(ctx, conn, statements[0], fetch_type, params, tz)
                 if self.afterSQL:
                     after = str(ctx.render(self.afterSQL, "afterSQL", extra=extra) or "")
@@ -264,6 +266,10 @@ class JdbcQueries(JdbcQuery):
             ctx.logger.info(f"running {len(statements)} statement(s) on {url.describe()} "
                             f"({'one transaction' if transactional else 'each committed'}, fetchType {fetch_type})")
             try:
+                if transactional and self.dialect.begin:
+                    self.dialect.begin(conn)
+                elif not transactional and self.dialect.autocommit:
+                    self.dialect.autocommit(conn)
                 for number, statement in enumerate(statements, start=1):
                     ctx.check_cancelled()
                     result = self.execute_statement(ctx, conn, statement, fetch_type, params, tz,

@@ -35,6 +35,15 @@ class Dialect:
     streaming_cursor: Callable[[Any, str, int], Any] | None = None
     #: whether a statement's result is rows for the task (DuckDB describes DDL/DML results too)
     has_rows: Callable[[str], bool] | None = None
+    #: start an explicit transaction (embedded engines run in autocommit otherwise)
+    begin: Callable[[Any], None] | None = None
+    #: each statement commits by itself (``Queries`` with ``transaction: false``)
+    autocommit: Callable[[Any], None] | None = None
+    #: the cursor statements run on (default ``conn.cursor()``)
+    cursor: Callable[[Any], Any] | None = None
+
+    def new_cursor(self, conn):
+        return self.cursor(conn) if self.cursor else conn.cursor()
 
     def parse(self, url: str) -> JdbcUrl:
         return parse_jdbc_url(url, self.schemes)
@@ -81,7 +90,12 @@ def _pg_streaming(conn, sql: str, fetch_size: int):
     return cursor
 
 
-POSTGRES = Dialect("postgresql", ("postgresql", "postgres"), "%s", False, _pg_connect, _pg_streaming)
+def _pg_autocommit(conn) -> None:
+    conn.autocommit = True
+
+
+POSTGRES = Dialect("postgresql", ("postgresql", "postgres"), "%s", False, _pg_connect, _pg_streaming,
+                   autocommit=_pg_autocommit)
 
 
 # ----------------------------------------------------------------------------- MySQL / MariaDB
@@ -107,7 +121,8 @@ def _mysql_streaming(conn, sql: str, fetch_size: int):
     return conn.cursor(pymysql.cursors.SSCursor)
 
 
-MYSQL = Dialect("mysql", ("mysql", "mariadb"), "%s", False, _mysql_connect, _mysql_streaming)
+MYSQL = Dialect("mysql", ("mysql", "mariadb"), "%s", False, _mysql_connect, _mysql_streaming,
+                autocommit=lambda conn: conn.autocommit(True))
 
 
 # ----------------------------------------------------------------------------- SQLite
@@ -120,12 +135,13 @@ def _sqlite_connect(url: JdbcUrl, username: str | None, password: str | None):
 
         if not Path(path).parent.is_dir():
             raise TaskFailed(f"property 'url': the folder of the SQLite file {path} does not exist")
-    conn = sqlite3.connect(path, timeout=CONNECT_TIMEOUT_SECONDS, isolation_level="DEFERRED",
+    # autocommit mode: the task begins its transaction itself, so DDL is rolled back too
+    conn = sqlite3.connect(path, timeout=CONNECT_TIMEOUT_SECONDS, isolation_level=None,
                            detect_types=sqlite3.PARSE_DECLTYPES, check_same_thread=False)
     return conn
 
 
-SQLITE = Dialect("sqlite", ("sqlite",), "?", True, _sqlite_connect)
+SQLITE = Dialect("sqlite", ("sqlite",), "?", True, _sqlite_connect, begin=lambda conn: conn.execute("BEGIN"))
 
 
 # ----------------------------------------------------------------------------- DuckDB
@@ -146,7 +162,22 @@ def _duckdb_has_rows(sql: str) -> bool:
     return first_keyword(sql) in _ROW_KEYWORDS or bool(re.search(r"(?i)\breturning\b", sql))
 
 
-DUCKDB = Dialect("duckdb", ("duckdb",), "?", True, _duckdb_connect, has_rows=_duckdb_has_rows)
+class _DuckDbCursor:
+    """DuckDB's ``conn.cursor()`` is another connection with its own transaction and settings:
+    statements run on the task's connection itself, which this wrapper leaves open."""
+
+    def __init__(self, conn):
+        self.conn = conn
+
+    def __getattr__(self, name):
+        return getattr(self.conn, name)
+
+    def close(self) -> None:
+        pass
+
+
+DUCKDB = Dialect("duckdb", ("duckdb",), "?", True, _duckdb_connect, has_rows=_duckdb_has_rows,
+                 begin=lambda conn: conn.begin(), cursor=_DuckDbCursor)
 
 
 def describe_error(exc: BaseException) -> str:

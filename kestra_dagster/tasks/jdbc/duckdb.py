@@ -26,7 +26,7 @@ class _DuckDb:
 
     def prepare_connection(self, ctx, conn, extra: dict[str, Any]) -> None:
         workdir = str(extra.get("workingDir") or ctx.working_dir).replace("'", "''")
-        conn.execute(f"SET GLOBAL file_search_path='{workdir}'")
+        conn.execute(f"SET file_search_path='{workdir}'")
         for extension in ctx.render(self.communityExtensions, "communityExtensions") or []:
             try:
                 conn.execute(f"LOAD {extension}")

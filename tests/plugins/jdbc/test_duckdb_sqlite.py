@@ -70,6 +70,19 @@ def test_duckdb_database_file_round_trip_and_queries(ctx):
     assert again["row"] == {"n": 2}
 
 
+def test_duckdb_queries_roll_back_and_transaction_false_keeps_each(ctx, tmp_path):
+    url = f"jdbc:duckdb:{tmp_path / 'tx.duckdb'}"
+    with pytest.raises(TaskFailed, match=r"statement 3 of 3"):
+        make(duckdb.Queries, url=url, sql="create table t(a int); insert into t values (1); select * from nope").run(ctx)
+    with pytest.raises(TaskFailed, match=r"Table with name t does not exist"):
+        make(duckdb.Query, url=url, sql="select * from t").run(ctx)  # the CREATE was rolled back too
+    with pytest.raises(TaskFailed, match=r"statement 3 of 3"):
+        make(duckdb.Queries, url=url, transaction=False,
+             sql="create table t(a int); insert into t values (1); select * from nope").run(ctx)
+    kept = make(duckdb.Query, url=url, fetchType="FETCH", sql="select a from t").run(ctx)
+    assert kept["rows"] == [{"a": 1}]
+
+
 def test_duckdb_errors_are_located(ctx):
     with pytest.raises(TaskFailed, match=r"statement 2 of 2 of property 'sql' \(line 2\) failed on duckdb: .*missing"):
         make(duckdb.Queries, sql="select 1;\nselect * from missing").run(ctx)
@@ -88,8 +101,11 @@ def test_sqlite_file_queries_transaction_rollback_and_store(ctx, tmp_path):
     make(sqlite.Queries, url=url, sql="create table item(id integer primary key, name text, price real);"
                                       "insert into item(name, price) values ('pen', 1.5), ('ink', 7)").run(ctx)
     # a failing statement rolls the whole Queries back (transaction: true, the default)
-    with pytest.raises(TaskFailed, match=r"statement 2 of 2 .*\(line 1\) failed on sqlite: no such table: nope"):
-        make(sqlite.Queries, url=url, sql="insert into item(name, price) values ('lost', 0); select * from nope").run(ctx)
+    with pytest.raises(TaskFailed, match=r"statement 3 of 3 .*\(line 1\) failed on sqlite: no such table: nope"):
+        make(sqlite.Queries, url=url, sql="create table lost(a); insert into item(name, price) values ('lost', 0); "
+                                          "select * from nope").run(ctx)
+    with pytest.raises(TaskFailed, match=r"no such table: lost"):  # DDL rolled back as well
+        make(sqlite.Query, url=url, sql="select * from lost").run(ctx)
     rows = make(sqlite.Query, url=url, fetchType="FETCH", sql="select name, price from item where price > :p order by id",
                 parameters={"p": 1}).run(ctx)
     assert rows["rows"] == [{"name": "pen", "price": 1.5}, {"name": "ink", "price": 7.0}]
