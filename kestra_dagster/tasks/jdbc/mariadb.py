@@ -1,18 +1,16 @@
-"""``io.kestra.plugin.jdbc.mariadb``: Query, Queries and the polling Trigger through PyMySQL
-against ``jdbc:mariadb://host:port/database`` URLs (``jdbc:mysql://`` works too)."""
+"""``io.kestra.plugin.jdbc.mariadb``: Query, Queries and the polling Trigger, the MySQL family's
+behaviour (PyMySQL, ``inputFile``) against ``jdbc:mariadb://host:port/database`` URLs."""
 
 from __future__ import annotations
 
 from typing import ClassVar
 
 from kestra_dagster.tasks.jdbc._base import JdbcQueries, JdbcQuery
-from kestra_dagster.tasks.jdbc._dialect import MYSQL, Dialect
 from kestra_dagster.tasks.jdbc._trigger import JdbcTrigger
+from kestra_dagster.tasks.jdbc.mysql import _MySql
 
 
-class _MariaDb:
-    dialect: ClassVar[Dialect] = MYSQL
-    kestra_family: ClassVar[str] = "jdbc"
+class _MariaDb(_MySql):
     compute_kind: ClassVar[str | None] = "mariadb"
 
 

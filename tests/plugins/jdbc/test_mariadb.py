@@ -53,6 +53,18 @@ def test_mariadb_query_queries_and_store(ctx, my):
     assert count["row"] == {"n": 2}  # rolled back
 
 
+def test_mysql_load_data_local_infile(ctx, my):
+    make(mysql.Queries, **my, sql="drop table if exists cities; create table cities(name varchar(20), pop int)").run(ctx)
+    src = ctx.storage.put_bytes(b"name,pop\nLyon,520000\nNantes,320000\n", "cities.csv")
+    make(mysql.Query, **my, inputFile=src, sql="LOAD DATA LOCAL INFILE '{{ inputFile }}' INTO TABLE cities "
+                                               "FIELDS TERMINATED BY ',' IGNORE 1 LINES").run(ctx)
+    rows = make(mysql.Query, **my, fetchType="FETCH", sql="select name, pop from cities order by pop").run(ctx)
+    assert rows["rows"] == [{"name": "Nantes", "pop": 320000}, {"name": "Lyon", "pop": 520000}]
+    assert list(__import__("pathlib").Path(ctx.working_dir).iterdir()) == []
+    with pytest.raises(TaskFailed, match=r"property 'inputFile': cannot read kestra:///nope"):
+        make(mysql.Query, **my, inputFile="kestra:///nope.csv", sql="select 1").run(ctx)
+
+
 def test_mariadb_wrong_credentials(ctx, my):
     with pytest.raises(TaskFailed) as err:
         make(mariadb.Query, **{**my, "password": "wrong-Secret-77"}, sql="select 1").run(ctx)
