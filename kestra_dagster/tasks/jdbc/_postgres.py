@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import ClassVar, Literal
 
 from kestra_dagster.tasks.jdbc._base import JdbcConnection
 from kestra_dagster.tasks.jdbc._dialect import POSTGRES, Dialect
@@ -63,5 +63,3 @@ def ssl_cleanup(ctx) -> None:
 
     shutil.rmtree(Path(ctx.working_dir) / ".kestra-pg-ssl", ignore_errors=True)
 
-
-__all__: list[Any] = ["PostgresConnection", "ssl_cleanup"]

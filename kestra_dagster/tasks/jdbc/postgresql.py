@@ -59,7 +59,7 @@ class Trigger(JdbcTrigger):
 
 
 # ----------------------------------------------------------------------------- COPY
-class _Copy(_WithSslCleanup, PostgresConnection):
+class _Copy(PostgresConnection):
     """Options of PostgreSQL's COPY, as Kestra names them (no ``kestra_type``: not a task itself)."""
 
     table: str | None = None
@@ -78,7 +78,7 @@ class _Copy(_WithSslCleanup, PostgresConnection):
     encoding: str | None = None
     socketTimeout: int | str | None = None
 
-    def copy_sql(self, ctx, source: str, direction: str) -> str:
+    def copy_sql(self, ctx, source: str, direction: str):
         """``COPY <source> TO STDOUT|FROM STDIN WITH (…)``; names and options are quoted by psycopg2."""
         from psycopg2 import sql as pgsql
 
@@ -112,17 +112,23 @@ class _Copy(_WithSslCleanup, PostgresConnection):
         return statement
 
     def table_source(self, ctx) -> str:
-        from psycopg2 import sql as pgsql  # noqa: F401 - for Identifier quoting below
-
+        """``"schema"."table" ("col", …)``: names quoted so nothing else can ride along, unquoted ones
+        folded to lower case first, as PostgreSQL reads the names Kestra pastes in as written."""
         table = ctx.render_str(self.table, "table")
         if not table:
             raise TaskFailed("property 'table' is required (the table to copy)")
-        parts = [p.strip() for p in table.split(".")]
-        quoted = ".".join('"' + p.strip('"').replace('"', '""') + '"' for p in parts)
+        quoted = ".".join(_identifier(p) for p in table.split("."))
         cols = ctx.render(self.columns, "columns") or []
         if cols:
-            quoted += " (" + ", ".join('"' + str(c).replace('"', '""') + '"' for c in cols) + ")"
+            quoted += " (" + ", ".join(_identifier(str(c)) for c in cols) + ")"
         return quoted
+
+
+def _identifier(name: str) -> str:
+    name = name.strip()
+    if len(name) > 1 and name.startswith('"') and name.endswith('"'):
+        return name
+    return '"' + name.lower().replace('"', '""') + '"'
 
 
 class CopyIn(_Copy):

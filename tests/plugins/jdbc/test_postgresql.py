@@ -202,13 +202,10 @@ triggers:
     catalog = load_catalog([str(flow)])
     compiled = catalog.by_file(str(flow))
     [sensor_def] = [s for s in build_triggers(catalog)[1] if s.name.endswith("new_orders")]
-    ctx_props = {"url": pg_server["url"], "username": pg_server["user"], "password": pg_server["password"]}
-    from kestra_dagster.engine.context import TaskContext  # noqa: F401 - the query below uses a plain task
-
     def sql(text):
         import psycopg2
 
-        conn = psycopg2.connect(host="127.0.0.1", port=pg_server["port"], dbname="kd", user="kd", password=ctx_props["password"])
+        conn = psycopg2.connect(host="127.0.0.1", port=pg_server["port"], dbname="kd", user="kd", password=pg_server["password"])
         with conn, conn.cursor() as cur:
             cur.execute(text)
         conn.close()
