@@ -142,6 +142,12 @@ tasks:
       create table orders as select * from read_csv_auto('{{ workingDir }}/orders.csv');
       copy (select sum(amount) as total from orders) to '{{ outputFiles.total }}' (header, delimiter ',');
       select count(*) as n, sum(amount) as total from orders;
+  - id: lite_setup
+    type: io.kestra.plugin.jdbc.sqlite.Queries
+    url: "jdbc:sqlite:{{ inputs.db }}"
+    sql: |
+      create table if not exists runs(n int);
+      insert into runs values (1);
   - id: lite
     type: io.kestra.plugin.jdbc.sqlite.Query
     url: "jdbc:sqlite:{{ inputs.db }}"

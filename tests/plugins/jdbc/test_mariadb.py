@@ -102,10 +102,24 @@ tasks:
       delete from visits;
       insert into visits values ('home', 5), ('docs', 7);
       select sum(hits) as total from visits;
+  - id: top
+    type: io.kestra.plugin.jdbc.mysql.Query
+    url: {mariadb_server['url'].replace('jdbc:mariadb', 'jdbc:mysql')}
+    username: {mariadb_server['user']}
+    password: "{{{{ secret('DB_PASSWORD') }}}}"
+    fetchType: FETCH_ONE
+    sql: select page from visits order by hits desc limit 1
+  - id: export
+    type: io.kestra.plugin.jdbc.mariadb.Query
+    url: {mariadb_server['url']}
+    username: {mariadb_server['user']}
+    password: "{{{{ secret('DB_PASSWORD') }}}}"
+    fetchType: STORE
+    sql: select page, hits from visits order by page
   - id: check
     type: io.kestra.plugin.core.debug.Return
-    format: "{{{{ outputs.load.outputs[0].rows[0].total }}}}"
+    format: "{{{{ outputs.load.outputs[0].rows[0].total }}}} {{{{ outputs.top.row.page }}}} {{{{ outputs.export.size }}}}"
 """)
     result = run_flow_file(str(flow), {})
     assert result["state"] == "SUCCESS", result
-    assert result["outputs"]["check"]["value"] == "12"
+    assert result["outputs"]["check"]["value"] == "12 docs 2"

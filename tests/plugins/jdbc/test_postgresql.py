@@ -173,11 +173,25 @@ tasks:
     type: io.kestra.plugin.jdbc.postgresql.Queries
     sql: |
       create table if not exists orders(id int, amount int, processed bool default false);
+      create table if not exists staging(id int, amount int);
+  - id: csv
+    type: io.kestra.plugin.core.storage.Write
+    extension: .csv
+    content: |
+      id,amount
+      100,5
+  - id: load
+    type: io.kestra.plugin.jdbc.postgresql.CopyIn
+    from: "{{{{ outputs.csv.uri }}}}"
+    table: staging
+    columns: [id, amount]
+    format: CSV
+    header: true
   - id: export
     type: io.kestra.plugin.jdbc.postgresql.CopyOut
     format: CSV
     header: true
-    sql: select id, amount from orders order by id
+    sql: select id, amount from staging order by id
   - id: total
     type: io.kestra.plugin.jdbc.postgresql.Query
     fetchType: FETCH_ONE
@@ -197,7 +211,8 @@ triggers:
 """)
     result = run_flow_file(str(flow), {})
     assert result["state"] == "SUCCESS", result
-    assert result["outputs"]["report"]["value"] == "0 orders, 0 exported, trigger saw 0"
+    assert result["outputs"]["report"]["value"] == "0 orders, 1 exported, trigger saw 0"
+    assert result["outputs"]["load"]["rowCount"] == 1
 
     catalog = load_catalog([str(flow)])
     compiled = catalog.by_file(str(flow))
