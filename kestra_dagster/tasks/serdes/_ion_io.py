@@ -48,12 +48,35 @@ def plain(value: Any) -> Any:
     if ion_type == IonType.SYMBOL:
         return value.text if hasattr(value, "text") else str(value)
     if ion_type == IonType.STRING:
-        return str(value)
+        return _annotated(value)
     if ion_type == IonType.BLOB:
         return bytes(value)
     if ion_type == IonType.CLOB:
         return bytes(value).decode("utf-8", "replace")
     return value
+
+
+#: Kestra writes java.time values as annotated strings (``LocalDateTime::"2024-01-01T10:00:00"``)
+_JAVA_TIME = {
+    "LocalDateTime": dt.datetime.fromisoformat,
+    "OffsetDateTime": dt.datetime.fromisoformat,
+    "ZonedDateTime": lambda text: dt.datetime.fromisoformat(text.split("[", 1)[0]),
+    "LocalDate": dt.date.fromisoformat,
+    "LocalTime": dt.time.fromisoformat,
+    "OffsetTime": dt.time.fromisoformat,
+}
+
+
+def _annotated(value: Any) -> Any:
+    text = str(value)
+    for annotation in getattr(value, "ion_annotations", ()) or ():
+        parse = _JAVA_TIME.get(getattr(annotation, "text", annotation))
+        if parse is not None:
+            try:
+                return parse(text.replace("Z", "+00:00") if "[" not in text else text)
+            except ValueError:
+                return text
+    return text
 
 
 def read_ion(path: Path, prop: str = "from") -> Iterator[Any]:

@@ -242,3 +242,11 @@ def test_decimal_and_dates_survive_ion(ctx):
                   "odd key": "v", "null": 1, "f": 0.1})
     assert line == "{d:12.50,day:2024-01-02,at:2024-01-02T00:00:00.000Z,'odd key':\"v\",'null':1,f:0.1e0}"
     assert loads(line)["odd key"] == "v"
+
+
+def test_kestra_java_time_annotations_are_read_back_as_dates(ctx):
+    """Kestra writes LocalDateTime/ZonedDateTime… as annotated strings; IonToCsv formats them as dates."""
+    src = ctx.storage.put_bytes(b'{local:LocalDateTime::"2024-01-01T10:00:00",zoned:ZonedDateTime::"2024-01-01T11:00+01:00'
+                                b'[Europe/Paris]",t:LocalTime::"09:05:00",s:"LocalDateTime"}\n', "kestra.ion")
+    out = make(csv.IonToCsv, **{"from": src}, timeZoneId="UTC", dateTimeFormat="yyyy-MM-dd HH:mm[XXX]", timeFormat="HH:mm").run(ctx)
+    assert text(ctx, out["uri"]).splitlines()[1] == "2024-01-01 10:00,2024-01-01 10:00Z,09:05,LocalDateTime"

@@ -4,8 +4,9 @@ serdes tasks produce, readable by ``_ion.loads`` and by Kestra's own ION reader.
 Python values map onto ION as Kestra's Jackson ION mapper writes Java values: ``None`` → ``null``,
 ``bool``, ``int``, ``float`` (``1.5e0``; ``nan``/``±inf``), ``Decimal`` (``12.50``), ``str``
 (``"…"`` with escapes), ``bytes`` (blob ``{{…}}``), ``datetime`` with an offset (timestamp
-``2024-01-01T10:00:00.000+02:00``), naive ``datetime`` (``2024-01-01T10:00:00.000``: ISO text, as
-Kestra writes a ``LocalDateTime``), ``date`` (``2024-01-01``), ``time`` (``"10:00:00"``),
+``2024-01-01T10:00:00.000+02:00``), naive ``datetime`` (``LocalDateTime::"2024-01-01T10:00:00"``,
+the annotated string Kestra writes for a ``LocalDateTime``), ``date`` (``2024-01-01``), ``time``
+(``LocalTime::"10:00:00"``),
 ``timedelta`` (ISO-8601 duration string), ``dict`` (struct), ``list``/``tuple`` (list), ``UUID``
 and anything else (its ``str``).
 """
@@ -101,11 +102,11 @@ def dumps(value: Any) -> str:
     if isinstance(value, (bytes, bytearray, memoryview)):
         return "{{" + base64.b64encode(bytes(value)).decode("ascii") + "}}"
     if isinstance(value, dt.datetime):
-        return _timestamp(value) if value.tzinfo is not None else _string(value.isoformat(timespec="milliseconds"))
+        return _timestamp(value) if value.tzinfo is not None else "LocalDateTime::" + _string(value.isoformat())
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, dt.time):
-        return _string(value.isoformat())
+        return ("OffsetTime::" if value.tzinfo is not None else "LocalTime::") + _string(value.isoformat())
     if isinstance(value, dt.timedelta):
         return _string(duration_text(value))
     if isinstance(value, dict):
