@@ -141,6 +141,10 @@ def test_trigger_poll_fires_once_per_row_set(ctx, pg):
         if fire:
             runs.append(fire)
     assert len(runs) == 1 and runs[0][1] == {"rows": [{"id": 1}, {"id": 2}], "size": 2}
+    # a tick re-evaluated from the cursor before it (a crash before Dagster kept the new one) asks
+    # for the same run key, which Dagster drops
+    _, again = poll(trigger.query_task().run(ctx), RowSetCursor(), ctx.storage.local_path)
+    assert again[0] == runs[0][0]
     make(postgresql.Query, **pg, sql="insert into inbox(id) values (3)").run(ctx)
     cursor, fire = poll(trigger.query_task().run(ctx), cursor, ctx.storage.local_path)
     assert fire and fire[1]["size"] == 3 and fire[0] != runs[0][0]
