@@ -133,7 +133,8 @@ class _SensorLogger:
         self.log.error(msg)
 
 
-def run_trigger_query(trigger: JdbcTrigger, variables: dict[str, Any], storage, logger, workdir: Path) -> dict[str, Any]:
+def run_trigger_query(trigger: JdbcTrigger, variables: dict[str, Any], storage, logger,
+                      workdir: Path) -> dict[str, Any]:
     """Run the trigger's query once, as its Query task would (outputs: row/rows/uri/size)."""
     from kestra_dagster.engine.context import TaskContext, TaskRunInfo
     from kestra_dagster.triggers.render import render

@@ -98,7 +98,8 @@ class _Copy(PostgresConnection):
                 options.append(pgsql.SQL(word + " ") + pgsql.Literal(str(ctx.render_str(value, prop))))
         if self.header is not None:
             options.append(pgsql.SQL("HEADER " + ("TRUE" if ctx.render_bool(self.header, "header") else "FALSE")))
-        for prop, word in (("forceQuote", "FORCE_QUOTE"), ("forceNotNull", "FORCE_NOT_NULL"), ("forceNull", "FORCE_NULL")):
+        for prop, word in (("forceQuote", "FORCE_QUOTE"), ("forceNotNull", "FORCE_NOT_NULL"),
+                           ("forceNull", "FORCE_NULL")):
             cols = ctx.render(getattr(self, prop), prop)
             if cols:
                 if prop == "forceQuote" and cols == ["*"]:

@@ -77,7 +77,8 @@ def charset(ctx, value: Any, prop: str = "charset") -> str:
     try:
         return codecs.lookup(name).name
     except LookupError:
-        raise TaskFailed(f"property '{prop}': unknown charset {name!r} (e.g. UTF-8, ISO-8859-1, windows-1252)") from None
+        raise TaskFailed(f"property '{prop}': unknown charset {name!r} "
+                         "(e.g. UTF-8, ISO-8859-1, windows-1252)") from None
 
 
 def one_char(ctx, value: Any, prop: str) -> str:

@@ -42,7 +42,8 @@ class CsvToIon(SerdesTask):
     def run(self, ctx) -> dict[str, Any]:
         source = self.source(ctx)
         encoding = charset(ctx, self.charset)
-        sep, quote = one_char(ctx, self.fieldSeparator, "fieldSeparator"), one_char(ctx, self.textDelimiter, "textDelimiter")
+        sep = one_char(ctx, self.fieldSeparator, "fieldSeparator")
+        quote = one_char(ctx, self.textDelimiter, "textDelimiter")
         has_header = ctx.render_bool(self.header, "header")
         skip_empty = ctx.render_bool(self.skipEmptyRows, "skipEmptyRows")
         skip_rows = int(ctx.render_str(self.skipRows, "skipRows") or 0)
@@ -121,14 +122,16 @@ class IonToCsv(SerdesTask):
         mode = str(ctx.render_str(self.quoteMode, "quoteMode") or "").upper()
         quoting = csv.QUOTE_ALL if always or mode == "ALL" else csv.QUOTE_NONNUMERIC if mode == "NON_NUMERIC" \
             else csv.QUOTE_MINIMAL
-        formats = (str(ctx.render_str(self.dateFormat, "dateFormat")), str(ctx.render_str(self.timeFormat, "timeFormat")),
+        formats = (str(ctx.render_str(self.dateFormat, "dateFormat")),
+                   str(ctx.render_str(self.timeFormat, "timeFormat")),
                    str(ctx.render_str(self.dateTimeFormat, "dateTimeFormat")), time_zone(ctx, self.timeZoneId))
         with_header = ctx.render_bool(self.header, "header")
         count = 0
         with self.output(ctx, encoding=encoding) as (out, result):
             writer = csv.writer(out, delimiter=one_char(ctx, self.fieldSeparator, "fieldSeparator"),
                                 quotechar=one_char(ctx, self.textDelimiter, "textDelimiter"),
-                                lineterminator=str(ctx.render_str(self.lineDelimiter, "lineDelimiter")), quoting=quoting)
+                                lineterminator=str(ctx.render_str(self.lineDelimiter, "lineDelimiter")),
+                                quoting=quoting)
             columns: list[str] | None = None
             for number, value in enumerate(read_ion(source), start=1):
                 if isinstance(value, dict):
@@ -145,6 +148,7 @@ class IonToCsv(SerdesTask):
                 try:
                     writer.writerow([typed_text(c, *formats) for c in cells])
                 except UnicodeEncodeError as exc:
-                    raise TaskFailed(f"value {number} cannot be written as {encoding}: {exc.reason}; set 'charset'") from None
+                    raise TaskFailed(f"value {number} cannot be written as {encoding}: {exc.reason}; "
+                                     "set 'charset'") from None
                 count += 1
         return {"uri": result["uri"], "size": count}

@@ -40,7 +40,8 @@ class ExcelToIon(SerdesTask):
         try:
             with open(source, "rb") as probe:
                 if probe.read(4) != b"PK\x03\x04":
-                    raise InvalidFileException("it is not a zip container (.xls files are not supported: save as .xlsx)")
+                    raise InvalidFileException("it is not a zip container "
+                                               "(.xls files are not supported: save as .xlsx)")
             handle = open(source, "rb")  # read-only books read lazily from it: closed in `finally` below
             try:
                 book = openpyxl.load_workbook(handle, read_only=True, data_only=not formulas)

@@ -90,7 +90,8 @@ class IonToParquet(TypedWriter):
                     try:
                         table = pa.Table.from_pylist(batch, schema=arrow_schema)
                     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-                        raise TaskFailed(f"rows {count + 1}–{count + len(batch)} do not fit the schema: {exc}") from None
+                        raise TaskFailed(f"rows {count + 1}–{count + len(batch)} do not fit the schema: "
+                                         f"{exc}") from None
                     writer.write_table(table)
                     count += len(batch)
         except BaseException:
