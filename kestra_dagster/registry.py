@@ -34,6 +34,8 @@ BUILTIN_FAMILIES = {
     "aws": "kestra_dagster.tasks.aws",
     "gcp": "kestra_dagster.tasks.gcp",
     "azure": "kestra_dagster.tasks.azure",
+    "jdbc": "kestra_dagster.tasks.jdbc",
+    "serdes": "kestra_dagster.tasks.serdes",
 }
 
 
