@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Iterable
 
-from kestra_dagster.model.aliases import canonical_type
+from kestra_dagster.type_aliases import canonical_type
 
 ENTRY_POINT_GROUP = "kestra_dagster.plugins"
 #: Our own families, loaded even when the package metadata is not installed (e.g. a bare checkout).

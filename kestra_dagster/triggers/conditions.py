@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta, timezone
 from typing import Any, Callable
 
-from kestra_dagster.model.aliases import canonical_type
+from kestra_dagster.type_aliases import canonical_type
 
 _P = "io.kestra.plugin.core.condition."
 CALENDAR = {f"{_P}{n}" for n in ("DayWeek", "DayWeekInMonth", "Weekend", "DateTimeBetween", "TimeBetween",
