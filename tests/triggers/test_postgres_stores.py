@@ -59,7 +59,7 @@ telemetry: {{enabled: false}}
 
 
 def test_deliveries_group_committed_and_read_back_on_postgres(pg_instance):
-    from kestra_dagster.compiler.kv import _sql_run_storage
+    from kestra_dagster.instance_kv import _sql_run_storage
 
     assert type(_sql_run_storage(pg_instance)).__name__ == "PostgresRunStorage"
     store = DeliveryStore(pg_instance)
