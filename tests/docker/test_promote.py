@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from kestra_dagster.errors import TaskFailed
-from kestra_dagster.registry_client import (
+from kestra_dagster.oci.client import (
     RegistryClient,
     RegistryError,
     attachment_tag,

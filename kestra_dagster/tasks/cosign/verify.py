@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from kestra_dagster.errors import TaskFailed
-from kestra_dagster.registry_client import RegistryError, client_for, parse_reference
+from kestra_dagster.oci.client import RegistryError, client_for, parse_reference
 from kestra_dagster.tasks.base import RunnableTask
 from kestra_dagster.tasks.cosign._cosign import CosignError, load_public_key, verify_image_signatures, verify_signature_file
 from kestra_dagster.tasks.cosign.sign import _read_key

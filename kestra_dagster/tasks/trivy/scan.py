@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from kestra_dagster.errors import TaskFailed
-from kestra_dagster.registry_client import client_for, is_loopback, parse_reference
+from kestra_dagster.oci.client import client_for, is_loopback, parse_reference
 from kestra_dagster.tasks.base import RunnableTask
 from kestra_dagster.tasks.docker._common import (
     ASSET_KEY,
