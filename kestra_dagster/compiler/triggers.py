@@ -160,7 +160,7 @@ def _render(value: Any, variables: dict) -> Any:
 
 
 def _flow_vars(flow: Flow) -> dict[str, Any]:
-    from kestra_dagster.intake.app import flow_variables
+    from kestra_dagster.triggers.render import flow_variables
 
     return flow_variables(flow)
 
