@@ -13,7 +13,7 @@ from dagster import DagsterEventType, DagsterInstance, RunsFilter
 
 from kestra_dagster.compiler.subflow import wait_for_detached
 from kestra_dagster.compiler.triggers import run_outputs
-from kestra_dagster.triggers.testing import LocalDeployment, wait_until
+from kestra_dagster.testing import LocalDeployment, wait_until
 
 from .conftest import dump, execute, flow_path, ts
 

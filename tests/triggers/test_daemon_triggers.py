@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from kestra_dagster.compiler.triggers import run_outputs
-from kestra_dagster.triggers.testing import wait_until
+from kestra_dagster.testing import wait_until
 
 from kd_testing import S3_BUCKET as BUCKET
 
