@@ -15,7 +15,7 @@ from kestra_dagster.oci.client import (
     copy_image,
     parse_reference,
 )
-from kestra_dagster.tasks.docker._common import ASSET_KEY
+from kestra_dagster.sdk.docker import ASSET_KEY
 from kestra_dagster.tasks.docker.build import Build
 from kestra_dagster.tasks.docker.promote import Promote
 

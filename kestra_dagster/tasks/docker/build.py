@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 
 from kestra_dagster.errors import TaskFailed
 from kestra_dagster.tasks.base import RunnableTask
-from kestra_dagster.tasks.docker._common import (
+from kestra_dagster.sdk.docker import (
     ASSET_KEY,
     Credentials,
     image_events,
@@ -84,7 +84,7 @@ class Build(RunnableTask):
     namespaceFiles: NamespaceFiles | None = None
 
     def run(self, ctx) -> dict[str, Any]:
-        from kestra_dagster.tasks.scripts._process import run_process
+        from kestra_dagster.sdk.process import run_process
 
         workdir = Path(ctx.working_dir)
         workdir.mkdir(parents=True, exist_ok=True)

@@ -6,7 +6,7 @@ from typing import Any, ClassVar
 
 from kestra_dagster.errors import TaskFailed, TaskKilled
 from kestra_dagster.tasks.base import RunnableTask
-from kestra_dagster.tasks.docker._common import (
+from kestra_dagster.sdk.docker import (
     Credentials,
     auth_config,
     docker_client,

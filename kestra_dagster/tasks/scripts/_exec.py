@@ -26,7 +26,7 @@ from pydantic import ConfigDict
 from kestra_dagster.errors import TaskFailed
 from kestra_dagster.model.common import KestraModel
 from kestra_dagster.tasks.base import RunnableTask
-from kestra_dagster.tasks.scripts._process import LineHandler, run_process
+from kestra_dagster.sdk.process import LineHandler, run_process
 from kestra_dagster.tasks.scripts._docker_runner import select_runner, wants_docker
 
 PROCESS_RUNNER = "io.kestra.plugin.core.runner.Process"

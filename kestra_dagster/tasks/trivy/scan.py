@@ -26,7 +26,7 @@ from typing import Any, ClassVar, Literal
 from kestra_dagster.errors import TaskFailed
 from kestra_dagster.oci.client import client_for, is_loopback, parse_reference
 from kestra_dagster.tasks.base import RunnableTask
-from kestra_dagster.tasks.docker._common import (
+from kestra_dagster.sdk.docker import (
     ASSET_KEY,
     Credentials,
     asset_event,
@@ -109,7 +109,7 @@ class Scan(RunnableTask):
     extraArgs: list[str] | str | None = None
 
     def run(self, ctx) -> dict[str, Any]:
-        from kestra_dagster.tasks.scripts._process import run_process
+        from kestra_dagster.sdk.process import run_process
 
         image = strip_scheme(ctx.render_str(self.image, "image"))
         severity = [s.strip().upper() for v in as_list(ctx.render(self.severity, "severity"), "severity")
@@ -217,7 +217,7 @@ class Scan(RunnableTask):
         if mode == "DOCKER" or image.startswith("sha256:"):
             return "docker", None
         try:
-            from kestra_dagster.tasks.docker._common import docker_client
+            from kestra_dagster.sdk.docker import docker_client
 
             client = docker_client(ctx, self.host, timeout=30)
             try:

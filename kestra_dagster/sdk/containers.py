@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from kestra_dagster.errors import TaskFailed, TaskKilled
-from kestra_dagster.tasks.docker._common import run_labels
+from kestra_dagster.sdk.docker import run_labels
 
 PULL_POLICIES = ("IF_NOT_PRESENT", "ALWAYS", "NEVER")
 
