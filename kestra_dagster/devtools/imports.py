@@ -7,6 +7,9 @@ counts: deferring an import hides a cycle from Python, not from the reader.
 A *package* is a directory of kestra_dagster (``engine``, ``tasks.scripts``, ``compiler`` …); a
 top-level module (``config.py``) is its own package. A cycle is a strongly connected component
 of more than one package in the graph "package A imports something from package B".
+
+A module that only keeps an old import path alive declares ``__moved_to__ = "new.path"``; its
+imports are not edges (it is not part of the design, only of the upgrade path).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ class ImportGraph:
     modules: dict[str, Path] = field(default_factory=dict)  # dotted name → file
     edges: dict[str, set[str]] = field(default_factory=dict)  # module → kestra_dagster modules it imports
     private_dagster: dict[str, list[tuple[int, str]]] = field(default_factory=dict)  # module → (line, name)
+    shims: dict[str, str] = field(default_factory=dict)  # old module → where it moved
 
     def package_of(self, module: str) -> str:
         path = self.modules[module]
@@ -66,9 +70,17 @@ def build_graph(root: Path | None = None) -> ImportGraph:
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
         is_package = path.name == "__init__.py"
         targets: set[str] = set()
+        moved_to = _moved_to(tree)
+        if moved_to:
+            graph.shims[module] = moved_to
+            graph.edges[module] = set()
+            continue
+        seen: set[tuple[int, str]] = set()
         for node, line in _imports(tree):
             for name in _imported_names(node, module, is_package):
-                if name.startswith("dagster._"):
+                if name.startswith("dagster._") and (line, name.split(".")[0]) not in seen:
+                    # one hit per import statement: ``from dagster._x import y`` names the module
+                    seen.add((line, name.split(".")[0]))
                     graph.private_dagster.setdefault(module, []).append((line, name))
                 if name == ROOT_PACKAGE or name.startswith(ROOT_PACKAGE + "."):
                     resolved = _resolve(name, graph.modules)
@@ -76,6 +88,14 @@ def build_graph(root: Path | None = None) -> ImportGraph:
                         targets.add(resolved)
         graph.edges[module] = targets
     return graph
+
+
+def _moved_to(tree: ast.Module) -> str | None:
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "__moved_to__" for t in node.targets):
+            if isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
+                return node.value.value
+    return None
 
 
 def _imports(tree: ast.AST):
@@ -176,7 +196,8 @@ def report(graph: ImportGraph, allowed_private: frozenset[str] = frozenset()) ->
     lines: list[str] = []
     ok = True
     cycles = graph.package_cycles()
-    lines.append(f"packages: {len({graph.package_of(m) for m in graph.modules})}, modules: {len(graph.modules)}")
+    lines.append(f"packages: {len({graph.package_of(m) for m in graph.modules})}, modules: {len(graph.modules)}, "
+                 f"old-path shims: {len(graph.shims)}")
     if cycles:
         ok = False
         lines.append(f"import cycles between packages: {len(cycles)}")

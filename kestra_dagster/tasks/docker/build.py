@@ -31,7 +31,8 @@ from kestra_dagster.sdk.docker import (
     repo_digests,
     strip_scheme,
 )
-from kestra_dagster.tasks.scripts._exec import NamespaceFiles, as_list
+from kestra_dagster.tasks.scripts._exec import NamespaceFiles
+from kestra_dagster.sdk.values import as_list
 
 
 class _BuildLog:

@@ -25,7 +25,7 @@ from kestra_dagster.errors import TaskFailed, TaskKilled
 from kestra_dagster.tasks.base import RunnableTask
 from kestra_dagster.tasks.docker import _compose
 from kestra_dagster.sdk.docker import docker_client, run_labels
-from kestra_dagster.tasks.scripts._exec import as_list, as_text
+from kestra_dagster.sdk.values import as_list, as_text
 from kestra_dagster.sdk.process import LineHandler
 
 

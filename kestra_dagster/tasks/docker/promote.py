@@ -22,7 +22,7 @@ from kestra_dagster.model.common import KestraModel
 from kestra_dagster.oci.client import RegistryError, client_for, parse_reference
 from kestra_dagster.tasks.base import RunnableTask
 from kestra_dagster.sdk.docker import ASSET_KEY, Credentials, asset_event, render_credentials, strip_scheme
-from kestra_dagster.tasks.scripts._exec import as_list
+from kestra_dagster.sdk.values import as_list
 
 
 class SignaturePolicy(KestraModel):

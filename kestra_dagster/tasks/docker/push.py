@@ -16,7 +16,7 @@ from kestra_dagster.sdk.docker import (
     repo_digests,
     strip_scheme,
 )
-from kestra_dagster.tasks.scripts._exec import as_list
+from kestra_dagster.sdk.values import as_list
 
 
 class Push(RunnableTask):

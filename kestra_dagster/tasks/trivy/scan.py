@@ -33,7 +33,7 @@ from kestra_dagster.sdk.docker import (
     render_credentials,
     strip_scheme,
 )
-from kestra_dagster.tasks.scripts._exec import as_list
+from kestra_dagster.sdk.values import as_list
 from kestra_dagster.tasks.trivy._binary import trivy_binary
 
 SEVERITIES = ("UNKNOWN", "LOW", "MEDIUM", "HIGH", "CRITICAL")
