@@ -1,6 +1,12 @@
 """The one place that leans on Dagster internals, so an upgrade has one file to check.
 
-Building an ``OpDefinition`` through its public constructor costs ~0.5 ms (type resolution of
+Every ``dagster._*`` import of the package is here (``python -m kestra_dagster.devtools imports``
+fails on any other), each behind a small function imported on call (a CLI or a run worker does
+not pay for gRPC or daemon modules it never uses), and each has a canary in tests/test_compat.py
+that fails loudly, naming the accessor, when a Dagster upgrade moves it. Checked against dagster
+1.13. Module paths Dagster's own ``dagster.yaml`` needs (``{module, class}``) are constants here.
+
+**Op cloning.** Building an ``OpDefinition`` through its public constructor costs ~0.5 ms (type resolution of
 every In/Out); a code location with 10,000 tasks would spend 5 s there. Every task op shares the
 same inputs and outputs, so we build one prototype per shape and copy it with a new name,
 description, tags and compute function (~20× cheaper). If Dagster renames those attributes the
@@ -10,9 +16,198 @@ copy falls back to the public constructor, which is slower but always right.
 from __future__ import annotations
 
 import copy
-from typing import Any, Callable, Mapping
+import sys
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
-from dagster import OpDefinition
+if TYPE_CHECKING:  # importing this module must stay cheap (config.py and CLIs read its constants)
+    from dagster import OpDefinition
+
+#: ``dagster.yaml`` class references (Dagster documents these module paths for instance config).
+RUN_COORDINATOR_MODULE = "dagster._core.run_coordinator"
+LOCAL_ARTIFACT_STORAGE = {"module": "dagster._core.storage.root", "class": "LocalArtifactStorage"}
+LOCAL_COMPUTE_LOG_MANAGER = {"module": "dagster._core.storage.local_compute_log_manager",
+                             "class": "LocalComputeLogManager"}
+#: The module a code server imports first; a process without it is no code server.
+GRPC_SERVER_MODULE = "dagster._grpc.server"
+
+
+def run_coordinator(kind: str = "DefaultRunCoordinator", **config: Any) -> dict[str, Any]:
+    """A ``run_coordinator`` entry of ``dagster.yaml`` (``DefaultRunCoordinator``/``QueuedRunCoordinator``)."""
+    entry: dict[str, Any] = {"module": RUN_COORDINATOR_MODULE, "class": kind}
+    if config:
+        entry["config"] = dict(config)
+    return entry
+
+
+# ----------------------------------------------------------------------------- code server (gRPC)
+def code_server_class(import_it: bool = False) -> type | None:
+    """Dagster's ``DagsterApiServer``, or None in a process that has not imported it (no code server).
+
+    Used to harden the orphaned-run check (server/code_server_fix.py) and to start run workers from
+    a fork server (compiler/run_workers.py); both patch methods of this class.
+    """
+    if not import_it and GRPC_SERVER_MODULE not in sys.modules:
+        return None
+    from dagster._grpc.server import DagsterApiServer
+
+    return DagsterApiServer
+
+
+def job_origins(launched: Any, job_name: str) -> tuple[Any, Any]:
+    """(remote origin, code origin) of ``job_name`` in the code location that launched run ``launched``."""
+    from dagster._core.origin import JobPythonOrigin
+    from dagster._core.remote_origin import RemoteJobOrigin
+
+    origin = RemoteJobOrigin(repository_origin=launched.remote_job_origin.repository_origin, job_name=job_name)
+    code_origin = JobPythonOrigin(job_name, launched.job_code_origin.repository_origin)
+    return origin, code_origin
+
+
+def grpc_info_tag() -> str:
+    """The run tag where the DefaultRunLauncher records the code server that launched a run."""
+    from dagster._core.storage.tags import GRPC_INFO_TAG
+
+    return GRPC_INFO_TAG
+
+
+def code_location_client(location_name: str, info: dict) -> Any:
+    """A ``GrpcServerCodeLocation`` holding only its gRPC client, which is all a run launcher uses.
+
+    The public constructor first fetches the snapshot of every job in the location, which grows
+    with the number of flows and is not needed to launch one run. Should a Dagster upgrade refuse
+    these attributes, the public constructor is used instead (slower, still right).
+    """
+    from dagster._core.remote_origin import GrpcServerCodeLocationOrigin
+    from dagster._core.remote_representation.code_location import GrpcServerCodeLocation
+    from dagster._grpc.client import DagsterGrpcClient
+
+    origin = GrpcServerCodeLocationOrigin(host=info["host"], port=info.get("port"), socket=info.get("socket"),
+                                          location_name=location_name, use_ssl=info.get("use_ssl"))
+
+    class _ClientOnly(GrpcServerCodeLocation):
+        def __init__(self):  # noqa: D107 - deliberately skips the snapshot load
+            self._origin = origin
+            self._heartbeat_shutdown_event = None
+            self._heartbeat_thread = None
+            self.client = DagsterGrpcClient(port=origin.port, socket=origin.socket, host=origin.host,
+                                            use_ssl=bool(origin.use_ssl))
+
+    try:
+        return _ClientOnly()
+    except AttributeError:  # pragma: no cover - e.g. `client` became a read-only property
+        return GrpcServerCodeLocation(origin=origin)
+
+
+def new_run_id() -> str:
+    """A run id made the way Dagster makes them (known before the run starts)."""
+    from dagster._core.utils import make_new_run_id
+
+    return make_new_run_id()
+
+
+def preload_run_worker_modules() -> None:
+    """Import what a run worker needs before its first step (the run-worker fork server preloads it)."""
+    import dagster._core.execution.api  # noqa: F401
+    import dagster._core.storage.event_log.sqlite  # noqa: F401
+    import dagster._core.storage.runs.sqlite  # noqa: F401
+    import dagster._core.storage.schedules.sqlite  # noqa: F401
+    import dagster._core.workspace.autodiscovery  # noqa: F401 - finds `defs` in the code location module
+    import dagster._grpc.impl  # noqa: F401
+
+
+# ----------------------------------------------------------------------------- daemon
+def sensor_daemon_module() -> ModuleType | None:
+    """``dagster._daemon.sensor``, whose ``MIN_INTERVAL_LOOP_TIME`` (5 s) floors the sensor loop."""
+    try:
+        import dagster._daemon.sensor as sensor_daemon
+    except ImportError:  # pragma: no cover
+        return None
+    return sensor_daemon
+
+
+def daemon_cli() -> Any:
+    """The stock ``dagster-daemon`` click group (so our entry point runs it after patching the loop)."""
+    from dagster._daemon.cli import create_dagster_daemon_cli
+
+    return create_dagster_daemon_cli()
+
+
+def daemon_statuses(instance: Any, heartbeat_tolerance_seconds: float) -> dict[str, Any]:
+    """Each required daemon's status (``healthy``, ``required``, ``last_heartbeat``) from its heartbeats."""
+    from dagster._daemon.controller import get_daemon_statuses
+
+    return get_daemon_statuses(instance, instance.get_required_daemon_types(),
+                               heartbeat_tolerance_seconds=heartbeat_tolerance_seconds, ignore_errors=True)
+
+
+# ----------------------------------------------------------------------------- instance storage
+def instance_from_dir(home: str) -> Any:
+    """The ``DagsterInstance`` of a ``DAGSTER_HOME`` directory other than this process's own."""
+    from dagster import DagsterInstance
+    from dagster._core.instance.ref import InstanceRef
+
+    return DagsterInstance.from_ref(InstanceRef.from_dir(str(home)))
+
+
+def instance_config(home: str) -> dict[str, Any]:
+    """The validated ``dagster.yaml`` of ``home`` as Dagster reads it."""
+    from dagster._core.instance.config import dagster_instance_config
+
+    return dagster_instance_config(str(home))[0]
+
+
+def sql_run_storage(instance: Any) -> Any | None:
+    """The instance's ``SqlRunStorage`` (unwrapping ``LegacyRunStorage``), or None.
+
+    ``SqlRunStorage.connect()`` and ``KeyValueStoreTable`` let the KV store list and delete keys by
+    prefix, which the public ``get_kvs``/``set_kvs`` cannot.
+    """
+    try:
+        from dagster._core.storage.runs.sql_run_storage import SqlRunStorage
+    except ImportError:  # pragma: no cover - dagster moved its internals
+        return None
+    storage = instance.run_storage
+    for _ in range(3):
+        if isinstance(storage, SqlRunStorage):
+            return storage
+        inner = getattr(getattr(storage, "_storage", None), "run_storage", None)
+        if inner is None or inner is storage:
+            return None
+        storage = inner
+    return None
+
+
+def kv_table() -> Any:
+    """The SQLAlchemy table behind ``instance.get_kvs``/``set_kvs`` (columns ``key``, ``value``)."""
+    from dagster._core.storage.runs.schema import KeyValueStoreTable
+
+    return KeyValueStoreTable
+
+
+# ----------------------------------------------------------------------------- schedules
+def is_valid_cron(text: str) -> bool:
+    """Dagster's own check of a schedule's cron string (what ``ScheduleDefinition`` would reject)."""
+    from dagster._utils.schedules import is_valid_cron_string
+
+    return is_valid_cron_string(text)
+
+
+def cron_ticks(cron: str, tz: str, after: float) -> Iterator[Any]:
+    """The schedule's ticks after timestamp ``after``, as Dagster computes them."""
+    from dagster._utils.schedules import cron_string_iterator
+
+    return cron_string_iterator(after, cron, tz)
+
+
+def cron_ticks_before(cron: str, tz: str, before: float) -> Iterator[Any]:
+    """The schedule's ticks before timestamp ``before``, newest first."""
+    from dagster._utils.schedules import reverse_cron_string_iterator
+
+    return reverse_cron_string_iterator(before, cron, tz)
+
+
+# ----------------------------------------------------------------------------- op cloning
 
 _FIELDS = ("_name", "_description", "_tags", "_compute_fn")
 
@@ -31,6 +226,8 @@ def clone_op(
         op._tags = dict(tags)  # type: ignore[attr-defined]
         op._compute_fn = compute_fn  # type: ignore[attr-defined]
         return op
+    from dagster import OpDefinition
+
     return OpDefinition(  # pragma: no cover - only after a Dagster refactor
         compute_fn=compute_fn,
         name=name,

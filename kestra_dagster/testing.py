@@ -69,12 +69,13 @@ class LocalDeployment:
             "sensors": {"use_threads": True, "num_workers": 4},
             "schedules": {"use_threads": True, "num_workers": 2},
         }
+        from kestra_dagster.compat import run_coordinator
+
         if queued_runs_only:
             # Runs are created (so run keys deduplicate) but never started: cheap load tests.
-            config["run_coordinator"] = {"module": "dagster._core.run_coordinator", "class": "QueuedRunCoordinator",
-                                         "config": {"max_concurrent_runs": 0}}
+            config["run_coordinator"] = run_coordinator("QueuedRunCoordinator", max_concurrent_runs=0)
         else:
-            config["run_coordinator"] = {"module": "dagster._core.run_coordinator", "class": "DefaultRunCoordinator"}
+            config["run_coordinator"] = run_coordinator()
         config.update(settings or {})
         (self.home / "dagster.yaml").write_text(yaml.safe_dump(config))
         self.workspace = self.root / "workspace.yaml"
@@ -90,10 +91,9 @@ class LocalDeployment:
     @property
     def instance(self):
         if self._instance is None:
-            from dagster import DagsterInstance
-            from dagster._core.instance.ref import InstanceRef
+            from kestra_dagster.compat import instance_from_dir
 
-            self._instance = DagsterInstance.from_ref(InstanceRef.from_dir(str(self.home)))
+            self._instance = instance_from_dir(str(self.home))
         return self._instance
 
     # ------------------------------------------------------------------ processes

@@ -202,20 +202,20 @@ def dagster_cron(trigger: Schedule) -> str:
                 "so withSeconds only works with a seconds field of 0"
             )
         fields = fields[1:]
-    from dagster._utils.schedules import is_valid_cron_string  # private, but the check Dagster itself runs
+    from kestra_dagster.compat import is_valid_cron  # private, but the check Dagster itself runs
 
     text = " ".join(fields)
-    if not is_valid_cron_string(text):
+    if not is_valid_cron(text):
         raise TriggerCompileError(f"cron {cron!r} is not a cron expression Dagster can run")
     return text
 
 
 def schedule_times(cron: str, tz: str, scheduled: datetime) -> tuple[datetime, datetime]:
     """(previous tick, next tick) around ``scheduled`` for Kestra's ``trigger.previous/next``."""
-    from dagster._utils.schedules import cron_string_iterator, reverse_cron_string_iterator
+    from kestra_dagster.compat import cron_ticks, cron_ticks_before
 
-    nxt = next(cron_string_iterator(scheduled.timestamp() + 1, cron, tz))
-    prev = next(reverse_cron_string_iterator(scheduled.timestamp() - 1, cron, tz))
+    nxt = next(cron_ticks(cron, tz, scheduled.timestamp() + 1))
+    prev = next(cron_ticks_before(cron, tz, scheduled.timestamp() - 1))
     return prev, nxt
 
 

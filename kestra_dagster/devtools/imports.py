@@ -20,7 +20,7 @@ from pathlib import Path
 
 ROOT_PACKAGE = "kestra_dagster"
 #: The one module allowed to import ``dagster._*`` (see its docstring).
-COMPAT_MODULE = "kestra_dagster.compiler.compat"
+COMPAT_MODULE = "kestra_dagster.compat"
 
 
 @dataclass

@@ -47,10 +47,9 @@ storage:
       scheme: postgresql+psycopg2
 telemetry: {{enabled: false}}
 """)
-    from dagster import DagsterInstance
-    from dagster._core.instance.ref import InstanceRef
+    from kestra_dagster.compat import instance_from_dir
 
-    instance = DagsterInstance.from_ref(InstanceRef.from_dir(str(home)))
+    instance = instance_from_dir(str(home))
     try:
         yield instance
     finally:
