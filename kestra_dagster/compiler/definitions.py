@@ -124,11 +124,13 @@ def build_repository(paths: list[str | os.PathLike] | None = None, translator: K
 
 
 def build_trigger_definitions(catalog: FlowCatalog) -> tuple[list, list]:
-    """Schedules and sensors for the flows' ``triggers`` (see ``compiler.triggers``)."""
-    try:
-        from kestra_dagster.compiler.triggers import build_triggers
-    except ImportError:  # the triggers module is optional while it is being built
-        return [], []
+    """Schedules and sensors for the flows' ``triggers`` (see ``compiler.triggers``).
+
+    Imported unguarded: a missing dependency of a trigger must fail the code location loudly, not
+    silently drop every schedule and sensor.
+    """
+    from kestra_dagster.compiler.triggers import build_triggers
+
     return build_triggers(catalog)
 
 
