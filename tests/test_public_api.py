@@ -58,3 +58,15 @@ def test_a_missing_trigger_dependency_fails_loudly_instead_of_dropping_schedules
     monkeypatch.setitem(sys.modules, "kestra_dagster.compiler.triggers", None)  # import now raises ImportError
     with pytest.raises(ImportError):
         kestra_dagster.build_definitions([tmp_path])
+
+
+def test_a_trigger_translator_subclass_changes_one_kind(tmp_path: Path):
+    from dagster import ScheduleDefinition
+
+    class EveryHour(kestra_dagster.TriggerTranslator):
+        def schedule(self, compiled, trigger, catalog):
+            return [ScheduleDefinition(name=f"hourly_{compiled.job.name}", cron_schedule="0 * * * *", job=compiled.job)]
+
+    (tmp_path / "api_check.yaml").write_text(FLOW)
+    defs = kestra_dagster.build_definitions([tmp_path], trigger_translator=EveryHour())
+    assert [(s.name, s.cron_schedule) for s in defs.schedules] == [("hourly_company_team__api_check", "0 * * * *")]
