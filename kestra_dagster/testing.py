@@ -1,5 +1,14 @@
-"""A throwaway Dagster deployment for trigger tests and benchmarks: instance, daemon, intake.
+"""Test helpers: run tasks without Dagster, or a throwaway Dagster deployment.
 
+**Without Dagster** (milliseconds, like Dagster's ``build_op_context``):
+``build_task_context(base_dir)`` is the ``TaskContext`` a task's ``run(ctx)`` receives, with a
+local internal storage, a SQLite KV store, a recording logger and the real expression engine;
+``run_tasks(flow_yaml, base_dir)`` runs a flow's ``tasks``/``errors``/``finally`` through the
+engine's ``Runner`` (Kestra's states, retries, timeouts, flowable tasks, outputs), which is what
+each Dagster op runs. Keep ``execute_in_process`` for what the compiler adds (ops, steps, run
+tags, gates, subflows).
+
+**A deployment** (seconds, for trigger tests and benchmarks):
 ``LocalDeployment(tmp_dir, flows_dir)`` writes a ``dagster.yaml`` (SQLite unless ``settings`` say
 otherwise, DefaultRunCoordinator, threaded sensors) and a ``workspace.yaml`` loading ``kestra_dagster.definitions`` on
 ``flows_dir``; ``start_daemon()`` / ``start_intake()`` start real processes, each in its own
@@ -190,3 +199,121 @@ class LocalDeployment:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+# ----------------------------------------------------------------------------- without Dagster
+class RecordingLogger:
+    """A ``TaskLogger`` that keeps ``(level, message)`` pairs for assertions."""
+
+    def __init__(self, prefix: str = "") -> None:
+        import threading
+
+        self.prefix = prefix
+        self.records: list[tuple[str, str]] = []
+        self._lock = threading.Lock()
+
+    def _add(self, level: str, message: str) -> None:
+        with self._lock:
+            self.records.append((level, f"{self.prefix}{message}"))
+
+    def debug(self, message: str) -> None:
+        self._add("DEBUG", message)
+
+    def info(self, message: str) -> None:
+        self._add("INFO", message)
+
+    def warning(self, message: str) -> None:
+        self._add("WARNING", message)
+
+    def error(self, message: str) -> None:
+        self._add("ERROR", message)
+
+    def messages(self, level: str | None = None) -> list[str]:
+        with self._lock:
+            return [m for lvl, m in self.records if level is None or lvl == level]
+
+
+def build_task_context(base_dir: str | os.PathLike, task_id: str = "t", *, namespace: str = "company.team",
+                       flow_id: str = "flow", execution_id: str = "exec1", variables: dict | None = None,
+                       **overrides: Any):
+    """The ``TaskContext`` of one task run, built from plain parts under ``base_dir``.
+
+    ``variables`` are merged over ``flow``/``execution``; properties render with the real
+    expression engine (``secret()`` reads ``SECRET_*`` environment variables as at run time).
+    ``ctx.logger`` is a :class:`RecordingLogger`. Any ``TaskContext`` field may be overridden.
+    """
+    from kestra_dagster.engine.context import TaskContext, TaskRunInfo
+    from kestra_dagster.engine.kv import SQLiteKV
+    from kestra_dagster.engine.storage import LocalStorage
+    from kestra_dagster.expressions import SecretResolver, render_value
+
+    base = Path(base_dir)
+    working_dir = Path(overrides.pop("working_dir", None) or base / "work" / task_id)
+    working_dir.mkdir(parents=True, exist_ok=True)
+    taskrun = TaskRunInfo(id=f"{task_id}-run", task_id=task_id, start_date="2024-01-01T00:00:00Z")
+    all_vars = {"flow": {"id": flow_id, "namespace": namespace, "revision": 1},
+                "execution": {"id": execution_id, "startDate": taskrun.start_date, "state": "RUNNING"},
+                "taskrun": taskrun.as_variable(), "__secrets__": SecretResolver()}
+    all_vars.update(variables or {})
+    fields: dict[str, Any] = dict(
+        task_id=task_id, task_type="test", variables=all_vars, logger=RecordingLogger(), working_dir=working_dir,
+        storage=LocalStorage(base / "storage").for_task(namespace, flow_id, execution_id, task_id, taskrun.id),
+        kv=SQLiteKV(base / "kv.sqlite"), namespace=namespace, flow_id=flow_id, execution_id=execution_id,
+        taskrun=taskrun, renderer=render_value,
+    )
+    fields.update(overrides)
+    return TaskContext(**fields)
+
+
+class TaskRunsResult:
+    """What :func:`run_tasks` ran: the list's final ``state``, the ``execution`` (outputs, task runs) and logs."""
+
+    def __init__(self, state: str, execution: Any, loggers: dict[str, RecordingLogger]):
+        self.state = state
+        self.execution = execution
+        self.loggers = loggers
+
+    @property
+    def outputs(self) -> dict[str, Any]:
+        return self.execution.outputs
+
+    def states(self) -> dict[str, str]:
+        """Task id (``id[value]`` inside loops) → its last state."""
+        return {r.task_id + "".join(f"[{v}]" for v in r.values): r.state for r in self.execution.task_runs}
+
+    def messages(self, level: str | None = None) -> list[str]:
+        return [m for log in self.loggers.values() for m in log.messages(level)]
+
+
+def run_tasks(flow: str | Any, base_dir: str | os.PathLike, inputs: dict | None = None) -> TaskRunsResult:
+    """Run a flow's ``tasks`` (then ``errors``/``finally``) through the Dagster-free ``Runner``.
+
+    ``flow`` is YAML text or a loaded ``Flow``. Inputs are checked and typed as at run start.
+    """
+    from kestra_dagster.engine.execution import ExecutionState
+    from kestra_dagster.engine.inputs import resolve_inputs
+    from kestra_dagster.engine.kv import SQLiteKV
+    from kestra_dagster.engine.runner import Runner, RunServices, Scope
+    from kestra_dagster.engine.storage import LocalStorage
+    from kestra_dagster.model.loader import parse_flow
+
+    if isinstance(flow, str):
+        flow = parse_flow(flow).flow
+    base = Path(base_dir)
+    loggers: dict[str, RecordingLogger] = {}
+
+    def logger_for(task_id: str, values: tuple[str, ...]) -> RecordingLogger:
+        key = task_id + "".join(f"[{v}]" for v in values)
+        return loggers.setdefault(key, RecordingLogger(prefix=f"[{key}] "))
+
+    execution = ExecutionState(execution_id="exec1", namespace=flow.namespace, flow_id=flow.id,
+                               inputs=resolve_inputs(flow, inputs))
+    kv = SQLiteKV(base / "kv.sqlite")
+    try:
+        services = RunServices(storage=LocalStorage(base / "storage"), kv=kv, logger_factory=logger_for,
+                               work_root=base / "work")
+        runner = Runner(flow, execution, services)
+        state = runner.run_list(flow.tasks, Scope(), flow.errors, flow.finally_)
+    finally:
+        kv.close()
+    return TaskRunsResult(state.value, execution, loggers)

@@ -6,7 +6,8 @@ reaches Kestra's world through the :class:`TaskContext` and uses this toolkit fo
 
 - **process execution and log streaming**: :func:`run_process` runs a command in its own process
   group, streams stdout/stderr line by line to a :class:`LineHandler` (which turns Kestra's
-  ``::{"outputs": …}::`` lines into outputs and logs the others, masked), honours the task's
+  ``::{"outputs": …}::`` lines into outputs and logs the others, masked; :class:`ToolLog` logs a
+  tool's own output and keeps its tail for the error message), honours the task's
   timeout and cancellation and kills the whole group;
 - **containers**: :func:`run_container` (pull policy, labels, log streaming, guaranteed removal),
   :func:`docker_client`, :class:`Credentials`/:func:`render_credentials`;
@@ -37,6 +38,7 @@ _EXPORTS = {
     "run_process": "kestra_dagster.sdk.process",
     "LineHandler": "kestra_dagster.sdk.process",
     "kill_group": "kestra_dagster.sdk.process",
+    "ToolLog": "kestra_dagster.sdk.process",
     # containers
     "ContainerSpec": "kestra_dagster.sdk.containers",
     "run_container": "kestra_dagster.sdk.containers",

@@ -33,6 +33,7 @@ from kestra_dagster.sdk.docker import (
     render_credentials,
     strip_scheme,
 )
+from kestra_dagster.sdk.process import ToolLog
 from kestra_dagster.sdk.values import as_list
 from kestra_dagster.tasks.trivy._binary import trivy_binary
 
@@ -40,20 +41,8 @@ SEVERITIES = ("UNKNOWN", "LOW", "MEDIUM", "HIGH", "CRITICAL")
 FINDINGS_IN_OUTPUT = 50
 
 
-class _TrivyLog:
-    def __init__(self, ctx):
-        self.ctx = ctx
-        self.tail: list[str] = []
-
-    def __call__(self, line: str, stream: str) -> None:
-        text = self.ctx.mask(line)
-        if not text.strip():
-            return
-        self.tail = (self.tail + [text])[-10:]
-        if "FATAL" in text or "ERROR" in text:
-            self.ctx.logger.warning(text)
-        else:
-            self.ctx.logger.info(text)
+#: Trivy's own failures, logged as warnings.
+TRIVY_ERRORS = ("FATAL", "ERROR")
 
 
 def count_findings(report: dict) -> tuple[dict[str, int], dict[str, int], list[dict]]:
@@ -152,7 +141,7 @@ class Scan(RunnableTask):
             args += as_list(ctx.render(self.extraArgs, "extraArgs"), "extraArgs") if self.extraArgs else []
             args.append(image)
             ctx.logger.info(f"scanning {image} ({source}) for {', '.join(scanners)} at {','.join(severity)}")
-            handler = _TrivyLog(ctx)
+            handler = ToolLog(ctx, keep=10, loud=TRIVY_ERRORS)
             code = run_process(args, scratch, env, ctx, handler)
             if code != 0 or not report_path.exists():
                 tail = "\n".join(handler.tail[-5:])
@@ -182,7 +171,7 @@ class Scan(RunnableTask):
             if sbom_format.upper() != "NONE":
                 sbom_path = scratch / ("sbom.cdx.json" if sbom_format == "cyclonedx" else "sbom.spdx.json")
                 sbom_args = [binary, "image", *common, "--format", sbom_format, "--output", str(sbom_path), image]
-                code = run_process(sbom_args, scratch, env, ctx, _TrivyLog(ctx))
+                code = run_process(sbom_args, scratch, env, ctx, ToolLog(ctx, keep=10, loud=TRIVY_ERRORS))
                 if code != 0 or not sbom_path.exists():
                     raise TaskFailed(f"trivy could not write the {sbom_format} SBOM (exit code {code})", outputs=outputs)
                 sbom_bytes = sbom_path.read_bytes()
