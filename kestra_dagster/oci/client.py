@@ -34,6 +34,7 @@ from urllib.parse import urlencode, urljoin
 import httpx
 
 from kestra_dagster.errors import KestraDagsterError, TaskKilled
+from kestra_dagster.transport import Backoff, is_transient, wait
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -266,6 +267,7 @@ class RegistryClient:
         self.password = password
         self.static_token = token
         self.retries = max(0, retries)
+        self._backoff = Backoff(attempts=self.retries + 1, base=backoff)
         self.backoff = backoff
         self.cancel_event = cancel_event
         self.log = log or (lambda msg: None)
@@ -353,7 +355,7 @@ class RegistryClient:
                 req = self._http.build_request(method, url, headers=req_headers, params=params, content=body)
                 resp = self._http.send(req, stream=stream)
             except httpx.TransportError as exc:
-                if retry and attempt <= self.retries:
+                if retry and self._backoff.may_retry(attempt):
                     self._sleep_backoff(attempt, f"{method} {path}: {type(exc).__name__}")
                     continue
                 raise RegistryError(f"{method} {self.base}{path if not path.startswith('http') else ''} failed: {type(exc).__name__}: {exc}") from None
@@ -378,20 +380,16 @@ class RegistryClient:
                 continue
             if status in ok or status in allow:
                 return resp
-            if retry and (status == 429 or status >= 500) and attempt <= self.retries:
+            if retry and is_transient(status) and self._backoff.may_retry(attempt):
                 resp.close()
                 self._sleep_backoff(attempt, f"{method} {path}: HTTP {status}")
                 continue
             raise self._error(method, path, resp)
 
     def _sleep_backoff(self, attempt: int, why: str) -> None:
-        delay = self.backoff * (2 ** (attempt - 1))
+        delay = self._backoff.delay(attempt)
         self.log(f"registry {self.registry}: {why}; retry {attempt}/{self.retries} in {delay:.2f}s")
-        if self.cancel_event is not None:
-            if self.cancel_event.wait(delay):
-                raise TaskKilled("registry operation cancelled")
-        else:
-            time.sleep(delay)
+        wait(delay, self.cancel_event, what="registry operation")
 
     def _error(self, method: str, path: str, resp: httpx.Response) -> RegistryError:
         try:
@@ -523,7 +521,7 @@ class RegistryClient:
                 resp.close()
                 return
             except RegistryError as exc:
-                if attempt > self.retries or not (exc.status == 0 or exc.status >= 500 or exc.status == 429):
+                if not self._backoff.may_retry(attempt) or not is_transient(exc.status):
                     raise
                 location = None  # start a fresh upload session
                 self._sleep_backoff(attempt, f"blob upload {digest[:19]}: {exc}")

@@ -13,6 +13,8 @@ reaches Kestra's world through the :class:`TaskContext` and uses this toolkit fo
   :func:`docker_client`, :class:`Credentials`/:func:`render_credentials`;
 - **property values as Kestra writes them**: :func:`as_text`, :func:`as_list` (a list written as
   one string or as JSON), :func:`glob_regex` (Java-style globs for include/exclude);
+- **transport retries**: :class:`Backoff` (exponential, jitter, ``Retry-After``), :func:`is_transient`
+  (no response, 429, 5xx), one policy for every client;
 - **secrets-aware logging**: :func:`mask_secrets` (``ctx.mask`` applies it with the run's
   revealed secrets), and the errors a task raises (:class:`TaskFailed`, :class:`TaskKilled`).
 
@@ -46,6 +48,10 @@ _EXPORTS = {
     "docker_client": "kestra_dagster.sdk.docker",
     "Credentials": "kestra_dagster.sdk.docker",
     "render_credentials": "kestra_dagster.sdk.docker",
+    # transport retries
+    "Backoff": "kestra_dagster.transport",
+    "is_transient": "kestra_dagster.transport",
+    "retry_after_seconds": "kestra_dagster.transport",
     # property values
     "as_text": "kestra_dagster.sdk.values",
     "as_list": "kestra_dagster.sdk.values",
