@@ -41,15 +41,30 @@ def test_the_cycles_the_issue_named_are_gone():
         assert not any(pair <= c for c in cycles), pair
 
 
-def test_families_use_the_sdk_not_the_scripts_familys_private_modules():
+def test_families_take_the_shared_toolkit_from_the_sdk():
+    """The helpers that moved to ``kestra_dagster.sdk`` are not imported from their old private homes.
+
+    (``tasks.scripts._exec`` still hosts ``AbstractExecScript``, which script-like families extend.)
+    """
+    import ast
+
+    moved = {
+        "kestra_dagster.tasks.scripts._exec": {"as_list", "as_text", "glob_regex"},
+        "kestra_dagster.tasks.scripts._process": None,  # everything: it is sdk.process now
+        "kestra_dagster.tasks.docker._common": None,
+        "kestra_dagster.tasks.docker._container": None,
+    }
     graph = build_graph()
-    private = {"kestra_dagster.tasks.scripts._exec", "kestra_dagster.tasks.scripts._process"}
-    offenders = sorted(
-        m for m, targets in graph.edges.items()
-        if targets & private and not m.startswith("kestra_dagster.tasks.scripts")
-        and not m.startswith("kestra_dagster.tasks.docker")  # docker.Build/Run/Compose extend AbstractExecScript
-    )
-    assert offenders == []
+    offenders = []
+    for module, path in graph.modules.items():
+        if module in graph.shims or module.startswith("kestra_dagster.tasks.scripts"):
+            continue  # the scripts family's own modules may use its private ones
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module in moved:
+                names = {a.name for a in node.names}
+                if moved[node.module] is None or names & moved[node.module]:
+                    offenders.append(f"{module}: from {node.module} import {', '.join(sorted(names))}")
+    assert offenders == [], f"import these from kestra_dagster.sdk instead: {offenders}"
 
 
 def test_the_checker_finds_a_cycle_and_a_private_import(tmp_path):
