@@ -1,7 +1,8 @@
-"""The open registry of task and trigger types.
+"""The open registry of task, trigger and condition types.
 
 Every family of types (ours included) is a module listed under the entry-point group
-``kestra_dagster.plugins``; the module exposes ``TASKS`` (and optionally ``TRIGGERS``), lists of
+``kestra_dagster.plugins``; the module exposes ``TASKS`` (and optionally ``TRIGGERS`` and
+``CONDITIONS``), lists of
 model classes that set ``kestra_type``/``kestra_aliases``. ``pip install`` of a package that
 declares the group adds types without touching this project. A family that fails to import, or
 a type registered twice, is reported (``Registry.problems``) and the rest still load.
@@ -54,7 +55,7 @@ class TypeEntry:
     cls: type
     package: str
     aliases: tuple[str, ...]
-    kind: str  # "task" | "trigger"
+    kind: str  # "task" | "trigger" | "condition"
 
     @property
     def summary(self) -> str:
@@ -74,7 +75,7 @@ class Registry:
         except Exception as exc:  # a broken plugin must not take the others down
             self.problems.append(f"plugin {package!r} ({module_name}) failed to import: {exc}")
             return
-        for kind, attr in (("task", "TASKS"), ("trigger", "TRIGGERS")):
+        for kind, attr in (("task", "TASKS"), ("trigger", "TRIGGERS"), ("condition", "CONDITIONS")):
             for cls in getattr(module, attr, ()) or ():
                 self.add(cls, package=package, kind=kind)
 
@@ -155,6 +156,8 @@ def types_table_markdown(registry: Registry | None = None) -> str:
     registry = registry or get_registry()
     lines = ["| kind | type | aliases | what it does |", "|---|---|---|---|"]
     for e in sorted(registry.entries.values(), key=lambda e: (e.kind, e.type)):
+        if e.kind not in ("task", "trigger"):  # conditions: `kestra-dagster plugins` lists them
+            continue
         aliases = "<br>".join(f"`{a}`" for a in e.aliases)
         lines.append(f"| {e.kind} | `{e.type}` | {aliases} | {e.summary} |")
     return "\n".join(lines)
