@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 import dockerinfra  # noqa: E402
 
-from kestra_dagster.registry_client import RegistryClient, copy_image  # noqa: E402
+from kestra_dagster.oci.client import RegistryClient, copy_image  # noqa: E402
 
 
 def timed(fn) -> float:

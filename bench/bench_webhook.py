@@ -40,7 +40,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from kestra_dagster.triggers.testing import LocalDeployment  # noqa: E402
+from kestra_dagster.testing import LocalDeployment  # noqa: E402
 
 FLOW = """
 id: bench-hook

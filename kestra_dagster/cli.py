@@ -164,7 +164,7 @@ main.add_command(_image_group, "image")
 # ----------------------------------------------------------------------------- webhooks intake, resume (triggers)
 
 from kestra_dagster.approvals.cli import resume as _resume_command  # noqa: E402
-from kestra_dagster.triggers.cli import webhooks as _webhooks_command  # noqa: E402
+from kestra_dagster.intake.cli import webhooks as _webhooks_command  # noqa: E402
 
 if "server" not in main.commands:
 

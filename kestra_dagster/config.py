@@ -40,6 +40,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 import yaml
 
+from kestra_dagster.compat import LOCAL_ARTIFACT_STORAGE, LOCAL_COMPUTE_LOG_MANAGER, run_coordinator
 from kestra_dagster.errors import KestraDagsterError
 
 INLINE_ENV = "KESTRA_CONFIGURATION"
@@ -210,7 +211,7 @@ class KestraConfig:
         settings: dict[str, Any] = {
             "telemetry": {"enabled": False},
             "nux": {"enabled": False},
-            "run_coordinator": {"module": "dagster._core.run_coordinator", "class": "DefaultRunCoordinator"},
+            "run_coordinator": run_coordinator(),
         }
         if self.postgres:
             db: dict[str, Any] = {
@@ -228,11 +229,11 @@ class KestraConfig:
         if self.storage.type == "local" and self.storage.base_path:
             base = self.storage.base_path
             settings["local_artifact_storage"] = {
-                "module": "dagster._core.storage.root", "class": "LocalArtifactStorage",
+                **LOCAL_ARTIFACT_STORAGE,
                 "config": {"base_dir": str(Path(base) / "dagster")},
             }
             settings["compute_logs"] = {
-                "module": "dagster._core.storage.local_compute_log_manager", "class": "LocalComputeLogManager",
+                **LOCAL_COMPUTE_LOG_MANAGER,
                 "config": {"base_dir": str(Path(base) / "dagster" / "logs")},
             }
         if self.dagster:

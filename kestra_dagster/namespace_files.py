@@ -51,7 +51,7 @@ def namespace_files_root() -> Path:
 
 def _glob_regex(pattern: str) -> re.Pattern:
     """Java-style glob (``*`` one segment, ``**`` any depth, ``?``, ``[..]``, ``{a,b}``) on relative paths."""
-    from kestra_dagster.tasks.scripts._exec import glob_regex
+    from kestra_dagster.sdk.values import glob_regex
 
     return glob_regex(pattern)
 

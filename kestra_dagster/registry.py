@@ -1,7 +1,8 @@
-"""The open registry of task and trigger types.
+"""The open registry of task, trigger and condition types.
 
 Every family of types (ours included) is a module listed under the entry-point group
-``kestra_dagster.plugins``; the module exposes ``TASKS`` (and optionally ``TRIGGERS``), lists of
+``kestra_dagster.plugins``; the module exposes ``TASKS`` (and optionally ``TRIGGERS`` and
+``CONDITIONS``), lists of
 model classes that set ``kestra_type``/``kestra_aliases``. ``pip install`` of a package that
 declares the group adds types without touching this project. A family that fails to import, or
 a type registered twice, is reported (``Registry.problems``) and the rest still load.
@@ -14,29 +15,38 @@ import importlib
 import threading
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import Iterable
 
-from kestra_dagster.model.aliases import canonical_type
+from kestra_dagster.type_aliases import canonical_type
 
 ENTRY_POINT_GROUP = "kestra_dagster.plugins"
-#: Our own families, loaded even when the package metadata is not installed (e.g. a bare checkout).
-BUILTIN_FAMILIES = {
-    "core": "kestra_dagster.tasks.core",
-    "scripts": "kestra_dagster.tasks.scripts",
-    "triggers": "kestra_dagster.triggers",
-    "approvals": "kestra_dagster.approvals",
-    "docker": "kestra_dagster.tasks.docker",
-    "trivy": "kestra_dagster.tasks.trivy",
-    "cosign": "kestra_dagster.tasks.cosign",
-    "notifications": "kestra_dagster.tasks.notifications",
-    "git": "kestra_dagster.tasks.git",
-    "fs": "kestra_dagster.triggers.local_files",
-    "aws": "kestra_dagster.tasks.aws",
-    "gcp": "kestra_dagster.tasks.gcp",
-    "azure": "kestra_dagster.tasks.azure",
-    "jdbc": "kestra_dagster.tasks.jdbc",
-    "serdes": "kestra_dagster.tasks.serdes",
-}
+#: Where our own families are listed: pyproject.toml's entry points are the one list.
+PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
+
+
+def checkout_families(pyproject: Path = PYPROJECT) -> dict[str, str]:
+    """Our families read from ``pyproject.toml``, for a bare checkout with no package metadata.
+
+    An installed kestra-dagster (wheel or editable) declares them as entry points already; a
+    source tree on ``sys.path`` without ``pip install`` only has this file. Parsed by hand (the
+    section is ``name = "module"`` lines) so Python 3.10, which has no ``tomllib``, reads it too.
+    """
+    try:
+        text = pyproject.read_text(encoding="utf-8")
+    except OSError:
+        return {}
+    families: dict[str, str] = {}
+    inside = False
+    for raw in text.splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if line.startswith("["):
+            inside = line == f'[project.entry-points."{ENTRY_POINT_GROUP}"]'
+            continue
+        if inside and "=" in line:
+            name, _, value = line.partition("=")
+            families[name.strip().strip('"')] = value.strip().strip('"').strip("'")
+    return families
 
 
 @dataclass
@@ -45,7 +55,7 @@ class TypeEntry:
     cls: type
     package: str
     aliases: tuple[str, ...]
-    kind: str  # "task" | "trigger"
+    kind: str  # "task" | "trigger" | "condition"
 
     @property
     def summary(self) -> str:
@@ -65,7 +75,7 @@ class Registry:
         except Exception as exc:  # a broken plugin must not take the others down
             self.problems.append(f"plugin {package!r} ({module_name}) failed to import: {exc}")
             return
-        for kind, attr in (("task", "TASKS"), ("trigger", "TRIGGERS")):
+        for kind, attr in (("task", "TASKS"), ("trigger", "TRIGGERS"), ("condition", "CONDITIONS")):
             for cls in getattr(module, attr, ()) or ():
                 self.add(cls, package=package, kind=kind)
 
@@ -117,7 +127,7 @@ _default: Registry | None = None
 
 
 def get_registry() -> Registry:
-    """The process-wide registry, built once from entry points plus our built-in families."""
+    """The process-wide registry, built once from entry points (plus ours from pyproject.toml in a bare checkout)."""
     global _default
     with _lock:
         if _default is None:
@@ -127,7 +137,7 @@ def get_registry() -> Registry:
                 seen.add(ep.value)
                 dist = getattr(getattr(ep, "dist", None), "name", None) or ep.name
                 registry.add_module(f"{dist}:{ep.name}", ep.value)
-            for name, module in BUILTIN_FAMILIES.items():
+            for name, module in checkout_families().items():
                 if module not in seen:
                     registry.add_module(f"kestra-dagster:{name}", module)
             _default = registry
@@ -146,6 +156,8 @@ def types_table_markdown(registry: Registry | None = None) -> str:
     registry = registry or get_registry()
     lines = ["| kind | type | aliases | what it does |", "|---|---|---|---|"]
     for e in sorted(registry.entries.values(), key=lambda e: (e.kind, e.type)):
+        if e.kind not in ("task", "trigger"):  # conditions: `kestra-dagster plugins` lists them
+            continue
         aliases = "<br>".join(f"`{a}`" for a in e.aliases)
         lines.append(f"| {e.kind} | `{e.type}` | {aliases} | {e.summary} |")
     return "\n".join(lines)

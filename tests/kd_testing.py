@@ -109,7 +109,7 @@ def s3_server():
         from moto.server import ThreadedMotoServer
     except ImportError:
         unavailable("moto[server] and boto3 are not installed (the test extra)")
-    from kestra_dagster.triggers.testing import free_port
+    from kestra_dagster.testing import free_port
 
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)

@@ -54,3 +54,22 @@ def test_readme_types_table_is_in_sync():
     assert section == types_table_markdown().strip(), (
         "README's supported-types table is stale: run scripts/update-readme-table"
     )
+
+
+def test_our_families_are_listed_once_in_pyproject_and_a_bare_checkout_reads_them_there():
+    """pyproject.toml's entry points are the one list: installed metadata and a bare checkout agree."""
+    from importlib.metadata import entry_points
+
+    from kestra_dagster.registry import ENTRY_POINT_GROUP, checkout_families
+
+    installed = {ep.name: ep.value for ep in entry_points(group=ENTRY_POINT_GROUP)
+                 if getattr(getattr(ep, "dist", None), "name", "") == "kestra-dagster"}
+    from_checkout = checkout_families()
+    assert from_checkout["core"] == "kestra_dagster.tasks.core"
+    assert installed == from_checkout
+
+
+def test_a_bare_checkout_without_pyproject_has_no_builtin_list(tmp_path):
+    from kestra_dagster.registry import checkout_families
+
+    assert checkout_families(tmp_path / "missing.toml") == {}

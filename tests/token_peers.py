@@ -193,7 +193,7 @@ class MotoServer:
     def __enter__(self) -> str:
         from moto.server import ThreadedMotoServer
 
-        from kestra_dagster.triggers.testing import free_port
+        from kestra_dagster.testing import free_port
 
         port = free_port()
         self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)

@@ -122,7 +122,7 @@ def _iso(ts: float | None) -> str | None:
 
 class ApprovalStore:
     def __init__(self, instance: "DagsterInstance"):
-        from kestra_dagster.compiler.kv import _sql_run_storage
+        from kestra_dagster.instance_kv import _sql_run_storage
 
         self.instance = instance
         self._sql = _sql_run_storage(instance)

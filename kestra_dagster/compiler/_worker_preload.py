@@ -4,15 +4,12 @@ every registered task family. Imports only: no thread, connection or file is ope
 fork server stays safe to fork."""
 
 import dagster  # noqa: F401
-import dagster._core.execution.api  # noqa: F401
-import dagster._core.storage.event_log.sqlite  # noqa: F401
-import dagster._core.storage.runs.sqlite  # noqa: F401
-import dagster._core.storage.schedules.sqlite  # noqa: F401
-import dagster._core.workspace.autodiscovery  # noqa: F401 - finds `defs` in the code location module
-import dagster._grpc.impl  # noqa: F401
 
 import kestra_dagster.compiler.definitions  # noqa: F401
+from kestra_dagster.compat import preload_run_worker_modules
 from kestra_dagster.registry import get_registry
+
+preload_run_worker_modules()
 
 # Schema models build their validators on first use (defer_build); build them here, once, so
 # forked workers do not each pay for it when they parse the flows.

@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from dagster import Definitions, Failure, JobDefinition, OpDefinition, Out, RepositoryDefinition, repository
 
@@ -21,6 +21,9 @@ from kestra_dagster.compiler.translator import CompiledFlow, KestraTranslator, d
 from kestra_dagster.errors import FlowValidationError
 from kestra_dagster.model.loader import iter_flow_files, load_flow_file
 from kestra_dagster.registry import get_registry
+
+if TYPE_CHECKING:
+    from kestra_dagster.compiler.triggers import TriggerTranslator
 
 log = logging.getLogger("kestra_dagster")
 DEFAULT_FLOWS_DIR = "flows"
@@ -96,15 +99,17 @@ def load_catalog(paths: list[str | os.PathLike] | None = None, translator: Kestr
     return catalog
 
 
-def build_definitions(paths: list[str | os.PathLike] | None = None, translator: KestraTranslator | None = None) -> Definitions:
+def build_definitions(paths: list[str | os.PathLike] | None = None, translator: KestraTranslator | None = None,
+                      trigger_translator: "TriggerTranslator | None" = None) -> Definitions:
     """Every flow as a Dagster job, built now (what ``Definitions`` and components need)."""
     catalog = load_catalog(paths, translator)
-    schedules, sensors = build_trigger_definitions(catalog)
+    schedules, sensors = build_trigger_definitions(catalog, trigger_translator)
     return Definitions(jobs=catalog.jobs, schedules=schedules, sensors=sensors)
 
 
 def build_repository(paths: list[str | os.PathLike] | None = None, translator: KestraTranslator | None = None,
-                     name: str = REPOSITORY_NAME) -> RepositoryDefinition:
+                     name: str = REPOSITORY_NAME, trigger_translator: "TriggerTranslator | None" = None,
+                     ) -> RepositoryDefinition:
     """Like ``build_definitions``, but each job is built when Dagster first asks for it.
 
     A run worker asks for one job, so a launched run of a location with a thousand flows starts
@@ -114,7 +119,7 @@ def build_repository(paths: list[str | os.PathLike] | None = None, translator: K
     (``repositoryName: __repository__``) do not change.
     """
     catalog = load_catalog(paths, translator)
-    schedules, sensors = build_trigger_definitions(catalog)
+    schedules, sensors = build_trigger_definitions(catalog, trigger_translator)
     content = {
         "jobs": catalog.job_factories(),
         "schedules": {s.name: s for s in schedules},
@@ -123,13 +128,15 @@ def build_repository(paths: list[str | os.PathLike] | None = None, translator: K
     return repository(name=name)(lambda: content)
 
 
-def build_trigger_definitions(catalog: FlowCatalog) -> tuple[list, list]:
-    """Schedules and sensors for the flows' ``triggers`` (see ``compiler.triggers``)."""
-    try:
-        from kestra_dagster.compiler.triggers import build_triggers
-    except ImportError:  # the triggers module is optional while it is being built
-        return [], []
-    return build_triggers(catalog)
+def build_trigger_definitions(catalog: FlowCatalog, translator: "TriggerTranslator | None" = None) -> tuple[list, list]:
+    """Schedules and sensors for the flows' ``triggers`` (see ``compiler.triggers``).
+
+    Imported unguarded: a missing dependency of a trigger must fail the code location loudly, not
+    silently drop every schedule and sensor.
+    """
+    from kestra_dagster.compiler.triggers import build_triggers
+
+    return build_triggers(catalog, translator)
 
 
 def _broken_flow_job(file: str, report: str, taken: set[str]) -> JobDefinition:

@@ -48,7 +48,8 @@ from dagster import (
 )
 
 from kestra_dagster.compiler import ops
-from kestra_dagster.compiler.compat import KESTRA_STEP_TAG, clone_op, collect_dependency
+from kestra_dagster.compat import clone_op, collect_dependency
+from kestra_dagster.compiler.steps import KESTRA_STEP_TAG
 from kestra_dagster.compiler.resources import SERVICES_KEY
 from kestra_dagster.engine.states import State
 from kestra_dagster.model.common import Task

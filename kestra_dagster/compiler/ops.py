@@ -52,7 +52,7 @@ from dagster import (
 )
 
 from kestra_dagster.compiler import sla
-from kestra_dagster.compiler.compat import TaskFailure
+from kestra_dagster.compiler.steps import TaskFailure
 from kestra_dagster.compiler.naming import label_tag
 from kestra_dagster.engine.context import ASSET_EVENTS_KEY, mask_secrets
 from kestra_dagster.engine.execution import ExecutionState, utcnow_iso
@@ -140,7 +140,7 @@ class TrackingSecrets(SecretResolver):
 
 
 def make_services(context, compiled: "CompiledFlow", execution: ExecutionState) -> RunServices:
-    from kestra_dagster.compiler.kv import DagsterInstanceKV
+    from kestra_dagster.instance_kv import DagsterInstanceKV
     from kestra_dagster.compiler.logs import DagsterLogFetcher, task_log_prefix
     from kestra_dagster.compiler.resources import SERVICES_KEY, KestraServices
 

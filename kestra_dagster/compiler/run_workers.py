@@ -21,7 +21,6 @@ import functools
 import logging
 import multiprocessing
 import os
-import sys
 import threading
 
 #: Imported once by the fork server (its own module, so the code server imports none of it twice).
@@ -38,9 +37,11 @@ def start_runs_from_forkserver() -> bool:
     the background, so the first run does not wait for its imports either."""
     if os.environ.get("KESTRA_RUN_WORKER_START", "forkserver") != "forkserver":
         return False
-    if "dagster._grpc.server" not in sys.modules or "forkserver" not in multiprocessing.get_all_start_methods():
+    from kestra_dagster.compat import code_server_class
+
+    DagsterApiServer = code_server_class()  # noqa: N806 - Dagster's class
+    if DagsterApiServer is None or "forkserver" not in multiprocessing.get_all_start_methods():
         return False
-    from dagster._grpc.server import DagsterApiServer
     original = DagsterApiServer.StartRun
     if getattr(original, "_kestra_forkserver", False):
         return True

@@ -120,12 +120,11 @@ def _launched_ancestor(instance, run_id: str, depth: int = 20):
 def submit_child_run(instance, launched, child: "CompiledFlow", run_config: dict, tags: dict) -> str:
     """Create the child run with the code-location origin of ``launched`` and hand it to the coordinator."""
     from dagster import DagsterRunStatus
-    from dagster._core.origin import JobPythonOrigin
-    from dagster._core.remote_origin import RemoteJobOrigin
+
+    from kestra_dagster.compat import job_origins
 
     job = child.job
-    origin = RemoteJobOrigin(repository_origin=launched.remote_job_origin.repository_origin, job_name=job.name)
-    code_origin = JobPythonOrigin(job.name, launched.job_code_origin.repository_origin)
+    origin, code_origin = job_origins(launched, job.name)
     try:
         run = instance.create_run_for_job(
             job_def=job, run_config=run_config, tags={**job.run_tags, **tags, DETACHED_TAG: "submitted"},
@@ -153,42 +152,14 @@ class _ParentCodeServer:
         self.parent_run = parent_run
 
     def get_code_location(self, location_name: str):
-        from dagster._core.storage.tags import GRPC_INFO_TAG
+        from kestra_dagster.compat import code_location_client, grpc_info_tag
 
-        raw = self.parent_run.tags.get(GRPC_INFO_TAG)
+        tag = grpc_info_tag()
+        raw = self.parent_run.tags.get(tag)
         if not raw:
-            raise TaskFailed(f"the parent run {self.parent_run.run_id} has no {GRPC_INFO_TAG} tag, so its code "
+            raise TaskFailed(f"the parent run {self.parent_run.run_id} has no {tag} tag, so its code "
                              "server is unknown; use a QueuedRunCoordinator to run wait: false subflows")
-        info = json.loads(raw)
-        return _code_server_client(location_name, info)
-
-
-def _code_server_client(location_name: str, info: dict):
-    """A ``GrpcServerCodeLocation`` holding only its gRPC client, which is all the launcher uses.
-
-    The public constructor first fetches the snapshot of every job in the location, which grows
-    with the number of flows and is not needed to launch one run. Should a Dagster upgrade refuse
-    these attributes, the public constructor is used instead (slower, still right).
-    """
-    from dagster._core.remote_origin import GrpcServerCodeLocationOrigin
-    from dagster._core.remote_representation.code_location import GrpcServerCodeLocation
-    from dagster._grpc.client import DagsterGrpcClient
-
-    origin = GrpcServerCodeLocationOrigin(host=info["host"], port=info.get("port"), socket=info.get("socket"),
-                                          location_name=location_name, use_ssl=info.get("use_ssl"))
-
-    class _ClientOnly(GrpcServerCodeLocation):
-        def __init__(self):  # noqa: D107 - deliberately skips the snapshot load
-            self._origin = origin
-            self._heartbeat_shutdown_event = None
-            self._heartbeat_thread = None
-            self.client = DagsterGrpcClient(port=origin.port, socket=origin.socket, host=origin.host,
-                                            use_ssl=bool(origin.use_ssl))
-
-    try:
-        return _ClientOnly()
-    except AttributeError:  # pragma: no cover - e.g. `client` became a read-only property
-        return GrpcServerCodeLocation(origin=origin)
+        return code_location_client(location_name, json.loads(raw))
 
 
 # ----------------------------------------------------------------------------- in this process
@@ -221,9 +192,9 @@ def _sqlite(instance) -> bool:
 
 def start_in_background(instance, child: "CompiledFlow", run_config: dict, tags: dict, parent_run_id: str) -> str:
     """Run the child in a thread of this process; its run id is known before it starts."""
-    from dagster._core.utils import make_new_run_id
+    from kestra_dagster.compat import new_run_id
 
-    run_id = make_new_run_id()
+    run_id = new_run_id()
     entry = DetachedRun(run_id=run_id, flow=child.flow.uid, thread=None)  # type: ignore[arg-type]
 
     def execute() -> None:

@@ -29,7 +29,9 @@ from dagster import (
 from kestra_dagster.compiler import gates as gate_ops
 from kestra_dagster.compiler.gates import split_at_gates
 from kestra_dagster.compiler import ops
-from kestra_dagster.compiler.compat import KESTRA_STEP_TAG, TaskFailure, clone_op, install_step_rules
+from kestra_dagster.compat import clone_op
+from kestra_dagster.compiler import steps
+from kestra_dagster.compiler.steps import KESTRA_STEP_TAG, TaskFailure
 from kestra_dagster.compiler.resources import SERVICES_KEY, KestraServices
 from kestra_dagster.compiler.graph import LIST_GRAPHS, GraphBuilder, Level, Placement, fan_in, outcomes, prototype
 from kestra_dagster.compiler.naming import dagster_name, label_tag
@@ -46,7 +48,7 @@ _YAML_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml: ~4x fas
 
 # Every op the compiler builds opts into Kestra's step rules (failed tasks red, errors/finally
 # still run): see ``compat.install_step_rules``.
-install_step_rules()
+steps.install()
 
 
 @dataclass
@@ -262,7 +264,7 @@ class KestraTranslator:
     # ------------------------------------------------------------------ assembly
     def build_job(self, loaded: LoadedFlow, catalog: dict[str, CompiledFlow] | None = None) -> CompiledFlow:
         """The flow's job; a flow with top-level Pause/Approval gates becomes one part job per gate
-        (``compiled.job`` is the first, ``compiled.parts`` the rest; see ``approvals.gate``)."""
+        (``compiled.job`` is the first, ``compiled.parts`` the rest; see ``compiler.gates``)."""
         compiled = self.plan_job(loaded, catalog)
         compiled.jobs  # noqa: B018 - build now
         return compiled

@@ -1,7 +1,7 @@
 """Namespace key/value stores (Kestra's KV store) that implement ``engine.context.KVBackend``.
 
 ``SQLiteKV`` keeps entries in one SQLite file and is what plain-Python runs and tests use; the
-Dagster-backed store lives in ``compiler.kv``. Both store values as JSON with an optional expiry
+Dagster-backed store lives in ``instance_kv``. Both store values as JSON with an optional expiry
 (epoch seconds): an expired entry reads as missing and is removed lazily.
 """
 

@@ -24,7 +24,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from kestra_dagster.engine.storage import StorageError, StorageFileNotFound, _check_name, _Storage
+from kestra_dagster.engine.storage_base import StorageError, StorageFileNotFound, _check_name, _Storage
 
 #: Error codes S3 answers when the access key or its signature is wrong, or the key may not do this.
 _AUTH_CODES = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "InvalidToken", "ExpiredToken",

@@ -29,7 +29,8 @@ from kestra_dagster.errors import ExpressionError, TaskKilled
 
 from . import dates
 from . import parser as P
-from .filters import FILTERS, TESTS, _java_split, compile_safe_regex
+from .filters import FILTERS, TESTS, _java_split
+from .regex import compile_safe_regex
 from .functions import FUNCTIONS, make_range
 from .lexer import syntax_error
 from .secrets import SecretResolver

@@ -1048,7 +1048,7 @@ def _format(name: str) -> Fn:
 
 
 def _safe_pattern(pattern: str) -> re.Pattern:
-    from .filters import compile_safe_regex  # local import: filters imports this module
+    from .regex import compile_safe_regex
 
     try:
         return compile_safe_regex(pattern)

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from kestra_dagster.errors import ExpressionError, FlowIssue, FlowValidationError, UnsupportedTaskType
 from kestra_dagster.expressions import check_template
-from kestra_dagster.model.aliases import canonical_type
+from kestra_dagster.type_aliases import canonical_type
 from kestra_dagster.model.common import Task, UnsupportedTask
 from kestra_dagster.model.flow import IGNORED_TOP_LEVEL_KEYS, Flow
 from kestra_dagster.model.inputs import coerce_default

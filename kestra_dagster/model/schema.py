@@ -21,6 +21,8 @@ def flow_json_schema(registry: Registry | None = None) -> dict[str, Any]:
     defs: dict[str, Any] = schema.setdefault("$defs", {})
     task_refs, trigger_refs = [], []
     for entry in sorted(registry.entries.values(), key=lambda e: e.type):
+        if entry.kind not in ("task", "trigger"):  # conditions stay plain maps in the flow schema
+            continue
         sub = entry.cls.model_json_schema(by_alias=True, ref_template=_REF)
         for name, definition in sub.pop("$defs", {}).items():
             defs.setdefault(name, definition)

@@ -16,7 +16,6 @@ Dagster upgrade renames it, nothing is patched and a warning says so.
 from __future__ import annotations
 
 import logging
-import sys
 import time
 
 log = logging.getLogger("kestra_dagster.code_server")
@@ -27,9 +26,11 @@ def install() -> bool:
     """Harden this process's code server (False when this process is no code server: a code
     server imported Dagster's gRPC server before it loaded us; a run worker or CLI must not
     pay for importing it)."""
-    if "dagster._grpc.server" not in sys.modules:
+    from kestra_dagster.compat import code_server_class
+
+    DagsterApiServer = code_server_class()  # noqa: N806 - Dagster's class
+    if DagsterApiServer is None:
         return False
-    from dagster._grpc.server import DagsterApiServer
     original = getattr(DagsterApiServer, "_check_for_orphaned_runs", None)
     if original is None:
         log.warning("dagster's code server has no _check_for_orphaned_runs; orphaned-run check not hardened")

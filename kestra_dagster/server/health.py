@@ -44,11 +44,10 @@ class InstanceChecks:
                 "latencyMs": round((time.monotonic() - started) * 1000, 1)}
 
     def _daemon(self) -> dict[str, Any]:
-        from dagster._daemon.controller import get_daemon_statuses  # private: dagster 1.13
+        from kestra_dagster.compat import daemon_statuses
 
         instance = self._get_instance()
-        statuses = get_daemon_statuses(instance, instance.get_required_daemon_types(),
-                                       heartbeat_tolerance_seconds=HEARTBEAT_TOLERANCE_SECONDS, ignore_errors=True)
+        statuses = daemon_statuses(instance, heartbeat_tolerance_seconds=HEARTBEAT_TOLERANCE_SECONDS)
         now = time.time()
         beats = {}
         for name, st in statuses.items():

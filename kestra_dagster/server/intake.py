@@ -1,4 +1,4 @@
-"""How the server runs and routes the webhook/approval intake (``kestra_dagster.triggers``).
+"""How the server runs and routes the webhook/approval intake (``kestra_dagster.intake``).
 
 This module is the single integration point between the deployment (``server standalone``,
 ``server webserver --intake-url``) and the intake:

@@ -1,5 +1,12 @@
 """Kestra trigger ``conditions``, evaluated in plain Python.
 
+Each condition type is a model registered like tasks: a family lists its classes in
+``CONDITIONS`` (ours: ``kestra_dagster.triggers``), each sets ``kestra_type``, the
+``kestra_scope`` it can be evaluated in (``calendar``: a date; ``execution``: an execution that
+ended, Flow trigger only; ``generic``: anywhere; ``multiple``: needs memory across executions)
+and ``holds(ctx)``. A trigger accepts the scopes it can evaluate and refuses the others at load
+time, naming the condition.
+
 Calendar conditions (DayWeek, DayWeekInMonth, Weekend, DateTimeBetween, TimeBetween,
 PublicHoliday) look at ``date`` (default: the trigger date); execution conditions (ExecutionStatus, ExecutionFlow,
 ExecutionNamespace, ExecutionLabels, ExecutionOutputs) look at the execution that ended (Flow
@@ -15,9 +22,12 @@ import functools
 import locale
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta, timezone
-from typing import Any, Callable
+from typing import Any, Callable, ClassVar
 
-from kestra_dagster.model.aliases import canonical_type
+from pydantic import ConfigDict
+
+from kestra_dagster.model.common import KestraModel
+from kestra_dagster.type_aliases import canonical_type
 
 _P = "io.kestra.plugin.core.condition."
 CALENDAR = {f"{_P}{n}" for n in ("DayWeek", "DayWeekInMonth", "Weekend", "DateTimeBetween", "TimeBetween",
@@ -26,6 +36,8 @@ EXECUTION = {f"{_P}{n}" for n in ("ExecutionStatus", "ExecutionFlow", "Execution
                                   "ExecutionOutputs")}
 GENERIC = {f"{_P}{n}" for n in ("Expression", "Not", "Or", "FlowCondition", "FlowNamespaceCondition")}
 MULTIPLE = f"{_P}MultipleCondition"
+#: Where a condition can be evaluated (``Condition.kestra_scope``).
+CALENDAR_SCOPE, EXECUTION_SCOPE, GENERIC_SCOPE, MULTIPLE_SCOPE = "calendar", "execution", "generic", "multiple"
 DAYS = ("MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY")
 
 
@@ -51,22 +63,44 @@ def condition_type(cond: dict) -> str:
     return canonical_type(str(cond.get("type", "")))
 
 
+def condition_class(cond: dict) -> type["Condition"] | None:
+    """The registered model of a condition's ``type`` (aliases and old Kestra names resolve too)."""
+    from kestra_dagster.registry import get_registry
+
+    entry = get_registry().resolve(condition_type(cond))
+    return entry.cls if entry is not None and entry.kind == "condition" else None
+
+
+def _scopes_of(allowed: set[str]) -> set[str]:
+    """Scopes from an ``allowed`` set that may hold scopes or (older callers) condition type names."""
+    scopes = {a for a in allowed if a in (CALENDAR_SCOPE, EXECUTION_SCOPE, GENERIC_SCOPE, MULTIPLE_SCOPE)}
+    for name in allowed - scopes:
+        scopes |= {scope for scope, names in _BUILTIN_SCOPES.items() if name in names}
+    return scopes
+
+
 def check_conditions(conditions: list[dict], allowed: set[str], where: str) -> list[str]:
-    """Load-time problems with ``conditions`` for a trigger that supports ``allowed`` kinds."""
+    """Load-time problems with ``conditions`` for a trigger that can evaluate the ``allowed`` scopes."""
+    from kestra_dagster.registry import get_registry
+
+    scopes = _scopes_of(allowed)
     problems = []
     for i, cond in enumerate(conditions):
         kind = condition_type(cond)
+        cls = condition_class(cond)
         if kind in (f"{_P}Not", f"{_P}Or"):
-            problems += check_conditions(list(cond.get("conditions") or []), allowed, f"{where}[{i}].conditions")
-        elif kind == MULTIPLE and MULTIPLE in allowed:
+            problems += check_conditions(list(cond.get("conditions") or []), scopes, f"{where}[{i}].conditions")
+        elif kind == MULTIPLE and MULTIPLE_SCOPE in scopes:
             subs = cond.get("conditions") or {}
-            problems += check_conditions(list(subs.values()) if isinstance(subs, dict) else [], allowed - {MULTIPLE},
+            problems += check_conditions(list(subs.values()) if isinstance(subs, dict) else [], scopes - {MULTIPLE_SCOPE},
                                          f"{where}[{i}].conditions")
-        elif kind not in allowed:
+        elif cls is None or cls.kestra_scope not in scopes:
+            supported = sorted(e.type.rsplit(".", 1)[-1] for e in get_registry().of_kind("condition")
+                               if e.cls.kestra_scope in scopes)
             problems.append(f"{where}[{i}]: condition type {cond.get('type')!r} is not supported on this trigger "
-                            f"(supported: {', '.join(sorted(t.rsplit('.', 1)[-1] for t in allowed))})")
-        elif kind == f"{_P}PublicHoliday":
-            problems += [f"{where}[{i}]: {p}" for p in _public_holiday_problems(cond)]
+                            f"(supported: {', '.join(supported)})")
+        else:
+            problems += [f"{where}[{i}]: {p}" for p in cls.problems(cond)]
     return problems
 
 
@@ -75,11 +109,10 @@ def all_true(conditions: list[dict], ctx: ConditionContext) -> bool:
 
 
 def evaluate(cond: dict, ctx: ConditionContext) -> bool:
-    kind = condition_type(cond).rsplit(".", 1)[-1]
-    fn = _EVALUATORS.get(kind)
-    if fn is None:
+    cls = condition_class(cond)
+    if cls is None or cls.kestra_scope == MULTIPLE_SCOPE:
         raise ConditionError(f"condition type {cond.get('type')!r} is not supported here")
-    return bool(fn(cond, ctx))
+    return bool(cls.model_validate(cond).holds(ctx))
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -299,24 +332,81 @@ def _flow_namespace_condition(cond, ctx):
     return ns.startswith(target) if cond.get("prefix") else ns == target
 
 
-_EVALUATORS: dict[str, Callable[[dict, ConditionContext], bool]] = {
-    "DayWeek": _day_week,
-    "DayWeekInMonth": _day_week_in_month,
-    "Weekend": _weekend,
-    "DateTimeBetween": _date_time_between,
-    "TimeBetween": _time_between,
-    "PublicHoliday": _public_holiday,
-    "Expression": _expression,
-    "Not": _not,
-    "Or": _or,
-    "ExecutionStatus": _execution_status,
-    "ExecutionFlow": _execution_flow,
-    "ExecutionNamespace": _execution_namespace,
-    "ExecutionLabels": _execution_labels,
-    "ExecutionOutputs": _execution_outputs,
-    "FlowCondition": _flow_condition,
-    "FlowNamespaceCondition": _flow_namespace_condition,
-}
+# ----------------------------------------------------------------------------- condition types
+
+
+class Condition(KestraModel):
+    """A trigger condition. Properties Kestra has and we do not read are kept, not refused."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
+
+    kestra_type: ClassVar[str] = ""
+    kestra_aliases: ClassVar[tuple[str, ...]] = ()
+    kestra_scope: ClassVar[str] = GENERIC_SCOPE
+
+    type: str
+
+    def as_dict(self) -> dict[str, Any]:
+        """The condition as written (what the evaluators read)."""
+        return {**self.model_dump(by_alias=True, exclude_unset=True), **(self.model_extra or {})}
+
+    def holds(self, ctx: ConditionContext) -> bool:
+        raise NotImplementedError
+
+    @classmethod
+    def problems(cls, cond: dict) -> list[str]:
+        """Load-time problems with literal properties (a typo fails the flow, not every tick)."""
+        return []
+
+
+def _condition(name: str, scope: str, evaluator: Callable[[dict, ConditionContext], bool], doc: str,
+               fields: dict[str, Any], problems: Callable[[dict], list[str]] | None = None) -> type[Condition]:
+    """One built-in condition type: its typed properties (all optional, possibly ``{{ }}``) and evaluator."""
+    namespace: dict[str, Any] = {
+        "__doc__": doc, "__module__": __name__, "kestra_type": f"{_P}{name}", "kestra_scope": scope,
+        "__annotations__": {k: "Any" for k in fields},
+        "holds": lambda self, ctx: bool(evaluator(self.as_dict(), ctx)),
+        **fields,
+    }
+    if problems is not None:
+        namespace["problems"] = classmethod(lambda cls, cond: problems(cond))
+    return type(name, (Condition,), namespace)
+
+
+_C, _E, _G = CALENDAR_SCOPE, EXECUTION_SCOPE, GENERIC_SCOPE
+CONDITIONS: list[type[Condition]] = [
+    _condition("DayWeek", _C, _day_week, "The date falls on ``dayOfWeek``.", {"dayOfWeek": None, "date": None}),
+    _condition("DayWeekInMonth", _C, _day_week_in_month, "The date is the FIRST…LAST ``dayOfWeek`` of its month.",
+               {"dayOfWeek": None, "dayInMonth": None, "date": None}),
+    _condition("Weekend", _C, _weekend, "The date is a Saturday or Sunday.", {"date": None}),
+    _condition("DateTimeBetween", _C, _date_time_between, "The date-time is between ``after`` and ``before``.",
+               {"after": None, "before": None, "date": None}),
+    _condition("TimeBetween", _C, _time_between, "The time of day is between ``after`` and ``before``.",
+               {"after": None, "before": None, "date": None}),
+    _condition("PublicHoliday", _C, _public_holiday, "The date is a public holiday of ``country``/``subDivision``.",
+               {"country": None, "subDivision": None, "date": None}, problems=_public_holiday_problems),
+    _condition("Expression", _G, _expression, "``expression`` renders truthy.", {"expression": None}),
+    _condition("Not", _G, _not, "None of ``conditions`` holds.", {"conditions": None}),
+    _condition("Or", _G, _or, "One of ``conditions`` holds.", {"conditions": None}),
+    _condition("FlowCondition", _G, _flow_condition, "The flow is ``namespace``/``flowId``.",
+               {"namespace": None, "flowId": None}),
+    _condition("FlowNamespaceCondition", _G, _flow_namespace_condition, "The flow's namespace is (or starts with) ``namespace``.",
+               {"namespace": None, "prefix": None}),
+    _condition("ExecutionStatus", _E, _execution_status, "The ended execution's state is ``in`` / not ``notIn``.",
+               {"in": None, "notIn": None}),
+    _condition("ExecutionFlow", _E, _execution_flow, "The ended execution is of flow ``namespace``/``flowId``.",
+               {"namespace": None, "flowId": None}),
+    _condition("ExecutionNamespace", _E, _execution_namespace, "The ended execution's namespace matches.",
+               {"namespace": None, "comparison": None, "prefix": None}),
+    _condition("ExecutionLabels", _E, _execution_labels, "The ended execution has ``labels``.", {"labels": None}),
+    _condition("ExecutionOutputs", _E, _execution_outputs, "``expression`` over the ended execution's outputs is truthy.",
+               {"expression": None}),
+    _condition("MultipleCondition", MULTIPLE_SCOPE, lambda cond, ctx: False,
+               "Every one of ``conditions`` held within ``window`` (the Flow trigger's sensor keeps the memory).",
+               {"id": None, "conditions": None, "window": None, "windowAdvance": None, "resetOnSuccess": None}),
+]
+_BUILTIN_SCOPES = {scope: {c.kestra_type for c in CONDITIONS if c.kestra_scope == scope}
+                   for scope in (CALENDAR_SCOPE, EXECUTION_SCOPE, GENERIC_SCOPE, MULTIPLE_SCOPE)}
 
 
 def glob_match(name: str, patterns: list[str]) -> bool:

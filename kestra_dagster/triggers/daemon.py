@@ -8,8 +8,9 @@ sensor even looks. This entry point lowers that floor (``KESTRA_SENSOR_LOOP_SECO
 
     python -m kestra_dagster.triggers.daemon run -w workspace.yaml
 
-It patches one private module constant, read at each loop (checked against dagster 1.13); if a
-Dagster upgrade removes it, the daemon still runs, with the 5 s floor.
+It patches one private module constant, read at each loop (reached through
+``kestra_dagster.compat``); if a Dagster upgrade removes it, the daemon still runs, with the 5 s
+floor. docs/dagster-upstream.md has a reproduction of the floor for an upstream report.
 """
 
 from __future__ import annotations
@@ -23,9 +24,10 @@ DEFAULT_LOOP_SECONDS = 1.0
 
 def shorten_sensor_loop(seconds: float | None = None) -> bool:
     seconds = float(os.environ.get("KESTRA_SENSOR_LOOP_SECONDS", DEFAULT_LOOP_SECONDS) if seconds is None else seconds)
-    try:
-        import dagster._daemon.sensor as sensor_daemon
-    except ImportError:  # pragma: no cover
+    from kestra_dagster.compat import sensor_daemon_module
+
+    sensor_daemon = sensor_daemon_module()
+    if sensor_daemon is None:  # pragma: no cover
         return False
     if not hasattr(sensor_daemon, "MIN_INTERVAL_LOOP_TIME"):
         logging.getLogger("kestra_dagster").warning("dagster has no MIN_INTERVAL_LOOP_TIME; sensor loop unchanged")
@@ -35,14 +37,12 @@ def shorten_sensor_loop(seconds: float | None = None) -> bool:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from dagster._daemon.cli import create_dagster_daemon_cli
+    from kestra_dagster.compat import daemon_cli, sensor_daemon_module
 
     if shorten_sensor_loop():  # said once at start, so a deployment's log shows which loop it runs
-        import dagster._daemon.sensor as sensor_daemon
-
-        print(f"kestra-dagster: sensor loop every {sensor_daemon.MIN_INTERVAL_LOOP_TIME:g}s "
+        print(f"kestra-dagster: sensor loop every {sensor_daemon_module().MIN_INTERVAL_LOOP_TIME:g}s "
               "(dagster-daemon's own floor is 5s)", file=sys.stderr, flush=True)
-    cli = create_dagster_daemon_cli()
+    cli = daemon_cli()
     cli.main(args=list(sys.argv[1:] if argv is None else argv), prog_name="kestra-dagster-daemon")
 
 

@@ -66,10 +66,6 @@ class LocalFilesTrigger(Trigger):
                 raise ValueError(f"regExp {self.regExp!r} is not a valid regular expression: {exc}") from None
         return self
 
-    def build_sensor(self, compiled):
-        """The Dagster sensor for this trigger (``compiler.triggers.build_triggers`` calls it)."""
-        return build_local_files_sensor(compiled, self)
-
 
 TRIGGERS = [LocalFilesTrigger]
 
@@ -183,51 +179,3 @@ def _apply_action(trigger: LocalFilesTrigger, props: dict[str, Any], files: list
 def trigger_variables(files: list[dict[str, Any]]) -> dict[str, Any]:
     public = [{k: v for k, v in f.items() if k not in ("version", "relative")} for f in files]
     return {"files": public, "count": len(public)}
-
-
-# ----------------------------------------------------------------------------- Dagster sensor
-def build_local_files_sensor(compiled, trigger: LocalFilesTrigger):
-    from dagster import RunsFilter, SkipReason, sensor
-
-    from kestra_dagster.compiler.triggers import _flow_vars, _render, _status, instigator_name, make_run_request
-    from kestra_dagster.engine.storage import default_storage, namespace_parts
-    from kestra_dagster.model.common import parse_duration
-
-    flow = compiled.flow
-    interval = max(1, int(parse_duration(trigger.interval).total_seconds()))
-    name = instigator_name(compiled, trigger)
-
-    @sensor(name=name, job=compiled.job, minimum_interval_seconds=interval, default_status=_status(trigger),
-            description=f"Kestra fs.local.Trigger `{trigger.id}` of `{flow.uid}`: polls {trigger.from_} "
-                        f"every {trigger.interval}, action {trigger.action}")
-    def _local_files(context):
-        variables = _flow_vars(flow)
-        props = _render({"from": trigger.from_, "regExp": trigger.regExp, "recursive": trigger.recursive,
-                         "moveDirectory": trigger.moveDirectory}, variables)
-        storage = default_storage()
-
-        def store_file(batch: str, relative: str, path: Path) -> str:
-            prefix = [*namespace_parts(flow.namespace), flow.id, "triggers", trigger.id, batch]
-            return storage.put_file_at(prefix, path, relative)
-
-        def run_exists(run_key: str) -> bool:
-            return bool(context.instance.get_run_ids(
-                filters=RunsFilter(tags={"dagster/run_key": run_key, "dagster/sensor_name": name}), limit=1))
-
-        result = poll(trigger, props, FilesCursor.load(context.cursor), run_exists, store_file)
-        context.update_cursor(result.cursor.dump())
-        for problem in result.problems:
-            context.log.warning(problem)
-        if result.actions_done:
-            context.log.info(f"{trigger.action} applied for {len(result.actions_done)} processed batch(es)")
-        if not result.requests:
-            return SkipReason("no new or changed file")
-        requests = []
-        for run_key, files in result.requests:
-            trig = trigger_variables(files)
-            inputs = _render(trigger.inputs, {**variables, "trigger": trig}) if trigger.inputs else {}
-            requests.append(make_run_request(compiled, trigger, trig, run_key=run_key, inputs=inputs,
-                                             tags={"kestra/files": str(len(files))}))
-        return requests
-
-    return _local_files

@@ -16,10 +16,10 @@ from pydantic import Field, field_validator, model_validator
 from kestra_dagster.model.common import Duration, KestraModel, is_dynamic
 from kestra_dagster.model.triggers import Trigger
 from kestra_dagster.triggers.conditions import (
-    CALENDAR,
-    EXECUTION,
-    GENERIC,
-    MULTIPLE,
+    CALENDAR_SCOPE,
+    EXECUTION_SCOPE,
+    GENERIC_SCOPE,
+    MULTIPLE_SCOPE,
     ConditionError,
     check_conditions,
     parse_time,
@@ -37,6 +37,10 @@ def _check_timezone(value: str | None) -> str | None:
     except (ZoneInfoNotFoundError, ValueError):
         raise ValueError(f"unknown time zone {value!r}; use an IANA name such as Europe/Paris or UTC") from None
     return value
+
+
+#: What a trigger evaluated at a point in time (schedule tick, delivery, poll) can check.
+AT_A_DATE = {CALENDAR_SCOPE, GENERIC_SCOPE}
 
 
 def _check_conditions(trigger: Trigger, allowed: set[str]) -> None:
@@ -86,7 +90,7 @@ class Schedule(Trigger):
             raise ValueError(f"cron {self.cron!r} has 6 fields; set withSeconds: true or drop the seconds field")
         if n == 5 and self.withSeconds:
             raise ValueError(f"withSeconds: true needs a 6-field cron (seconds first), got {self.cron!r}")
-        problems = check_conditions(self.all_conditions, CALENDAR | GENERIC, "conditions")
+        problems = check_conditions(self.all_conditions, AT_A_DATE, "conditions")
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -138,7 +142,7 @@ class Webhook(Trigger):
         for name in ("responseContentType", "responseCode"):
             if getattr(self, name) is not None and not (self.wait and self.returnOutputs):
                 raise ValueError(f"{name} needs wait: true and returnOutputs: true")
-        _check_conditions(self, CALENDAR | GENERIC)
+        _check_conditions(self, AT_A_DATE)
         return self
 
 
@@ -268,7 +272,7 @@ class FlowTrigger(Trigger):
 
     @model_validator(mode="after")
     def _check_flow_conditions(self) -> "FlowTrigger":
-        _check_conditions(self, CALENDAR | GENERIC | EXECUTION | {MULTIPLE})
+        _check_conditions(self, AT_A_DATE | {EXECUTION_SCOPE, MULTIPLE_SCOPE})
         return self
 
 
@@ -312,7 +316,7 @@ class S3Trigger(Trigger):
                 re.compile(self.regexp)
             except re.error as exc:
                 raise ValueError(f"regexp {self.regexp!r} is not a valid regular expression: {exc}") from None
-        _check_conditions(self, CALENDAR | GENERIC)
+        _check_conditions(self, AT_A_DATE)
         return self
 
 
@@ -359,7 +363,7 @@ class GitPolling(Trigger):
 
     @model_validator(mode="after")
     def _check_git(self) -> "GitPolling":
-        _check_conditions(self, CALENDAR | GENERIC)
+        _check_conditions(self, AT_A_DATE)
         return self
 
 

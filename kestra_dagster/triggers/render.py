@@ -11,6 +11,12 @@ from typing import Any
 
 
 
+def flow_variables(flow) -> dict[str, Any]:
+    """The ``flow``/``vars``/``labels`` variables a trigger property is rendered with."""
+    return {"flow": {"id": flow.id, "namespace": flow.namespace, "revision": 1}, "vars": flow.variables,
+            "labels": flow.label_dict()}
+
+
 def render(value: Any, variables: dict, secrets=None) -> Any:
     from kestra_dagster.expressions import SecretResolver, render_value
 

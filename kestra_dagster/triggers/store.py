@@ -98,7 +98,7 @@ class DeliveryStore:
     """Reads and writes deliveries through ``instance``'s SQL run storage."""
 
     def __init__(self, instance: "DagsterInstance"):
-        from kestra_dagster.compiler.kv import _sql_run_storage
+        from kestra_dagster.instance_kv import _sql_run_storage
 
         self.instance = instance
         self._sql = _sql_run_storage(instance)

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from kestra_dagster.triggers.testing import LocalDeployment, wait_until
+from kestra_dagster.testing import LocalDeployment, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 FLOW = REPO / "flows" / "trigger_approval_release.yaml"

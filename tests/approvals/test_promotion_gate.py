@@ -52,7 +52,7 @@ def test_promotion_pauses_then_promotes_the_same_digest_after_an_api_approval(do
     from kestra_dagster.approvals.api import ApprovalAuth, build_routes
     from kestra_dagster.compiler.definitions import build_definitions
     from kestra_dagster.compiler.ops import END_NODE, OK
-    from kestra_dagster.registry_client import RegistryClient
+    from kestra_dagster.oci.client import RegistryClient
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -70,11 +70,11 @@ def test_kestra_compose_style_config_maps_to_postgres_instance(tmp_path):
     for secret in ("k3str4-secret", "hunter2-secret"):
         assert secret not in text and secret not in repr(cfg) and secret not in cfg.describe()
     # the generated file is valid Dagster instance config
-    from dagster._core.instance.config import dagster_instance_config  # private, test-only
+    from kestra_dagster.compat import instance_config
 
     home = tmp_path / "home"
     write_instance_yaml(cfg, home)
-    loaded, _ = dagster_instance_config(str(home))
+    loaded = instance_config(str(home))
     assert loaded["storage"]["postgres"]["postgres_db"]["scheme"] == "postgresql+psycopg2"
 
 

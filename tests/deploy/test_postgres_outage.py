@@ -25,7 +25,7 @@ import pytest
 
 from deploy_helpers import ROOT, psql
 from kestra_dagster.config import parse_config
-from kestra_dagster.triggers.testing import LocalDeployment, group_alive, wait_until
+from kestra_dagster.testing import LocalDeployment, group_alive, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 

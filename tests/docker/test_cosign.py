@@ -10,7 +10,7 @@ import subprocess
 import pytest
 
 from kestra_dagster.errors import TaskFailed
-from kestra_dagster.registry_client import RegistryClient, attachment_tag
+from kestra_dagster.oci.client import RegistryClient, attachment_tag
 from kestra_dagster.tasks.cosign._cosign import (
     CosignError,
     generate_key_pair,

@@ -11,7 +11,7 @@ import pytest
 import dockerinfra
 
 from kestra_dagster.errors import TaskFailed, TaskKilled
-from kestra_dagster.tasks.docker._common import ASSET_KEY
+from kestra_dagster.sdk.docker import ASSET_KEY
 from kestra_dagster.tasks.docker.build import Build
 from kestra_dagster.tasks.docker.pull import Pull
 from kestra_dagster.tasks.docker.push import Push

@@ -10,7 +10,7 @@ import threading
 import pytest
 
 import dockerinfra
-from kestra_dagster.registry_client import RegistryClient
+from kestra_dagster.oci.client import RegistryClient
 from kestra_dagster.tasks.cosign._cosign import generate_key_pair
 
 pytestmark = pytest.mark.slow

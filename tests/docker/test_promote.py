@@ -8,14 +8,14 @@ import httpx
 import pytest
 
 from kestra_dagster.errors import TaskFailed
-from kestra_dagster.registry_client import (
+from kestra_dagster.oci.client import (
     RegistryClient,
     RegistryError,
     attachment_tag,
     copy_image,
     parse_reference,
 )
-from kestra_dagster.tasks.docker._common import ASSET_KEY
+from kestra_dagster.sdk.docker import ASSET_KEY
 from kestra_dagster.tasks.docker.build import Build
 from kestra_dagster.tasks.docker.promote import Promote
 

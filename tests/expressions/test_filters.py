@@ -9,7 +9,7 @@ import pytest
 
 from kestra_dagster.errors import ExpressionError
 from kestra_dagster.expressions import FILTERS, TESTS, render
-from kestra_dagster.expressions.filters import compile_safe_regex
+from kestra_dagster.expressions.regex import compile_safe_regex
 
 V = {"l": [3, 1, 2], "m": {"b": 2, "a": 1}, "s": "Hello World", "n": None, "json": '{"a": {"b": [1, 2]}}'}
 

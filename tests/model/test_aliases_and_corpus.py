@@ -12,7 +12,7 @@ import pytest
 
 from kd_testing import unavailable
 from kestra_dagster.errors import FlowValidationError
-from kestra_dagster.model.aliases import canonical_type
+from kestra_dagster.type_aliases import canonical_type
 from kestra_dagster.model.loader import load_flow_file
 from kestra_dagster.registry import get_registry
 

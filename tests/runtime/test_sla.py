@@ -14,7 +14,7 @@ import pytest
 from kestra_dagster.compiler.naming import label_tag
 from kestra_dagster.errors import FlowValidationError
 from kestra_dagster.model.loader import parse_flow
-from kestra_dagster.triggers.testing import LocalDeployment
+from kestra_dagster.testing import LocalDeployment
 
 from .conftest import dump, ts
 

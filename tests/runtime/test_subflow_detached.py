@@ -11,9 +11,10 @@ import pytest
 import yaml
 from dagster import DagsterEventType, DagsterInstance, RunsFilter
 
+from kestra_dagster.compat import run_coordinator
 from kestra_dagster.compiler.subflow import wait_for_detached
 from kestra_dagster.compiler.triggers import run_outputs
-from kestra_dagster.triggers.testing import LocalDeployment, wait_until
+from kestra_dagster.testing import LocalDeployment, wait_until
 
 from .conftest import dump, execute, flow_path, ts
 
@@ -119,8 +120,7 @@ tasks:
 """
 
 
-QUEUED = {"module": "dagster._core.run_coordinator", "class": "QueuedRunCoordinator",
-          "config": {"max_concurrent_runs": 4, "dequeue_interval_seconds": 1}}
+QUEUED = run_coordinator("QueuedRunCoordinator", max_concurrent_runs=4, dequeue_interval_seconds=1)
 
 
 @pytest.mark.slow

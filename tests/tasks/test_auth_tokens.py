@@ -14,7 +14,7 @@ from kestra_dagster.errors import TaskFailed
 from kestra_dagster.tasks.aws.ecr_get_auth_token import GetAuthToken
 from kestra_dagster.tasks.azure.oauth_access_token import OauthAccessToken as AzureToken
 from kestra_dagster.tasks.gcp.oauth_access_token import CLOUD_PLATFORM, OauthAccessToken as GcpToken
-from kestra_dagster.triggers.testing import free_port
+from kestra_dagster.testing import free_port
 
 TENANT = "11111111-2222-3333-4444-555555555555"
 CLIENT = "66666666-7777-8888-9999-000000000000"

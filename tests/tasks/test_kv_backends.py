@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from dagster import DagsterInstance
 
-from kestra_dagster.compiler.kv import DagsterInstanceKV
+from kestra_dagster.instance_kv import DagsterInstanceKV
 from kestra_dagster.engine.kv import KVError, SQLiteKV
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from kestra_dagster.errors import TaskFailed
-from kestra_dagster.tasks.scripts._exec import glob_regex
+from kestra_dagster.sdk.values import glob_regex
 from kestra_dagster.tasks.scripts.shell_commands import ShellCommands
 
 pytestmark = pytest.mark.timeout(30)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from kestra_dagster.triggers.testing import LocalDeployment
+from kestra_dagster.testing import LocalDeployment
 
 S3_AUTH = """    accessKeyId: test
     secretKeyId: test

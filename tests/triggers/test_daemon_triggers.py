@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from kestra_dagster.compiler.triggers import run_outputs
-from kestra_dagster.triggers.testing import wait_until
+from kestra_dagster.testing import wait_until
 
 from kd_testing import S3_BUCKET as BUCKET
 
@@ -161,7 +161,9 @@ def test_run_workers_come_from_the_preloaded_fork_server(deployment, monkeypatch
     assert (r.status_code, r.json()) == (201, {"response": "forked"}), r.text
     assert _forkservers_in_session_of(dep.processes["daemon"].pid)  # the code server's fork server is up
 
-    from dagster._grpc.server import DagsterApiServer
+    from kestra_dagster.compat import code_server_class
+
+    DagsterApiServer = code_server_class(import_it=True)  # noqa: N806
 
     from kestra_dagster.compiler.run_workers import start_runs_from_forkserver
 

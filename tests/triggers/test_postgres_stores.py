@@ -47,10 +47,9 @@ storage:
       scheme: postgresql+psycopg2
 telemetry: {{enabled: false}}
 """)
-    from dagster import DagsterInstance
-    from dagster._core.instance.ref import InstanceRef
+    from kestra_dagster.compat import instance_from_dir
 
-    instance = DagsterInstance.from_ref(InstanceRef.from_dir(str(home)))
+    instance = instance_from_dir(str(home))
     try:
         yield instance
     finally:
@@ -59,7 +58,7 @@ telemetry: {{enabled: false}}
 
 
 def test_deliveries_group_committed_and_read_back_on_postgres(pg_instance):
-    from kestra_dagster.compiler.kv import _sql_run_storage
+    from kestra_dagster.instance_kv import _sql_run_storage
 
     assert type(_sql_run_storage(pg_instance)).__name__ == "PostgresRunStorage"
     store = DeliveryStore(pg_instance)

@@ -16,7 +16,7 @@ import pytest
 from dagster import RunsFilter
 
 from kestra_dagster.triggers.store import DeliveryStore
-from kestra_dagster.triggers.testing import LocalDeployment, wait_until
+from kestra_dagster.testing import LocalDeployment, wait_until
 
 pytestmark = pytest.mark.slow
 

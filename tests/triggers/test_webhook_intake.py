@@ -23,7 +23,7 @@ with warnings.catch_warnings():
 
 from kestra_dagster.compiler.definitions import build_definitions
 from kestra_dagster.triggers.git_events import github_signature
-from kestra_dagster.triggers.server import IntakeConfig, build_app
+from kestra_dagster.intake.app import IntakeConfig, build_app
 from kestra_dagster.triggers.store import DeliveryStore, deliveries
 
 GH_SECRET = "s3cr3t-hmac-key"

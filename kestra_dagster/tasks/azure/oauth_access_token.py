@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 from kestra_dagster.errors import TaskFailed
 from kestra_dagster.tasks._oauth import b64url, load_private_key, now, request_token, signed_jwt, token_output
 from kestra_dagster.tasks.base import RunnableTask
-from kestra_dagster.tasks.scripts._exec import as_list
+from kestra_dagster.sdk.values import as_list
 
 MANAGEMENT_SCOPE = "https://management.azure.com/.default"
 DEFAULT_AUTHORITY = "https://login.microsoftonline.com"

@@ -25,7 +25,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
-from kestra_dagster.registry_client import OCI_MANIFEST, RegistryClient, attachment_tag, sha256_digest
+from kestra_dagster.oci.client import OCI_MANIFEST, RegistryClient, attachment_tag, sha256_digest
 
 SIMPLESIGNING_TYPE = "application/vnd.dev.cosign.simplesigning.v1+json"
 SIGNATURE_ANNOTATION = "dev.cosignproject.cosign/signature"

@@ -16,10 +16,10 @@ import subprocess
 from typing import Any, ClassVar
 
 from kestra_dagster.errors import TaskFailed
-from kestra_dagster.registry_client import RegistryError, client_for, parse_reference
+from kestra_dagster.oci.client import RegistryError, client_for, parse_reference
 from kestra_dagster.tasks.base import RunnableTask
 from kestra_dagster.tasks.cosign._cosign import CosignError, load_private_key, public_pem, sign_image
-from kestra_dagster.tasks.docker._common import ASSET_KEY, Credentials, asset_event, render_credentials, strip_scheme
+from kestra_dagster.sdk.docker import ASSET_KEY, Credentials, asset_event, render_credentials, strip_scheme
 
 
 

@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from kestra_dagster.errors import TaskFailed
-from kestra_dagster.registry_client import RegistryError, client_for, parse_reference
+from kestra_dagster.oci.client import RegistryError, client_for, parse_reference
 from kestra_dagster.tasks.base import RunnableTask
 from kestra_dagster.tasks.cosign._cosign import CosignError, load_public_key, verify_image_signatures, verify_signature_file
 from kestra_dagster.tasks.cosign.sign import _read_key
-from kestra_dagster.tasks.docker._common import Credentials, render_credentials, strip_scheme
-from kestra_dagster.tasks.scripts._exec import as_list
+from kestra_dagster.sdk.docker import Credentials, render_credentials, strip_scheme
+from kestra_dagster.sdk.values import as_list
 
 
 def _read_file(ctx, value: str) -> bytes:

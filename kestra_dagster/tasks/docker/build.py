@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 
 from kestra_dagster.errors import TaskFailed
 from kestra_dagster.tasks.base import RunnableTask
-from kestra_dagster.tasks.docker._common import (
+from kestra_dagster.sdk.docker import (
     ASSET_KEY,
     Credentials,
     image_events,
@@ -31,26 +31,14 @@ from kestra_dagster.tasks.docker._common import (
     repo_digests,
     strip_scheme,
 )
-from kestra_dagster.tasks.scripts._exec import NamespaceFiles, as_list
+from kestra_dagster.tasks.scripts._exec import NamespaceFiles
+from kestra_dagster.sdk.process import ToolLog
+from kestra_dagster.sdk.values import as_list
 
 
-class _BuildLog:
-    """Line handler for run_process: streams build output, keeps the tail for error messages."""
-
-    def __init__(self, ctx):
-        self.ctx = ctx
-        self.tail: list[str] = []
-
-    def __call__(self, line: str, stream: str) -> None:
-        text = self.ctx.mask(line)
-        if not text.strip():
-            return
-        self.tail = (self.tail + [text])[-15:]
-        if "DEPRECATED: The legacy builder" in text or "BuildKit is currently disabled" in text \
-                or "Install the buildx component" in text or "https://docs.docker.com/go/buildx" in text:
-            self.ctx.logger.debug(text)
-            return
-        self.ctx.logger.info(text)
+#: The legacy builder's advice to install buildx: logged at debug, not as build output.
+BUILDX_NOISE = ("DEPRECATED: The legacy builder", "BuildKit is currently disabled", "Install the buildx component",
+                "https://docs.docker.com/go/buildx")
 
 
 def buildx_available(cli: str) -> bool:
@@ -84,7 +72,7 @@ class Build(RunnableTask):
     namespaceFiles: NamespaceFiles | None = None
 
     def run(self, ctx) -> dict[str, Any]:
-        from kestra_dagster.tasks.scripts._process import run_process
+        from kestra_dagster.sdk.process import run_process
 
         workdir = Path(ctx.working_dir)
         workdir.mkdir(parents=True, exist_ok=True)
@@ -130,7 +118,7 @@ class Build(RunnableTask):
             if self.host:
                 env["DOCKER_HOST"] = ctx.render_str(self.host, "host")
             ctx.logger.info(f"building {', '.join(tags)} from {dockerfile.name if dockerfile.parent == workdir else 'inline Dockerfile'}")
-            handler = _BuildLog(ctx)
+            handler = ToolLog(ctx, keep=15, quiet=BUILDX_NOISE)
             code = run_process(args, workdir, env, ctx, handler)
             if code != 0:
                 tail = "\n".join(handler.tail[-8:])

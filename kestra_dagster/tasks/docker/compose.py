@@ -24,9 +24,9 @@ import yaml
 from kestra_dagster.errors import TaskFailed, TaskKilled
 from kestra_dagster.tasks.base import RunnableTask
 from kestra_dagster.tasks.docker import _compose
-from kestra_dagster.tasks.docker._common import docker_client, run_labels
-from kestra_dagster.tasks.scripts._exec import as_list, as_text
-from kestra_dagster.tasks.scripts._process import LineHandler
+from kestra_dagster.sdk.docker import docker_client, run_labels
+from kestra_dagster.sdk.values import as_list, as_text
+from kestra_dagster.sdk.process import LineHandler
 
 
 class Compose(RunnableTask):
@@ -56,7 +56,7 @@ class Compose(RunnableTask):
             log.info(f"compose project {project} torn down at the end of the execution")
 
     def run(self, ctx) -> dict[str, Any]:
-        from kestra_dagster.tasks.scripts._process import run_process
+        from kestra_dagster.sdk.process import run_process
 
         workdir = Path(ctx.working_dir)
         workdir.mkdir(parents=True, exist_ok=True)

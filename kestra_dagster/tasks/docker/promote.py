@@ -2,7 +2,7 @@
 
 Kestra has no such task (its blueprints pull, retag and push, which re-uploads every layer and
 can promote a different image than the one tested). This one goes through the registry API
-(``kestra_dagster.registry_client.copy_image``): blobs the target has are skipped, blobs of the
+(``kestra_dagster.oci.client.copy_image``): blobs the target has are skipped, blobs of the
 same registry are cross-repository mounted (0 bytes moved), others are streamed; the manifest is
 written with the source's exact bytes, so the target digest is bit-for-bit the source digest; the
 cosign signature (``sha256-<hex>.sig``), attestations and SBOM tags travel with it; the target
@@ -19,10 +19,10 @@ from typing import Any, ClassVar
 
 from kestra_dagster.errors import TaskFailed
 from kestra_dagster.model.common import KestraModel
-from kestra_dagster.registry_client import RegistryError, client_for, parse_reference
+from kestra_dagster.oci.client import RegistryError, client_for, parse_reference
 from kestra_dagster.tasks.base import RunnableTask
-from kestra_dagster.tasks.docker._common import ASSET_KEY, Credentials, asset_event, render_credentials, strip_scheme
-from kestra_dagster.tasks.scripts._exec import as_list
+from kestra_dagster.sdk.docker import ASSET_KEY, Credentials, asset_event, render_credentials, strip_scheme
+from kestra_dagster.sdk.values import as_list
 
 
 class SignaturePolicy(KestraModel):
@@ -93,7 +93,7 @@ class Promote(RunnableTask):
                 same = dst_ref.registry == src_ref.registry and (creds or None) == (src_creds or None)
                 dst = src if same else client_for(dst_ref.registry, creds or None, **opts)
                 try:
-                    from kestra_dagster.registry_client import copy_image
+                    from kestra_dagster.oci.client import copy_image
 
                     report = copy_image(src, src_ref.repository, digest, dst, dst_ref.repository, tags,
                                         attachments=ctx.render_bool(self.attachments, "attachments"),

@@ -4,51 +4,9 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from kestra_dagster.errors import TaskFailed, TaskKilled
 from kestra_dagster.tasks.base import RunnableTask
-from kestra_dagster.tasks.docker._common import (
-    Credentials,
-    auth_config,
-    docker_client,
-    qualified,
-    render_credentials,
-    split_tag,
-    strip_scheme,
-)
-
-
-def pull_image(ctx, client, image: str, creds: dict) -> tuple[str, str | None]:
-    """Pull ``image`` (tag or digest reference); → (image id, registry digest)."""
-    if "@" in image:
-        repo, ref = image.split("@", 1)
-        tag = ref
-    else:
-        repo, tag = split_tag(image)
-        tag = tag or "latest"
-    ctx.logger.info(f"pulling {image}")
-    last = None
-    try:
-        stream = client.api.pull(repo, tag=tag, stream=True, decode=True, auth_config=auth_config(creds))
-        for event in stream:
-            if ctx.cancel_event.is_set():
-                stream.close()
-                raise TaskKilled(f"task '{ctx.task_id}' was stopped while pulling {image}")
-            if "error" in event:
-                raise TaskFailed(ctx.mask(f"pull of {image} failed: {event['error']}"))
-            status = event.get("status")
-            if status and not event.get("progressDetail") and status != last:
-                ctx.logger.info(ctx.mask(f"{event['id']}: {status}" if event.get("id") else status))
-                last = status
-    except (TaskFailed, TaskKilled):
-        raise
-    except Exception as exc:  # noqa: BLE001
-        raise TaskFailed(ctx.mask(f"pull of {image} failed: {exc}")) from None
-    found = client.images.get(image)
-    digest = None
-    for rd in found.attrs.get("RepoDigests") or []:
-        if rd.split("@", 1)[0] == repo:
-            digest = rd.split("@", 1)[1]
-    return found.id, digest
+from kestra_dagster.sdk.containers import pull_image
+from kestra_dagster.sdk.docker import Credentials, docker_client, qualified, render_credentials, strip_scheme
 
 
 class Pull(RunnableTask):

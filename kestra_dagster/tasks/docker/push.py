@@ -6,7 +6,7 @@ from typing import Any, ClassVar
 
 from kestra_dagster.errors import TaskFailed
 from kestra_dagster.tasks.base import RunnableTask
-from kestra_dagster.tasks.docker._common import (
+from kestra_dagster.sdk.docker import (
     ASSET_KEY,
     Credentials,
     docker_client,
@@ -16,7 +16,7 @@ from kestra_dagster.tasks.docker._common import (
     repo_digests,
     strip_scheme,
 )
-from kestra_dagster.tasks.scripts._exec import as_list
+from kestra_dagster.sdk.values import as_list
 
 
 class Push(RunnableTask):

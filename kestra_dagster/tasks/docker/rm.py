@@ -6,8 +6,8 @@ from typing import Any, ClassVar
 
 from kestra_dagster.errors import TaskFailed
 from kestra_dagster.tasks.base import RunnableTask
-from kestra_dagster.tasks.docker._common import docker_client
-from kestra_dagster.tasks.scripts._exec import as_list
+from kestra_dagster.sdk.docker import docker_client
+from kestra_dagster.sdk.values import as_list
 
 
 class Rm(RunnableTask):

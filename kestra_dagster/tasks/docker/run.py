@@ -17,10 +17,11 @@ from typing import Any, ClassVar
 
 from kestra_dagster.errors import TaskFailed
 from kestra_dagster.tasks.base import RunnableTask
-from kestra_dagster.tasks.docker._common import Credentials, docker_client, render_credentials
-from kestra_dagster.tasks.docker._container import ContainerSpec, run_container
-from kestra_dagster.tasks.scripts._exec import HIDDEN_PREFIX, as_list, as_text
-from kestra_dagster.tasks.scripts._process import LineHandler
+from kestra_dagster.sdk.docker import Credentials, docker_client, render_credentials
+from kestra_dagster.sdk.containers import ContainerSpec, run_container
+from kestra_dagster.tasks.scripts._exec import HIDDEN_PREFIX
+from kestra_dagster.sdk.values import as_list, as_text
+from kestra_dagster.sdk.process import LineHandler
 
 CONTAINER_WORKDIR = "/kestra/working-dir"
 

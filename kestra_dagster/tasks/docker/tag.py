@@ -6,7 +6,7 @@ from typing import Any, ClassVar
 
 from kestra_dagster.errors import TaskFailed
 from kestra_dagster.tasks.base import RunnableTask
-from kestra_dagster.tasks.docker._common import docker_client, split_tag, strip_scheme
+from kestra_dagster.sdk.docker import docker_client, split_tag, strip_scheme
 
 
 class Tag(RunnableTask):

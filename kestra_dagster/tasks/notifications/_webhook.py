@@ -15,14 +15,12 @@ Kestra's notification tasks (``AbstractHttpOptionsTask``) POST a JSON ``payload`
 from __future__ import annotations
 
 import json
-import random
-import time
-from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar
 
 import httpx
 
 from kestra_dagster.errors import TaskFailed
+from kestra_dagster.transport import Backoff, is_transient, retry_after_seconds  # noqa: F401 - re-exported
 from kestra_dagster.model.common import Duration, KestraModel, parse_duration
 from kestra_dagster.tasks.base import RunnableTask
 
@@ -30,6 +28,7 @@ from kestra_dagster.tasks.base import RunnableTask
 MAX_ATTEMPTS = 4
 #: Back-off before retry n (n from 1) without Retry-After: BASE_DELAY * 2**(n-1), plus jitter.
 BASE_DELAY = 1.0
+BACKOFF = Backoff(attempts=MAX_ATTEMPTS, base=BASE_DELAY, jitter=0.1)
 #: A Retry-After longer than this is not waited for: the task fails and says so.
 MAX_RETRY_AFTER = 120.0
 ERROR_BODY_LIMIT = 300
@@ -67,24 +66,6 @@ def _seconds(ctx, value: Any, prop: str) -> float | None:
         return parse_duration(text).total_seconds()
     except ValueError as exc:
         raise TaskFailed(f"property '{prop}': {exc}") from None
-
-
-def retry_after_seconds(value: str | None) -> float | None:
-    """``Retry-After`` as seconds to wait (delta-seconds or an HTTP date), None when absent/invalid."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when is None:
-        return None
-    return max(0.0, when.timestamp() - time.time())
 
 
 class Masker:
@@ -162,14 +143,14 @@ def post_json(ctx, url: str, body: str, *, service: str, options: RequestOptions
 
     last_problem = ""
     with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client:
-        for attempt in range(1, MAX_ATTEMPTS + 1):
+        for attempt in range(1, BACKOFF.attempts + 1):
             ctx.check_cancelled()
             wait: float | None = None
             try:
                 response = client.post(url, content=body.encode("utf-8"), headers=headers)
             except httpx.HTTPError as exc:
                 last_problem = _describe_transport(exc)
-                if attempt == MAX_ATTEMPTS:
+                if not BACKOFF.may_retry(attempt):
                     break
             else:
                 code = response.status_code
@@ -179,9 +160,9 @@ def post_json(ctx, url: str, body: str, *, service: str, options: RequestOptions
                 snippet = mask((response.text or "").strip())[:ERROR_BODY_LIMIT]
                 reason = f"{code} {response.reason_phrase}".strip()
                 last_problem = f"answered {reason}" + (f": {snippet}" if snippet else "")
-                if code != 429 and code < 500:
+                if not is_transient(code):
                     raise TaskFailed(mask(f"{target} {last_problem} (not retried: a {code} will not go away by itself)"))
-                if attempt == MAX_ATTEMPTS:
+                if not BACKOFF.may_retry(attempt):
                     break
                 wait = retry_after_seconds(response.headers.get("Retry-After"))
                 if wait is not None and wait > MAX_RETRY_AFTER:
@@ -189,8 +170,7 @@ def post_json(ctx, url: str, body: str, *, service: str, options: RequestOptions
                         f"{target} {last_problem}; it asks to retry after {wait:.0f}s, longer than the "
                         f"{MAX_RETRY_AFTER:.0f}s this task waits"
                     ))
-            if wait is None:
-                wait = BASE_DELAY * 2 ** (attempt - 1) * (1 + random.random() * 0.1)
+            wait = BACKOFF.delay(attempt, retry_after=wait)
             ctx.logger.warning(mask(f"{target} {last_problem}; retrying in {wait:.1f}s (attempt {attempt + 1} of {MAX_ATTEMPTS})"))
             ctx.sleep(wait)
     raise TaskFailed(mask(f"{target} failed after {MAX_ATTEMPTS} attempts: {last_problem}"))

@@ -68,8 +68,8 @@ class DockerRunner:
         self.image = ctx.render_str(image, "containerImage")
 
     def __call__(self, args: list[str], cwd, env: dict[str, str], ctx, handler) -> int:
-        from kestra_dagster.tasks.docker._common import docker_client, render_credentials
-        from kestra_dagster.tasks.docker._container import ContainerSpec, run_container
+        from kestra_dagster.sdk.docker import docker_client, render_credentials
+        from kestra_dagster.sdk.containers import ContainerSpec, run_container
 
         opts = self.opts
         # only what the task set (its env, WORKING_DIR, OUTPUT_DIR…), never this machine's environment

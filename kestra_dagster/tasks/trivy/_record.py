@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 
-from kestra_dagster.registry_client import OCI_MANIFEST, RegistryClient, attachment_tag, sha256_digest
+from kestra_dagster.oci.client import OCI_MANIFEST, RegistryClient, attachment_tag, sha256_digest
 
 PASSED = "dev.kestra-dagster.scan.passed"
 COUNTS = "dev.kestra-dagster.scan.counts"

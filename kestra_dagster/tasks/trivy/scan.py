@@ -24,36 +24,25 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from kestra_dagster.errors import TaskFailed
-from kestra_dagster.registry_client import client_for, is_loopback, parse_reference
+from kestra_dagster.oci.client import client_for, is_loopback, parse_reference
 from kestra_dagster.tasks.base import RunnableTask
-from kestra_dagster.tasks.docker._common import (
+from kestra_dagster.sdk.docker import (
     ASSET_KEY,
     Credentials,
     asset_event,
     render_credentials,
     strip_scheme,
 )
-from kestra_dagster.tasks.scripts._exec import as_list
+from kestra_dagster.sdk.process import ToolLog
+from kestra_dagster.sdk.values import as_list
 from kestra_dagster.tasks.trivy._binary import trivy_binary
 
 SEVERITIES = ("UNKNOWN", "LOW", "MEDIUM", "HIGH", "CRITICAL")
 FINDINGS_IN_OUTPUT = 50
 
 
-class _TrivyLog:
-    def __init__(self, ctx):
-        self.ctx = ctx
-        self.tail: list[str] = []
-
-    def __call__(self, line: str, stream: str) -> None:
-        text = self.ctx.mask(line)
-        if not text.strip():
-            return
-        self.tail = (self.tail + [text])[-10:]
-        if "FATAL" in text or "ERROR" in text:
-            self.ctx.logger.warning(text)
-        else:
-            self.ctx.logger.info(text)
+#: Trivy's own failures, logged as warnings.
+TRIVY_ERRORS = ("FATAL", "ERROR")
 
 
 def count_findings(report: dict) -> tuple[dict[str, int], dict[str, int], list[dict]]:
@@ -109,7 +98,7 @@ class Scan(RunnableTask):
     extraArgs: list[str] | str | None = None
 
     def run(self, ctx) -> dict[str, Any]:
-        from kestra_dagster.tasks.scripts._process import run_process
+        from kestra_dagster.sdk.process import run_process
 
         image = strip_scheme(ctx.render_str(self.image, "image"))
         severity = [s.strip().upper() for v in as_list(ctx.render(self.severity, "severity"), "severity")
@@ -152,7 +141,7 @@ class Scan(RunnableTask):
             args += as_list(ctx.render(self.extraArgs, "extraArgs"), "extraArgs") if self.extraArgs else []
             args.append(image)
             ctx.logger.info(f"scanning {image} ({source}) for {', '.join(scanners)} at {','.join(severity)}")
-            handler = _TrivyLog(ctx)
+            handler = ToolLog(ctx, keep=10, loud=TRIVY_ERRORS)
             code = run_process(args, scratch, env, ctx, handler)
             if code != 0 or not report_path.exists():
                 tail = "\n".join(handler.tail[-5:])
@@ -182,7 +171,7 @@ class Scan(RunnableTask):
             if sbom_format.upper() != "NONE":
                 sbom_path = scratch / ("sbom.cdx.json" if sbom_format == "cyclonedx" else "sbom.spdx.json")
                 sbom_args = [binary, "image", *common, "--format", sbom_format, "--output", str(sbom_path), image]
-                code = run_process(sbom_args, scratch, env, ctx, _TrivyLog(ctx))
+                code = run_process(sbom_args, scratch, env, ctx, ToolLog(ctx, keep=10, loud=TRIVY_ERRORS))
                 if code != 0 or not sbom_path.exists():
                     raise TaskFailed(f"trivy could not write the {sbom_format} SBOM (exit code {code})", outputs=outputs)
                 sbom_bytes = sbom_path.read_bytes()
@@ -217,7 +206,7 @@ class Scan(RunnableTask):
         if mode == "DOCKER" or image.startswith("sha256:"):
             return "docker", None
         try:
-            from kestra_dagster.tasks.docker._common import docker_client
+            from kestra_dagster.sdk.docker import docker_client
 
             client = docker_client(ctx, self.host, timeout=30)
             try:

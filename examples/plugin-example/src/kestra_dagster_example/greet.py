@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from kestra_dagster.errors import TaskFailed
-from kestra_dagster.tasks.base import RunnableTask
+from kestra_dagster import RunnableTask, TaskFailed
 
 
 class Greet(RunnableTask):

@@ -17,7 +17,7 @@ from kestra_dagster.tasks.base import RunnableTask
 
 
 def _glob(pattern: str):
-    from kestra_dagster.tasks.scripts._exec import glob_regex
+    from kestra_dagster.sdk.values import glob_regex
 
     return glob_regex(pattern)
 

@@ -41,6 +41,7 @@ from typing import Any
 
 from kestra_dagster.model.loader import LoadedFlow
 from kestra_dagster.triggers.flow_index import FlowIndex
+from kestra_dagster.triggers.render import flow_variables
 from kestra_dagster.triggers.git_events import SECRET_HEADERS, SignatureError, event_matches, verify_signature
 from kestra_dagster.triggers.models import Webhook
 from kestra_dagster.triggers.store import (
@@ -99,11 +100,6 @@ def trigger_variables(method: str, body_bytes: bytes, headers: list[tuple[str, s
     for name, value in query:
         params.setdefault(name, []).append(value)
     return {"body": body, "headers": header_map, "parameters": params, "method": method}
-
-
-def flow_variables(flow) -> dict[str, Any]:
-    return {"flow": {"id": flow.id, "namespace": flow.namespace, "revision": 1}, "vars": flow.variables,
-            "labels": flow.label_dict()}
 
 
 class WebhookIntake:

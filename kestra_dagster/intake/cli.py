@@ -27,7 +27,7 @@ def webhooks(host: str, port: int, flows_dir: str, max_body_bytes: int, max_pend
     Runs are started by each flow's webhook sensor, so the Dagster daemon must run too
     (`python -m kestra_dagster.triggers.daemon run` polls every second instead of every five).
     """
-    from kestra_dagster.triggers.server import IntakeConfig, build_app, serve
+    from kestra_dagster.intake.app import IntakeConfig, build_app, serve
 
     extra = []
     if with_approvals:

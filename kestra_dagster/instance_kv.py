@@ -31,35 +31,25 @@ def storage_key(namespace: str, key: str) -> str:
 
 # --------------------------------------------------------------------------- private Dagster API
 def _sql_run_storage(instance: "DagsterInstance") -> Any | None:
-    """The instance's ``SqlRunStorage`` (unwrapping ``LegacyRunStorage``), or None.
+    """The instance's ``SqlRunStorage`` or None (private Dagster API, see ``compat.sql_run_storage``)."""
+    from kestra_dagster.compat import sql_run_storage
 
-    Private API: ``SqlRunStorage.connect()`` and ``KeyValueStoreTable`` are internals of
-    ``dagster._core.storage.runs``; checked against dagster 1.13.
-    """
-    try:
-        from dagster._core.storage.runs.sql_run_storage import SqlRunStorage
-    except ImportError:  # pragma: no cover - dagster moved its internals
-        return None
-    storage = instance.run_storage
-    for _ in range(3):
-        if isinstance(storage, SqlRunStorage):
-            return storage
-        inner = getattr(getattr(storage, "_storage", None), "run_storage", None)
-        if inner is None or inner is storage:
-            return None
-        storage = inner
-    return None
+    return sql_run_storage(instance)
 
 
 def _sql_delete(sql_storage: Any, keys: list[str]) -> None:
-    from dagster._core.storage.runs.schema import KeyValueStoreTable
+    from kestra_dagster.compat import kv_table
+
+    KeyValueStoreTable = kv_table()  # noqa: N806 - Dagster's table
 
     with sql_storage.connect() as conn:
         conn.execute(KeyValueStoreTable.delete().where(KeyValueStoreTable.c.key.in_(keys)))
 
 
 def _sql_keys(sql_storage: Any, prefix: str) -> dict[str, str]:
-    from dagster._core.storage.runs.schema import KeyValueStoreTable
+    from kestra_dagster.compat import kv_table
+
+    KeyValueStoreTable = kv_table()  # noqa: N806 - Dagster's table
 
     query = KeyValueStoreTable.select().with_only_columns(
         KeyValueStoreTable.c.key, KeyValueStoreTable.c.value

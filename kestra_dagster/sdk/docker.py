@@ -28,7 +28,7 @@ from typing import Any, Callable
 from kestra_dagster.engine.context import ASSET_EVENTS_KEY
 from kestra_dagster.errors import TaskFailed, TaskKilled
 from kestra_dagster.model.common import KestraModel
-from kestra_dagster.registry_client import DOCKER_HUB, ImageRef, client_for, parse_reference
+from kestra_dagster.oci.client import DOCKER_HUB, ImageRef, client_for, parse_reference
 
 #: Reserved output key: a list of asset materializations for the compiler to emit.
 ASSET_KEY = ASSET_EVENTS_KEY  # the task contract's reserved key (engine.context)

@@ -97,6 +97,33 @@ class LineHandler:
         return known
 
 
+class ToolLog:
+    """Line handler for a tool's own output (``docker build``, ``trivy``): masked, logged, tail kept.
+
+    Lines containing one of ``quiet`` go to debug (a tool's noise), one of ``loud`` to warning;
+    the last ``keep`` lines stay in ``tail`` for the error message when the tool fails.
+    """
+
+    def __init__(self, ctx: Any, keep: int = 15, quiet: tuple[str, ...] = (), loud: tuple[str, ...] = ()):
+        self.ctx = ctx
+        self.keep = keep
+        self.quiet = quiet
+        self.loud = loud
+        self.tail: list[str] = []
+
+    def __call__(self, line: str, stream: str) -> None:
+        text = self.ctx.mask(line)
+        if not text.strip():
+            return
+        self.tail = (self.tail + [text])[-self.keep:]
+        if any(marker in text for marker in self.quiet):
+            self.ctx.logger.debug(text)
+        elif any(marker in text for marker in self.loud):
+            self.ctx.logger.warning(text)
+        else:
+            self.ctx.logger.info(text)
+
+
 def _pump(pipe: IO[bytes], stream: str, handler: LineHandler, errors: list) -> None:
     try:
         for raw in iter(pipe.readline, b""):

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from kestra_dagster.errors import TaskFailed, TaskKilled
-from kestra_dagster.tasks.docker._common import run_labels
+from kestra_dagster.sdk.docker import auth_config, run_labels, split_tag
 
 PULL_POLICIES = ("IF_NOT_PRESENT", "ALWAYS", "NEVER")
 
@@ -40,6 +40,40 @@ class ContainerSpec:
     credentials: dict = field(default_factory=dict)
 
 
+def pull_image(ctx, client, image: str, creds: dict) -> tuple[str, str | None]:
+    """Pull ``image`` (tag or digest reference); → (image id, registry digest)."""
+    if "@" in image:
+        repo, ref = image.split("@", 1)
+        tag = ref
+    else:
+        repo, tag = split_tag(image)
+        tag = tag or "latest"
+    ctx.logger.info(f"pulling {image}")
+    last = None
+    try:
+        stream = client.api.pull(repo, tag=tag, stream=True, decode=True, auth_config=auth_config(creds))
+        for event in stream:
+            if ctx.cancel_event.is_set():
+                stream.close()
+                raise TaskKilled(f"task '{ctx.task_id}' was stopped while pulling {image}")
+            if "error" in event:
+                raise TaskFailed(ctx.mask(f"pull of {image} failed: {event['error']}"))
+            status = event.get("status")
+            if status and not event.get("progressDetail") and status != last:
+                ctx.logger.info(ctx.mask(f"{event['id']}: {status}" if event.get("id") else status))
+                last = status
+    except (TaskFailed, TaskKilled):
+        raise
+    except Exception as exc:  # noqa: BLE001
+        raise TaskFailed(ctx.mask(f"pull of {image} failed: {exc}")) from None
+    found = client.images.get(image)
+    digest = None
+    for rd in found.attrs.get("RepoDigests") or []:
+        if rd.split("@", 1)[0] == repo:
+            digest = rd.split("@", 1)[1]
+    return found.id, digest
+
+
 def ensure_image(ctx, client, image: str, policy: str, creds: dict) -> None:
     import docker.errors
 
@@ -59,8 +93,6 @@ def ensure_image(ctx, client, image: str, policy: str, creds: dict) -> None:
         return
     if policy == "IF_NOT_PRESENT" and present:
         return
-    from kestra_dagster.tasks.docker.pull import pull_image
-
     pull_image(ctx, client, image, creds)
 
 
