@@ -15,6 +15,12 @@ by a trusted proxy (``server standalone`` puts its basic-auth user in ``X-Kestra
 auth is on, any name in the request body is ignored. With no auth configured (local use only),
 the API accepts a ``by`` field and the page a name box. Configuration (environment):
 ``KESTRA_APPROVAL_USERS="alice:pw,bob:pw"``, ``KESTRA_APPROVAL_USER_HEADER=X-Kestra-User``.
+
+The trusted header is only trusted when the request also carries the front door's per-start
+secret (``X-Kestra-Proxy-Secret``, given to the intake on its stdin): any local process can reach
+the intake's port, and must not be able to decide as someone else. Every deciding route refuses
+browser requests from another origin (``Origin`` / ``Sec-Fetch-Site``: CSRF); behind the front
+door the origin is compared with the host the browser used (``X-Forwarded-Host``).
 """
 
 from __future__ import annotations
@@ -37,10 +43,20 @@ class Unauthorized(Exception):
     pass
 
 
+PROXY_SECRET_HEADER = "X-Kestra-Proxy-Secret"
+
+
 @dataclass
 class ApprovalAuth:
     users: dict[str, str] = field(default_factory=dict)
     trusted_header: str | None = None
+    #: The front door's per-start secret: without it the trusted header is ignored.
+    proxy_secret: str | None = field(default=None, repr=False)
+
+    def from_proxy(self, headers) -> bool:
+        """Whether the request comes from our front door (it carries the per-start secret)."""
+        given = headers.get(PROXY_SECRET_HEADER, "")
+        return bool(self.proxy_secret) and hmac.compare_digest(given.encode(), self.proxy_secret.encode())
 
     @property
     def enabled(self) -> bool:
@@ -54,13 +70,14 @@ class ApprovalAuth:
             if ":" in pair:
                 user, password = pair.split(":", 1)
                 users[user.strip()] = password
-        return cls(users=users, trusted_header=env.get("KESTRA_APPROVAL_USER_HEADER") or None)
+        return cls(users=users, trusted_header=env.get("KESTRA_APPROVAL_USER_HEADER") or None,
+                   proxy_secret=env.get("KESTRA_APPROVAL_PROXY_SECRET") or None)
 
     def identify(self, headers) -> str | None:
         """The authenticated user; None when auth is off; raises Unauthorized otherwise."""
         if not self.enabled:
             return None
-        if self.trusted_header:
+        if self.trusted_header and self.from_proxy(headers):
             user = headers.get(self.trusted_header)
             if user:
                 return user.strip()
@@ -169,7 +186,19 @@ def build_routes(auth: ApprovalAuth | None = None, instance=None) -> list:
             return {k: v for k, v in form.items() if isinstance(v, str)}
         return {}
 
+    def cross_site(request: Request):
+        """A 403 for a browser request from another origin (CSRF), else None."""
+        from kestra_dagster.server.request_guard import cross_site_problem
+
+        headers = {k.encode("latin-1"): v.encode("latin-1") for k, v in request.headers.items()}
+        forwarded = request.headers.get("x-forwarded-host") if auth.from_proxy(request.headers) else None
+        problem = cross_site_problem(request.method, headers, forwarded_host=forwarded)
+        return JSONResponse({"message": problem}, status_code=403) if problem else None
+
     async def _decide(request: Request, approve: bool | None):
+        refused = cross_site(request)
+        if refused is not None:
+            return refused
         try:
             user = auth.identify(request.headers)
         except Unauthorized as exc:
@@ -223,13 +252,13 @@ def build_routes(auth: ApprovalAuth | None = None, instance=None) -> list:
         return HTMLResponse(render_page(records, user, auth.enabled, request.query_params.get("msg")))
 
     async def page_decide(request: Request):
+        refused = cross_site(request)
+        if refused is not None:
+            return refused
         try:
             user = auth.identify(request.headers)
         except Unauthorized as exc:
             return unauthorized(exc)
-        origin = request.headers.get("origin")
-        if origin and origin.split("://", 1)[-1] != request.headers.get("host"):
-            return JSONResponse({"message": "cross-site form posts are refused"}, status_code=403)
         form = await body_of(request)
         record = await run_in_threadpool(ApprovalStore(get_instance()).get, request.path_params["approval_id"])
         if record is None:

@@ -328,10 +328,8 @@ def build_webhook_sensor(compiled: "CompiledFlow", trigger: Webhook) -> SensorDe
             trig = delivery.payload.get("trigger") or {}
             trig_vars = {k: v for k, v in trig.items() if k != "method"}
             try:
-                inputs = _render(trigger.inputs, {**_flow_vars(flow), "trigger": trig_vars}) if trigger.inputs else {}
-                request = make_run_request(compiled, trigger, trig_vars, run_key=delivery.delivery_id, inputs=inputs,
-                                           tags={TAG_DELIVERY: delivery.delivery_id, TAG_TRIGGER: "webhook"})
-            except Exception as exc:  # noqa: BLE001 - one bad delivery must not block the others
+                request = _delivery_request(compiled, trigger, delivery.delivery_id, trig_vars)
+            except Exception as exc:  # noqa: BLE001 - one bad delivery (RecursionError included) must not block the others
                 context.log.error(f"delivery {delivery.delivery_id} rejected: {exc}")
                 store.mark_rejected(delivery.delivery_id, str(exc))
                 continue
@@ -341,6 +339,24 @@ def build_webhook_sensor(compiled: "CompiledFlow", trigger: Webhook) -> SensorDe
         return requests
 
     return _webhook
+
+
+def _delivery_request(compiled: "CompiledFlow", trigger: Webhook, delivery_id: str, trig_vars: dict) -> RunRequest:
+    """The run request of one stored delivery, checked here so that a delivery that cannot become a
+    run (too deep to serialise, inputs that do not render) fails alone instead of failing the tick."""
+    from dagster_shared.serdes import serialize_value
+
+    from kestra_dagster.triggers.json_limits import DEFAULT_MAX_JSON_DEPTH, value_depth
+    from kestra_dagster.triggers.store import TAG_DELIVERY
+
+    limit = DEFAULT_MAX_JSON_DEPTH + 2  # the trigger map and its body/headers wrap the payload
+    if value_depth(trig_vars, limit) > limit:
+        raise ValueError(f"the delivery is nested more than {DEFAULT_MAX_JSON_DEPTH} levels deep; it cannot become a run")
+    inputs = _render(trigger.inputs, {**_flow_vars(compiled.flow), "trigger": trig_vars}) if trigger.inputs else {}
+    request = make_run_request(compiled, trigger, trig_vars, run_key=delivery_id, inputs=inputs,
+                               tags={TAG_DELIVERY: delivery_id, TAG_TRIGGER: "webhook"})
+    serialize_value(request)  # what the daemon does with the tick's result: fail here, for this delivery only
+    return request
 
 
 # ============================================================================ Flow trigger
