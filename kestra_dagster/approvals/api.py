@@ -175,7 +175,16 @@ def build_routes(auth: ApprovalAuth | None = None, instance=None) -> list:
     async def body_of(request: Request) -> dict[str, Any]:
         kind = request.headers.get("content-type", "")
         if "json" in kind:
-            data = await request.json()
+            from kestra_dagster.triggers.json_limits import DEFAULT_MAX_JSON_DEPTH, text_depth
+
+            raw = (await request.body()).decode("utf-8", errors="replace")
+            if text_depth(raw) > DEFAULT_MAX_JSON_DEPTH:
+                raise DecisionRefused(f"the JSON body is nested more than {DEFAULT_MAX_JSON_DEPTH} levels deep",
+                                      status=400)
+            try:
+                data = json.loads(raw) if raw.strip() else {}
+            except ValueError as exc:
+                raise DecisionRefused(f"the body is not valid JSON: {exc}", status=400) from None
             return data if isinstance(data, dict) else {}
         if "x-www-form-urlencoded" in kind:  # parsed here: no python-multipart needed for forms
             from urllib.parse import parse_qsl
@@ -203,7 +212,10 @@ def build_routes(auth: ApprovalAuth | None = None, instance=None) -> list:
             user = auth.identify(request.headers)
         except Unauthorized as exc:
             return unauthorized(exc)
-        data = await body_of(request)
+        try:
+            data = await body_of(request)
+        except DecisionRefused as exc:
+            return JSONResponse({"message": str(exc)}, status_code=exc.status)
         execution_id = request.path_params["execution_id"]
         if approve is None:  # /actions/review
             decision = str(data.get("decision", "")).upper()
@@ -259,7 +271,10 @@ def build_routes(auth: ApprovalAuth | None = None, instance=None) -> list:
             user = auth.identify(request.headers)
         except Unauthorized as exc:
             return unauthorized(exc)
-        form = await body_of(request)
+        try:
+            form = await body_of(request)
+        except DecisionRefused as exc:
+            return JSONResponse({"message": str(exc)}, status_code=exc.status)
         record = await run_in_threadpool(ApprovalStore(get_instance()).get, request.path_params["approval_id"])
         if record is None:
             return RedirectResponse("/approvals?msg=" + _q("no such gate"), status_code=303)
