@@ -208,7 +208,8 @@ async def _serve(opts: ServerOptions, config: KestraConfig, home: Path, env: dic
     health = Health(supervisor, probes, checks, check_daemon=opts.mode == "standalone")
     limits = FrontLimits(webhook_body_bytes=int(config.webhooks.get("max-body-bytes", FrontLimits.webhook_body_bytes)))
     front = _Uvicorn(FrontApp(config.basic_auth, Upstreams(webserver=web_url, intake=intake_url), health,
-                              limits=limits, proxy_secret=proxy_secret), sock)
+                              limits=limits, proxy_secret=proxy_secret,
+                              public_origins=(config.url,) if config.url else ()), sock)
 
     loop = asyncio.get_running_loop()
     stop_requested = asyncio.Event()

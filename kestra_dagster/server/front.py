@@ -91,13 +91,16 @@ class Upstreams:
 
 class FrontApp:
     def __init__(self, auth: BasicAuthSettings, upstreams: Upstreams, health: HealthFn,
-                 limits: FrontLimits | None = None, proxy_secret: str | None = None):
+                 limits: FrontLimits | None = None, proxy_secret: str | None = None,
+                 public_origins: tuple[str, ...] = ()):
         self.auth = auth
         self.upstreams = upstreams
         self.health = health
         self.limits = limits or FrontLimits()
         #: Sent to the intake with every request: proves X-Kestra-User was set by this front door.
         self.proxy_secret = proxy_secret
+        #: Origins accepted besides the request's own host (``kestra.url``: behind a proxy rewriting Host).
+        self.public_origins = tuple(public_origins)
         self.throttle = LoginThrottle()
         self._active = 0
         self.client = httpx.AsyncClient(timeout=httpx.Timeout(300.0, connect=5.0), follow_redirects=False,
@@ -139,7 +142,8 @@ class FrontApp:
                 return
             self.throttle.succeeded(client)
         if not public:
-            problem = cross_site_problem(method, header_map, websocket=kind == "websocket")
+            problem = cross_site_problem(method, header_map, websocket=kind == "websocket",
+                                         allowed_origins=self.public_origins)
             if problem:
                 await self._refuse(scope, receive, send, 403, problem)
                 return

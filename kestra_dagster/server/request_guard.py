@@ -48,23 +48,29 @@ def _host_of(origin: str) -> str | None:
 
 
 def cross_site_problem(method: str, headers: dict[bytes, bytes], websocket: bool = False,
-                       forwarded_host: str | None = None) -> str | None:
+                       forwarded_host: str | None = None, allowed_origins: tuple[str, ...] = ()) -> str | None:
     """Why a browser request must be refused as cross-site, else None.
 
-    Applies to state-changing methods and WebSocket handshakes. Non-browser clients (no ``Origin``,
-    no ``Sec-Fetch-Site``) pass: they hold no ambient credentials to abuse.
+    Applies to state-changing methods and WebSocket handshakes. ``Sec-Fetch-Site`` (sent by every
+    current browser) decides when present: it stays right behind a reverse proxy that rewrites
+    ``Host``. Otherwise ``Origin`` must name the host the browser used (or one of
+    ``allowed_origins``, e.g. Kestra's ``kestra.url``). Non-browser clients (neither header) pass:
+    they hold no ambient credentials to abuse.
     """
     if not websocket and method.upper() in SAFE_METHODS:
         return None
     site = headers.get(b"sec-fetch-site", b"").decode("latin-1").lower()
-    if site and site not in ("same-origin", "none"):
+    if site:
+        if site in ("same-origin", "none"):
+            return None
         return f"cross-site request refused (Sec-Fetch-Site: {site})"
     origin = headers.get(b"origin")
     if origin is None:
         return None
     host = (forwarded_host or headers.get(b"host", b"").decode("latin-1")).lower()
     origin_host = _host_of(origin.decode("latin-1"))
-    if origin_host is None or origin_host != host:
+    allowed = {host, *(h for h in (_host_of(o) for o in allowed_origins) if h)}
+    if origin_host is None or origin_host not in allowed:
         return "cross-origin request refused (Origin does not match Host)"
     return None
 

@@ -83,3 +83,32 @@ def test_same_origin_approval_buttons_work_behind_the_front_door(stack):
         r = c.post("/api/v1/executions/no-such-run/approve", json={}, auth=AUTH,
                    headers={"Origin": origin, "Sec-Fetch-Site": "same-origin"})
         assert r.status_code == 404 and "no Pause/Approval gate" in r.json()["message"]
+
+
+def test_browser_requests_behind_a_host_rewriting_proxy_still_work(stack):
+    """A reverse proxy that rewrites Host (nginx's default): the browser's Sec-Fetch-Site decides."""
+    with stack.client() as c:
+        r = c.post("/graphql", json={"query": "{ version }"}, auth=AUTH,
+                   headers={"Host": "127.0.0.1:1", "Origin": "https://kestra.example.com",
+                            "Sec-Fetch-Site": "same-origin"})
+    assert r.status_code == 200
+
+
+def test_origin_rules():
+    from kestra_dagster.server.request_guard import cross_site_problem
+
+    def check(method="POST", websocket=False, allowed=(), **h):
+        headers = {k.replace("_", "-").encode(): v.encode() for k, v in h.items()}
+        return cross_site_problem(method, headers, websocket=websocket, allowed_origins=allowed)
+
+    assert check(host="a:8080") is None  # curl, CI: no browser headers
+    assert check(method="GET", host="a:8080", origin=EVIL) is None  # safe methods pass
+    assert check(method="GET", websocket=True, host="a:8080", origin=EVIL)  # WebSocket handshakes don't
+    assert check(host="a:8080", origin="http://a:8080") is None
+    assert check(host="a:8080", origin="http://a:8081")
+    assert check(host="a:8080", origin="http://a:8080.evil.example")
+    assert check(host="127.0.0.1:8080", origin="https://kestra.example.com") is not None
+    assert check(host="127.0.0.1:8080", origin="https://kestra.example.com",
+                 allowed=("https://kestra.example.com/",)) is None  # kestra.url
+    assert check(host="a", origin="http://a", sec_fetch_site="cross-site")
+    assert check(host="a", origin=EVIL, sec_fetch_site="same-origin") is None  # the browser's word wins
