@@ -14,7 +14,6 @@ import json
 import time
 
 import dagster as dg
-import httpx
 
 from kestra_dagster.triggers.store import PENDING, REJECTED, Delivery, DeliveryStore, new_delivery_id
 
