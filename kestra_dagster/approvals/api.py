@@ -37,6 +37,8 @@ from typing import Any
 from kestra_dagster.approvals.store import APPROVED, DENIED, WAITING, ApprovalStore, DecisionRefused, GateRecord
 
 ANONYMOUS = "anonymous"
+#: Largest decision body accepted (comment + inputs); larger is 413.
+MAX_DECISION_BYTES = 1024 * 1024
 
 
 class Unauthorized(Exception):
@@ -172,12 +174,23 @@ def build_routes(auth: ApprovalAuth | None = None, instance=None) -> list:
         return JSONResponse({"message": str(exc)}, status_code=401,
                             headers={"WWW-Authenticate": 'Basic realm="kestra-dagster approvals"'})
 
+    async def limited_body(request: Request) -> bytes:
+        """The body, read while counting: a decision is small, and the intake's port is reachable
+        by local processes that do not pass through the front door's limits."""
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > MAX_DECISION_BYTES:
+                raise DecisionRefused(f"the body is larger than {MAX_DECISION_BYTES} bytes", status=413)
+            chunks.append(chunk)
+        return b"".join(chunks)
+
     async def body_of(request: Request) -> dict[str, Any]:
         kind = request.headers.get("content-type", "")
         if "json" in kind:
             from kestra_dagster.triggers.json_limits import DEFAULT_MAX_JSON_DEPTH, text_depth
 
-            raw = (await request.body()).decode("utf-8", errors="replace")
+            raw = (await limited_body(request)).decode("utf-8", errors="replace")
             if text_depth(raw) > DEFAULT_MAX_JSON_DEPTH:
                 raise DecisionRefused(f"the JSON body is nested more than {DEFAULT_MAX_JSON_DEPTH} levels deep",
                                       status=400)
@@ -189,7 +202,8 @@ def build_routes(auth: ApprovalAuth | None = None, instance=None) -> list:
         if "x-www-form-urlencoded" in kind:  # parsed here: no python-multipart needed for forms
             from urllib.parse import parse_qsl
 
-            return dict(parse_qsl((await request.body()).decode("utf-8"), keep_blank_values=True))
+            return dict(parse_qsl((await limited_body(request)).decode("utf-8", errors="replace"),
+                                  keep_blank_values=True))
         if "multipart/form-data" in kind:  # Kestra's resume sends multipart; needs python-multipart
             form = await request.form()
             return {k: v for k, v in form.items() if isinstance(v, str)}

@@ -19,3 +19,17 @@ def test_deep_or_broken_json_is_a_client_error(stack):
             assert broken.status_code == 400 and "not valid JSON" in broken.json()["message"]
         r = c.post("/api/v1/executions/webhook/sec.test/hooks/good-key-123", content=DEEP, headers=JSON)
         assert r.status_code == 400 and "nested" in r.json()["message"]
+
+
+def test_decision_bodies_are_bounded_on_the_intake_port_too(stack):
+    """An authenticated request straight to the intake (past the front door's limits; an
+    unauthenticated one is refused before its body is read)."""
+    import httpx
+
+    from attack_helpers import PROXY_SECRET
+
+    trusted = {**JSON, "X-Kestra-Proxy-Secret": PROXY_SECRET, "X-Kestra-User": "admin@kestra.io"}
+    with httpx.Client(base_url=stack.intake, timeout=30) as direct:
+        r = direct.post("/api/v1/executions/some-run/resume", content=b"[" + b"0," * 1_000_000 + b"0]",
+                        headers=trusted)
+    assert r.status_code == 413 and "larger than" in r.json()["message"]
