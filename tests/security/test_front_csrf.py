@@ -52,22 +52,42 @@ def test_graphql_mutation_over_get_is_refused(stack):
 
 
 def test_websocket_from_another_origin_is_refused(stack):
+    """A real WebSocket upstream (standing in for dagster-webserver's GraphQL subscriptions): a
+    foreign Origin is refused at the handshake, the page's own origin gets through."""
     import base64
+    import threading
 
     from websockets.asyncio.client import connect
     from websockets.exceptions import InvalidStatus
+    from websockets.sync.server import serve
 
+    from attack_helpers import start_front, stop_process
+
+    def echo(ws):
+        for message in ws:
+            ws.send(message)
+
+    upstream = serve(echo, "127.0.0.1", 0)
+    thread = threading.Thread(target=upstream.serve_forever, daemon=True)
+    thread.start()
+    front, proc = start_front(None, f"http://127.0.0.1:{upstream.socket.getsockname()[1]}", stack.deployment.logs)
     basic = "Basic " + base64.b64encode(f"{AUTH[0]}:{AUTH[1]}".encode()).decode()
-    url = stack.front.replace("http://", "ws://") + "/graphql"
+    url = front.replace("http://", "ws://") + "/graphql"
 
     async def attempt(origin: str):
-        async with connect(url, origin=origin, additional_headers={"Authorization": basic},
-                           subprotocols=["graphql-ws"], open_timeout=10):
-            return "accepted"
+        async with connect(url, origin=origin, additional_headers={"Authorization": basic}, open_timeout=10) as ws:
+            await ws.send("ping")
+            return await asyncio.wait_for(ws.recv(), 10)
 
-    with pytest.raises(InvalidStatus) as refused:
-        asyncio.run(attempt(EVIL))
-    assert refused.value.response.status_code == 403
+    try:
+        with pytest.raises(InvalidStatus) as refused:
+            asyncio.run(attempt(EVIL))
+        assert refused.value.response.status_code == 403
+        assert asyncio.run(attempt(front)) == "ping"  # same origin: proxied both ways
+    finally:
+        stop_process(proc)
+        upstream.shutdown()
+        thread.join(5)
 
 
 def test_same_origin_approval_buttons_work_behind_the_front_door(stack):
