@@ -17,7 +17,7 @@ Supported keys (anything else is an error naming the key)::
     kestra.storage.s3.bucket / endpoint / region / access-key / secret-key
     kestra.tasks.tmp-dir.path
     kestra.secret.type                                  env | file (+ kestra.secret.file.path)
-    kestra.webhooks.max-body-bytes / max-pending        limits of the webhook intake
+    kestra.webhooks.max-body-bytes / max-pending / max-json-depth   limits of the webhook intake
     kestra.approvals.users: [{username, password}]      reviewers when the approval API has no front door
     kestra.url, micronaut.server.port
     dagster.*                                           extra Dagster instance settings, merged last
@@ -516,7 +516,7 @@ def parse_config(tree: Any, sources: tuple[str, ...] = ("<inline>",), env: Mappi
     if enc:
         raise ConfigError("unsupported configuration key 'kestra.encryption': encrypted inputs/outputs are not supported")
     wh = _section(k.get("webhooks"), "kestra.webhooks")
-    _check_keys(wh, "kestra.webhooks", {"max-body-bytes", "max-pending"})
+    _check_keys(wh, "kestra.webhooks", {"max-body-bytes", "max-pending", "max-json-depth"})
     kw["webhooks"] = {key: _as_int(v, f"kestra.webhooks.{key}") for key, v in wh.items()}
     ap = _section(k.get("approvals"), "kestra.approvals")
     _check_keys(ap, "kestra.approvals", {"users"})

@@ -106,7 +106,7 @@ class LocalDeployment:
         return self._instance
 
     # ------------------------------------------------------------------ processes
-    def _start(self, name: str, argv: list[str]) -> subprocess.Popen:
+    def _start(self, name: str, argv: list[str], stdin_data: bytes | None = None) -> subprocess.Popen:
         # Create the SQLite databases here first: processes creating them at the same time race
         # on alembic's version table ("more than one head").
         _ = self.instance.run_storage
@@ -115,8 +115,12 @@ class LocalDeployment:
         DeliveryStore(self.instance)
         log = open(self.logs / f"{name}.log", "ab")
         proc = subprocess.Popen(argv, env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=str(self.root),
-                                start_new_session=True)
+                                start_new_session=True,
+                                stdin=subprocess.PIPE if stdin_data is not None else subprocess.DEVNULL)
         log.close()
+        if stdin_data is not None:
+            proc.stdin.write(stdin_data)
+            proc.stdin.close()
         self.processes[name] = proc
         return proc
 
@@ -124,10 +128,14 @@ class LocalDeployment:
         return self._start("daemon", [sys.executable, "-m", "kestra_dagster.triggers.daemon", "run",
                                       "-w", str(self.workspace)])
 
-    def start_intake(self, port: int | None = None, extra_args: list[str] | None = None) -> str:
+    def start_intake(self, port: int | None = None, extra_args: list[str] | None = None,
+                     proxy_secret: str | None = None) -> str:
+        """``proxy_secret``: given on stdin (``--proxy-secret-stdin``), as ``server standalone`` does."""
         port = port or free_port()
+        extra = [*(extra_args or []), *(["--proxy-secret-stdin"] if proxy_secret else [])]
         self._start("intake", [sys.executable, "-m", "kestra_dagster.cli", "server", "webhooks", "--host", "127.0.0.1",
-                               "--port", str(port), "--flows-dir", str(self.flows_dir), *(extra_args or [])])
+                               "--port", str(port), "--flows-dir", str(self.flows_dir), *extra],
+                    stdin_data=(proxy_secret + "\n").encode() if proxy_secret else None)
         url = f"http://127.0.0.1:{port}"
         import httpx
 

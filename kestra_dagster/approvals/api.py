@@ -15,6 +15,12 @@ by a trusted proxy (``server standalone`` puts its basic-auth user in ``X-Kestra
 auth is on, any name in the request body is ignored. With no auth configured (local use only),
 the API accepts a ``by`` field and the page a name box. Configuration (environment):
 ``KESTRA_APPROVAL_USERS="alice:pw,bob:pw"``, ``KESTRA_APPROVAL_USER_HEADER=X-Kestra-User``.
+
+The trusted header is only trusted when the request also carries the front door's per-start
+secret (``X-Kestra-Proxy-Secret``, given to the intake on its stdin): any local process can reach
+the intake's port, and must not be able to decide as someone else. Every deciding route refuses
+browser requests from another origin (``Origin`` / ``Sec-Fetch-Site``: CSRF); behind the front
+door the origin is compared with the host the browser used (``X-Forwarded-Host``).
 """
 
 from __future__ import annotations
@@ -31,16 +37,28 @@ from typing import Any
 from kestra_dagster.approvals.store import APPROVED, DENIED, WAITING, ApprovalStore, DecisionRefused, GateRecord
 
 ANONYMOUS = "anonymous"
+#: Largest decision body accepted (comment + inputs); larger is 413.
+MAX_DECISION_BYTES = 1024 * 1024
 
 
 class Unauthorized(Exception):
     pass
 
 
+PROXY_SECRET_HEADER = "X-Kestra-Proxy-Secret"
+
+
 @dataclass
 class ApprovalAuth:
     users: dict[str, str] = field(default_factory=dict)
     trusted_header: str | None = None
+    #: The front door's per-start secret: without it the trusted header is ignored.
+    proxy_secret: str | None = field(default=None, repr=False)
+
+    def from_proxy(self, headers) -> bool:
+        """Whether the request comes from our front door (it carries the per-start secret)."""
+        given = headers.get(PROXY_SECRET_HEADER, "")
+        return bool(self.proxy_secret) and hmac.compare_digest(given.encode(), self.proxy_secret.encode())
 
     @property
     def enabled(self) -> bool:
@@ -54,13 +72,14 @@ class ApprovalAuth:
             if ":" in pair:
                 user, password = pair.split(":", 1)
                 users[user.strip()] = password
-        return cls(users=users, trusted_header=env.get("KESTRA_APPROVAL_USER_HEADER") or None)
+        return cls(users=users, trusted_header=env.get("KESTRA_APPROVAL_USER_HEADER") or None,
+                   proxy_secret=env.get("KESTRA_APPROVAL_PROXY_SECRET") or None)
 
     def identify(self, headers) -> str | None:
         """The authenticated user; None when auth is off; raises Unauthorized otherwise."""
         if not self.enabled:
             return None
-        if self.trusted_header:
+        if self.trusted_header and self.from_proxy(headers):
             user = headers.get(self.trusted_header)
             if user:
                 return user.strip()
@@ -155,26 +174,62 @@ def build_routes(auth: ApprovalAuth | None = None, instance=None) -> list:
         return JSONResponse({"message": str(exc)}, status_code=401,
                             headers={"WWW-Authenticate": 'Basic realm="kestra-dagster approvals"'})
 
+    async def limited_body(request: Request) -> bytes:
+        """The body, read while counting: a decision is small, and the intake's port is reachable
+        by local processes that do not pass through the front door's limits."""
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > MAX_DECISION_BYTES:
+                raise DecisionRefused(f"the body is larger than {MAX_DECISION_BYTES} bytes", status=413)
+            chunks.append(chunk)
+        return b"".join(chunks)
+
     async def body_of(request: Request) -> dict[str, Any]:
         kind = request.headers.get("content-type", "")
         if "json" in kind:
-            data = await request.json()
+            from kestra_dagster.triggers.json_limits import DEFAULT_MAX_JSON_DEPTH, text_depth
+
+            raw = (await limited_body(request)).decode("utf-8", errors="replace")
+            if text_depth(raw) > DEFAULT_MAX_JSON_DEPTH:
+                raise DecisionRefused(f"the JSON body is nested more than {DEFAULT_MAX_JSON_DEPTH} levels deep",
+                                      status=400)
+            try:
+                data = json.loads(raw) if raw.strip() else {}
+            except ValueError as exc:
+                raise DecisionRefused(f"the body is not valid JSON: {exc}", status=400) from None
             return data if isinstance(data, dict) else {}
         if "x-www-form-urlencoded" in kind:  # parsed here: no python-multipart needed for forms
             from urllib.parse import parse_qsl
 
-            return dict(parse_qsl((await request.body()).decode("utf-8"), keep_blank_values=True))
+            return dict(parse_qsl((await limited_body(request)).decode("utf-8", errors="replace"),
+                                  keep_blank_values=True))
         if "multipart/form-data" in kind:  # Kestra's resume sends multipart; needs python-multipart
             form = await request.form()
             return {k: v for k, v in form.items() if isinstance(v, str)}
         return {}
 
+    def cross_site(request: Request):
+        """A 403 for a browser request from another origin (CSRF), else None."""
+        from kestra_dagster.server.request_guard import cross_site_problem
+
+        headers = {k.encode("latin-1"): v.encode("latin-1") for k, v in request.headers.items()}
+        forwarded = request.headers.get("x-forwarded-host") if auth.from_proxy(request.headers) else None
+        problem = cross_site_problem(request.method, headers, forwarded_host=forwarded)
+        return JSONResponse({"message": problem}, status_code=403) if problem else None
+
     async def _decide(request: Request, approve: bool | None):
+        refused = cross_site(request)
+        if refused is not None:
+            return refused
         try:
             user = auth.identify(request.headers)
         except Unauthorized as exc:
             return unauthorized(exc)
-        data = await body_of(request)
+        try:
+            data = await body_of(request)
+        except DecisionRefused as exc:
+            return JSONResponse({"message": str(exc)}, status_code=exc.status)
         execution_id = request.path_params["execution_id"]
         if approve is None:  # /actions/review
             decision = str(data.get("decision", "")).upper()
@@ -223,14 +278,17 @@ def build_routes(auth: ApprovalAuth | None = None, instance=None) -> list:
         return HTMLResponse(render_page(records, user, auth.enabled, request.query_params.get("msg")))
 
     async def page_decide(request: Request):
+        refused = cross_site(request)
+        if refused is not None:
+            return refused
         try:
             user = auth.identify(request.headers)
         except Unauthorized as exc:
             return unauthorized(exc)
-        origin = request.headers.get("origin")
-        if origin and origin.split("://", 1)[-1] != request.headers.get("host"):
-            return JSONResponse({"message": "cross-site form posts are refused"}, status_code=403)
-        form = await body_of(request)
+        try:
+            form = await body_of(request)
+        except DecisionRefused as exc:
+            return JSONResponse({"message": str(exc)}, status_code=exc.status)
         record = await run_in_threadpool(ApprovalStore(get_instance()).get, request.path_params["approval_id"])
         if record is None:
             return RedirectResponse("/approvals?msg=" + _q("no such gate"), status_code=303)

@@ -5,7 +5,11 @@
 
 * **404** no such flow, or no enabled webhook trigger with that key (keys compared in constant
   time; a key may come from ``secret()``);
-* **401** a Git webhook whose signature/token is missing or wrong (nothing stored);
+* **422** the key matches a trigger of a flow the code location does not load (unsupported task
+  type, duplicate id…): the answer names the problem, nothing is stored (no run could follow);
+* **401** a Git webhook whose signature/token is missing or wrong, or whose secret is empty
+  (nothing stored);
+* **400** a JSON body nested deeper than ``max_json_depth``;
 * **413** body larger than ``max_body_bytes``;
 * **422** the trigger's ``inputs`` do not render or are rejected by the flow's input types;
 * **204** the trigger's ``conditions`` (or Git event filters) are false: nothing stored;
@@ -24,7 +28,9 @@ a flow split at a Pause answers with the first part (state PAUSED). The outputs 
 Flow trigger reads ``trigger.outputs``: the run's output metadata, so secrets are masked and more
 than 64 kB of outputs arrive as truncated text.
 
-Keys and secrets never reach the logs: the access log masks the key segment of the path.
+Keys and secrets never reach the logs: the access log masks the key segment of the path. The
+caller's credential headers (``Authorization``, ``Cookie``, …) are not stored with the delivery
+(``keep_credential_headers`` keeps them), so they never reach the database or ``trigger.headers``.
 """
 
 from __future__ import annotations
@@ -43,6 +49,7 @@ from kestra_dagster.model.loader import LoadedFlow
 from kestra_dagster.triggers.flow_index import FlowIndex
 from kestra_dagster.triggers.render import flow_variables
 from kestra_dagster.triggers.git_events import SECRET_HEADERS, SignatureError, event_matches, verify_signature
+from kestra_dagster.triggers.json_limits import DEFAULT_MAX_JSON_DEPTH, text_depth
 from kestra_dagster.triggers.models import Webhook
 from kestra_dagster.triggers.store import (
     PENDING,
@@ -57,6 +64,8 @@ from kestra_dagster.triggers.store import (
 log = logging.getLogger("kestra_dagster.webhooks")
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+#: Request headers that carry the caller's credentials: not stored with a delivery by default.
+CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-kestra-proxy-secret"})
 WEBHOOK_PATHS = (
     "/api/v1/executions/webhook/{namespace}/{flow_id}/{key}",
     "/api/v1/{tenant}/executions/webhook/{namespace}/{flow_id}/{key}",
@@ -76,10 +85,14 @@ class IntakeConfig:
     max_wait_seconds: float = 60.0
     #: How often a waiting call looks for its run in the instance.
     wait_poll_seconds: float = 0.25
+    #: JSON bodies nested deeper are refused with 400 (they would break every consumer after us).
+    max_json_depth: int = DEFAULT_MAX_JSON_DEPTH
+    #: Store the caller's Authorization/Cookie headers with the delivery (off: they are dropped).
+    keep_credential_headers: bool = False
 
 
 def trigger_variables(method: str, body_bytes: bytes, headers: list[tuple[str, str]],
-                      query: list[tuple[str, str]]) -> dict[str, Any]:
+                      query: list[tuple[str, str]], keep_credentials: bool = False) -> dict[str, Any]:
     """Kestra's ``trigger`` for a webhook: body (JSON object, else array, else text), headers, parameters."""
     text = body_bytes.decode("utf-8", errors="replace") if body_bytes else None
     body: Any = text
@@ -88,11 +101,13 @@ def trigger_variables(method: str, body_bytes: bytes, headers: list[tuple[str, s
             parsed = json.loads(text)
             if isinstance(parsed, (dict, list)):
                 body = parsed
-        except ValueError:
+        except (ValueError, RecursionError):
             pass
     header_map: dict[str, list[str]] = {}
     for name, value in headers:
         name = name.lower()
+        if name in CREDENTIAL_HEADERS and (not keep_credentials or name == "x-kestra-proxy-secret"):
+            continue
         if name in SECRET_HEADERS:  # the header is the shared secret itself
             value = "******"
         header_map.setdefault(name, []).append(value)
@@ -120,7 +135,7 @@ class WebhookIntake:
     def find_trigger(self, namespace: str, flow_id: str, key: str) -> tuple[LoadedFlow, Webhook] | None:
         from kestra_dagster.triggers.render import render_secret
 
-        loaded = self.flows.get(namespace, flow_id)
+        loaded = self.flows.get(namespace, flow_id) or self.flows.refused_flow(namespace, flow_id)
         if loaded is None or loaded.flow.disabled:
             return None
         given = key.strip().encode()
@@ -173,12 +188,21 @@ class WebhookIntake:
             return 404, {"message": f"no webhook for flow {namespace}.{flow_id} with this key"}, {}
         loaded, trigger = match
         flow = loaded.flow
+        refusal = self.flows.refusal(namespace, flow_id)
+        if refusal is not None:  # the key is right, but no run could follow: say why, store nothing
+            return 422, {"message": f"flow {flow.uid} is not loaded by the code location, so its webhook cannot "
+                                    f"start runs; fix the flow file: {refusal}"}, {}
         declared = next((v for k, v in headers if k.lower() == "content-length"), None)
         if declared is not None and declared.isdigit() and int(declared) > self.config.max_body_bytes:
             return 413, {"message": f"body larger than {self.config.max_body_bytes} bytes"}, {}
         raw = await read_body(self.config.max_body_bytes)
         if raw is None:
             return 413, {"message": f"body larger than {self.config.max_body_bytes} bytes"}, {}
+        if raw.lstrip()[:1] in (b"{", b"["):
+            depth = text_depth(raw.decode("utf-8", errors="replace"))
+            if depth > self.config.max_json_depth:
+                return 400, {"message": f"the JSON body is nested {depth} levels deep; at most "
+                                        f"{self.config.max_json_depth} are accepted"}, {}
         header_dict = {k.lower(): v for k, v in headers}
         if trigger.provider != "plain":
             try:
@@ -186,14 +210,16 @@ class WebhookIntake:
                 if getattr(trigger, "secret", None) is not None:
                     from kestra_dagster.triggers.render import render_secret
 
-                    secret = render_secret(trigger.secret, flow_variables(flow))
+                    secret = render_secret(trigger.secret, flow_variables(flow)) or ""  # empty: refused
+                elif not getattr(trigger, "allowUnsigned", False):
+                    secret = ""  # no secret and no explicit opt-out: refused, never "no check"
                 verify_signature(trigger.provider, secret, header_dict, raw)
             except SignatureError as exc:
                 return 401, {"message": f"signature check failed: {exc}"}, {}
             except Exception as exc:  # noqa: BLE001 - e.g. the secret is missing on this server
                 log.error("webhook %s of %s: its secret cannot be rendered (%s)", trigger.id, flow.uid, type(exc).__name__)
                 return 401, {"message": "signature check failed: the server cannot read the trigger's secret"}, {}
-        trig = trigger_variables(method, raw, headers, query)
+        trig = trigger_variables(method, raw, headers, query, self.config.keep_credential_headers)
         if trigger.provider != "plain":
             ok, reason = event_matches(trigger, trigger.provider, header_dict, trig["body"])
             if not ok:
@@ -343,7 +369,8 @@ def build_webhook_routes(intake: WebhookIntake) -> list:
             return JSONResponse({"message": "no such delivery"}, status_code=404)
         return JSONResponse(info)
 
-    routes = [Route(path, webhook, methods=["GET", "POST", "PUT"]) for path in WEBHOOK_PATHS]
+    # with and without a trailing slash: no redirect (it would expose the intake's own address)
+    routes = [Route(p, webhook, methods=["GET", "POST", "PUT"]) for path in WEBHOOK_PATHS for p in (path, path + "/")]
     routes.append(Route("/api/v1/webhook-deliveries/{delivery_id}", delivery, methods=["GET"]))
     return routes
 
@@ -374,11 +401,12 @@ class MaskedAccessLog:
 
 
 def mask_path(path: str) -> str:
+    """The path with the webhook key (and anything after it) masked."""
     parts = path.split("/")
     if "webhook" in parts:
         i = parts.index("webhook")
-        if len(parts) == i + 4:  # .../webhook/{namespace}/{flowId}/{key}
-            parts[-1] = "******"
+        if len(parts) > i + 3:  # .../webhook/{namespace}/{flowId}/{key}[/...]
+            parts[i + 3:] = ["******"]
     return "/".join(parts)
 
 
@@ -403,6 +431,7 @@ def build_app(flows_paths: list[str | os.PathLike], instance=None, config: Intak
 
     routes = [Route("/health", health), *build_webhook_routes(intake), *(extra_routes or [])]
     app = Starlette(routes=routes, lifespan=lifespan)
+    app.router.redirect_slashes = False  # a redirect would show the intake's internal address
     app.state.intake = intake
     return MaskedAccessLog(app)
 

@@ -18,10 +18,15 @@ import click
               help="Deliveries of one flow still waiting for their run before 429.")
 @click.option("--max-wait", default=60.0, show_default=True, type=float,
               help="Seconds a `wait: true` webhook call is held for its execution to end; then 202 with the ids.")
+@click.option("--max-json-depth", default=64, show_default=True, type=int,
+              help="JSON bodies nested deeper get 400.")
 @click.option("--with-approvals/--no-approvals", default=True, show_default=True,
               help="Also serve the approval API and page (see `kestra-dagster resume`).")
+@click.option("--proxy-secret-stdin", is_flag=True, default=False,
+              help="Read the front door's per-start secret from the first line of stdin; X-Kestra-User is "
+                   "trusted only on requests that carry it (set by `server standalone`).")
 def webhooks(host: str, port: int, flows_dir: str, max_body_bytes: int, max_pending: int, max_wait: float,
-             with_approvals: bool) -> None:
+             max_json_depth: int, with_approvals: bool, proxy_secret_stdin: bool) -> None:
     """Serve Kestra's webhook URL; deliveries are stored in the Dagster instance (DAGSTER_HOME).
 
     Runs are started by each flow's webhook sensor, so the Dagster daemon must run too
@@ -29,11 +34,23 @@ def webhooks(host: str, port: int, flows_dir: str, max_body_bytes: int, max_pend
     """
     from kestra_dagster.intake.app import IntakeConfig, build_app, serve
 
+    import sys
+
+    proxy_secret = None
+    if proxy_secret_stdin:
+        proxy_secret = sys.stdin.readline().strip() or None
+        if not proxy_secret:
+            raise click.UsageError("--proxy-secret-stdin: no secret on stdin")
     extra = []
     if with_approvals:
         from kestra_dagster.approvals import build_routes
+        from kestra_dagster.approvals.api import ApprovalAuth
 
-        extra = build_routes(flows_dirs=[flows_dir])
-    config = IntakeConfig(max_body_bytes=max_body_bytes, max_pending_per_flow=max_pending, max_wait_seconds=max_wait)
+        auth = ApprovalAuth.from_env()
+        if proxy_secret:
+            auth.proxy_secret = proxy_secret
+        extra = build_routes(flows_dirs=[flows_dir], auth=auth)
+    config = IntakeConfig(max_body_bytes=max_body_bytes, max_pending_per_flow=max_pending, max_wait_seconds=max_wait,
+                          max_json_depth=max_json_depth)
     app = build_app([flows_dir], config=config, extra_routes=extra)
     serve(app, host, port)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -151,7 +152,13 @@ async def _serve(opts: ServerOptions, config: KestraConfig, home: Path, env: dic
                  started: float) -> int:
     from kestra_dagster.server.front import FrontApp, Upstreams
     from kestra_dagster.server.health import Health, InstanceChecks
-    from kestra_dagster.server.intake import INTAKE_TRUST_ENV, USER_HEADER, daemon_argv, intake_argv
+    from kestra_dagster.server.front import FrontLimits
+    from kestra_dagster.server.intake import (
+        INTAKE_TRUST_ENV,
+        USER_HEADER,
+        daemon_argv,
+        intake_argv,
+    )
     from kestra_dagster.server.supervisor import ChildSpec, Supervisor
 
     from kestra_dagster.server.health import _http_ok, _tcp_ok
@@ -177,6 +184,7 @@ async def _serve(opts: ServerOptions, config: KestraConfig, home: Path, env: dic
                            ready=lambda: _http_ok(f"{web_url}/server_info")))
     probes["webserver"] = ("http", f"{web_url}/server_info")
     intake_url = opts.intake_url.rstrip("/") if opts.intake_url else None
+    proxy_secret = None  # webserver mode with a remote intake: it authenticates reviewers itself
     if opts.mode == "standalone":
         specs.append(ChildSpec("daemon", daemon_argv(str(workspace), dagster_script("dagster-daemon")), env))
         if opts.intake:
@@ -185,15 +193,23 @@ async def _serve(opts: ServerOptions, config: KestraConfig, home: Path, env: dic
             intake_env = dict(env)
             if config.basic_auth.enabled:  # the approval API trusts the identity the front door sets
                 intake_env[INTAKE_TRUST_ENV] = USER_HEADER
-            specs.append(ChildSpec("intake", intake_argv(local, intake_port, env["KESTRA_FLOWS_DIR"], config.webhooks), intake_env,
-                                   ready=lambda: _http_ok(f"{intake_url}/health")))
+            # A fresh secret per start proves to the intake that a request (and its X-Kestra-User)
+            # comes from this front door and not from another local process; sent on stdin.
+            proxy_secret = secrets.token_urlsafe(32)
+            specs.append(ChildSpec("intake", intake_argv(local, intake_port, env["KESTRA_FLOWS_DIR"], config.webhooks,
+                                                         proxy_secret_stdin=True), intake_env,
+                                   ready=lambda: _http_ok(f"{intake_url}/health"),
+                                   stdin_data=(proxy_secret + "\n").encode()))
             probes["intake"] = ("http", f"{intake_url}/health")
 
     supervisor = Supervisor(specs, max_restarts=opts.max_restarts, restart_window=opts.restart_window,
                             stop_grace=opts.stop_grace, log=_echo)
     checks = InstanceChecks()
     health = Health(supervisor, probes, checks, check_daemon=opts.mode == "standalone")
-    front = _Uvicorn(FrontApp(config.basic_auth, Upstreams(webserver=web_url, intake=intake_url), health), sock)
+    limits = FrontLimits(webhook_body_bytes=int(config.webhooks.get("max-body-bytes", FrontLimits.webhook_body_bytes)))
+    front = _Uvicorn(FrontApp(config.basic_auth, Upstreams(webserver=web_url, intake=intake_url), health,
+                              limits=limits, proxy_secret=proxy_secret,
+                              public_origins=(config.url,) if config.url else ()), sock)
 
     loop = asyncio.get_running_loop()
     stop_requested = asyncio.Event()

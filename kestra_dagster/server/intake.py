@@ -12,8 +12,10 @@ This module is the single integration point between the deployment (``server sta
   check). Every other intake path (deliveries, approvals) requires basic auth when it is enabled,
   and the intake receives the authenticated user in the ``X-Kestra-User`` request header: that is
   the reviewer identity for approvals. The front door removes any client-sent ``X-Kestra-User``
-  first, so the header can be trusted behind it (and only behind it: the intake listens on
-  127.0.0.1 in standalone mode).
+  first. Any local process can reach the intake's port, so the header alone proves nothing: the
+  front door also sends a secret made at each start (``PROXY_SECRET_HEADER``), which the intake
+  reads from its stdin (``--proxy-secret-stdin``, never from its environment or argv), and a
+  ``X-Kestra-User`` without that secret is ignored.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ ROUTE_PREFIXES = ("/api/v1/", "/approvals")
 #: Webhook trigger URLs (Kestra's, with an optional tenant): no basic auth, the trigger key decides.
 PUBLIC_PATTERNS = (re.compile(r"^/api/v1/(?:[^/]+/)?executions/webhook/[^/]+/[^/]+/[^/]+/?$"),)
 USER_HEADER = "X-Kestra-User"
+#: The per-start secret the front door sends with every request: only then is USER_HEADER trusted.
+PROXY_SECRET_HEADER = "X-Kestra-Proxy-Secret"
 #: Tells the approval API (``kestra_dagster.approvals.api``) to take the reviewer from USER_HEADER.
 INTAKE_TRUST_ENV = "KESTRA_APPROVAL_USER_HEADER"
 
@@ -39,11 +43,14 @@ def is_public(path: str) -> bool:
     return any(p.match(path) for p in PUBLIC_PATTERNS)
 
 
-def intake_argv(host: str, port: int, flows_dir: str, webhooks: dict | None = None) -> list[str]:
+def intake_argv(host: str, port: int, flows_dir: str, webhooks: dict | None = None,
+                proxy_secret_stdin: bool = False) -> list[str]:
     """``kestra.webhooks`` settings become the command's flags."""
     argv = [sys.executable, "-m", "kestra_dagster.cli", "server", "webhooks", "--host", host, "--port", str(port),
             "--flows-dir", flows_dir]
-    flags = {"max-body-bytes": "--max-body-bytes", "max-pending": "--max-pending"}
+    if proxy_secret_stdin:
+        argv.append("--proxy-secret-stdin")
+    flags = {"max-body-bytes": "--max-body-bytes", "max-pending": "--max-pending", "max-json-depth": "--max-json-depth"}
     for key, value in (webhooks or {}).items():
         argv += [flags[key], str(value)]
     return argv

@@ -39,6 +39,8 @@ class ChildSpec:
     cwd: str | None = None
     #: wait until this child is ready before starting the next ones (else they start at once)
     blocking: bool = False
+    #: written to the child's stdin at each start, then closed (secrets: never in env or argv)
+    stdin_data: bytes | None = field(default=None, repr=False)
 
 
 @dataclass
@@ -89,7 +91,16 @@ class Supervisor:
         env = {**os.environ, **spec.env, MARKER_ENV: self.marker}
         child.state = "starting"
         child.proc = await asyncio.create_subprocess_exec(
-            *spec.argv, env=env, cwd=spec.cwd, start_new_session=True, stdin=asyncio.subprocess.DEVNULL)
+            *spec.argv, env=env, cwd=spec.cwd, start_new_session=True,
+            stdin=asyncio.subprocess.PIPE if spec.stdin_data is not None else asyncio.subprocess.DEVNULL)
+        if spec.stdin_data is not None:
+            try:
+                child.proc.stdin.write(spec.stdin_data)
+                await child.proc.stdin.drain()
+            except (BrokenPipeError, ConnectionResetError):  # died at once: the watcher restarts it
+                pass
+            finally:
+                child.proc.stdin.close()
         child.started_at = time.monotonic()
         self.log(f"supervisor: started {spec.name} (pid {child.proc.pid})")
 

@@ -1,7 +1,10 @@
 """The flows a server process answers for, re-read when their files change.
 
 Servers (webhook intake, approvals API) only need the flow models, not the compiled Dagster
-jobs; a file that fails to load is logged once and left out (its webhooks answer 404).
+jobs; a file that fails to load is logged once and left out (its webhooks answer 404). A flow
+that parses but that the code location refuses, as ``compiler.definitions.load_catalog`` does
+(unsupported task types, an id already used by another file), is kept apart with the reason
+(``refusal``), so the intake can say why instead of storing a delivery no run will ever follow.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ class FlowIndex:
         self.paths = [Path(p) for p in paths]
         self.rescan_seconds = rescan_seconds
         self._flows: dict[tuple[str, str], LoadedFlow] = {}
+        self._refused: dict[tuple[str, str], tuple[LoadedFlow, str]] = {}
         self._mtimes: dict[Path, float] = {}
         self._by_file: dict[Path, LoadedFlow | None] = {}
         self._scanned = 0.0
@@ -32,6 +36,16 @@ class FlowIndex:
     def get(self, namespace: str, flow_id: str) -> LoadedFlow | None:
         self.rescan()
         return self._flows.get((namespace, flow_id))
+
+    def refusal(self, namespace: str, flow_id: str) -> str | None:
+        """Why the code location does not load this flow (None: it does, or there is no such flow)."""
+        self.rescan()
+        found = self._refused.get((namespace, flow_id))
+        return found[1] if found else None
+
+    def refused_flow(self, namespace: str, flow_id: str) -> LoadedFlow | None:
+        found = self._refused.get((namespace, flow_id))
+        return found[0] if found else None
 
     def all(self) -> list[LoadedFlow]:
         self.rescan()
@@ -63,5 +77,20 @@ class FlowIndex:
             for gone in set(self._by_file) - seen:
                 self._by_file.pop(gone, None)
                 self._mtimes.pop(gone, None)
-            self._flows = {(f.flow.namespace, f.flow.id): f for f in self._by_file.values() if f is not None}
+            flows: dict[tuple[str, str], LoadedFlow] = {}
+            refused: dict[tuple[str, str], tuple[LoadedFlow, str]] = {}
+            for file in sorted(self._by_file):  # the catalog's order: the first file of an id wins
+                f = self._by_file[file]
+                if f is None:
+                    continue
+                uid = (f.flow.namespace, f.flow.id)
+                if f.unsupported:
+                    refused.setdefault(uid, (f, "; ".join(f"{file}:{u.line}: {u.path}: {u.message()}"
+                                                          for u in f.unsupported)[:1000]))
+                elif uid in flows:
+                    refused.setdefault(uid, (f, f"{file}: flow {f.flow.uid} is already defined in {flows[uid].file}"))
+                else:
+                    flows[uid] = f
+            self._flows = flows
+            self._refused = {uid: r for uid, r in refused.items() if uid not in flows}
             self._scanned = time.monotonic()

@@ -35,9 +35,17 @@ class GitEvent:
 
 
 def verify_signature(provider: str, secret: str | None, headers: Mapping[str, str], raw_body: bytes) -> None:
-    """Raise SignatureError unless the request carries a valid signature for ``secret``."""
-    if secret is None or provider not in ("github", "gitlab"):
+    """Raise SignatureError unless the request carries a valid signature for ``secret``.
+
+    ``secret=None`` means the trigger explicitly accepts unsigned deliveries (``allowUnsigned``);
+    an empty secret (e.g. a ``secret()`` that renders to nothing) is refused, never "no check".
+    """
+    if provider not in ("github", "gitlab"):
         return
+    if secret is None:
+        return
+    if not secret.strip():
+        raise SignatureError("the trigger's secret is empty on this server; deliveries cannot be verified")
     if provider == "github":
         given = headers.get("x-hub-signature-256", "")
         if not given.startswith("sha256="):

@@ -159,6 +159,20 @@ class _GitWebhook(Webhook):
     tags: list[str] = Field(default_factory=list)
     #: Pull/merge request actions to accept (GitHub ``opened``, ``synchronize``…; GitLab ``open``, ``update``…).
     actions: list[str] = Field(default_factory=list)
+    #: Accept deliveries nobody signed: only when said explicitly (anyone who knows the key can then call).
+    allowUnsigned: bool = False
+
+    @model_validator(mode="after")
+    def _check_secret(self) -> "_GitWebhook":
+        if self.secret is not None and not self.secret.strip():
+            raise ValueError("secret is empty: set it (usually \"{{ secret('NAME') }}\") or remove it and set "
+                             "allowUnsigned: true")
+        if self.secret is None and not self.allowUnsigned:
+            raise ValueError("secret is required: the deliveries must be signed with it; to accept unsigned "
+                             "deliveries say so explicitly with allowUnsigned: true")
+        if self.secret is not None and self.allowUnsigned:
+            raise ValueError("allowUnsigned: true contradicts secret: remove one of them")
+        return self
 
 
 class GitHubWebhook(_GitWebhook):

@@ -141,7 +141,14 @@ class DeliveryStore:
                                            deliveries.c.status == PENDING)
                  .order_by(deliveries.c.seq).limit(limit))
         with self._sql.connect() as conn:
-            return [Delivery.from_row(r) for r in conn.execute(query).fetchall()]
+            rows = conn.execute(query).fetchall()
+        found = []
+        for row in rows:  # a row that cannot be read is rejected alone, never blocks the others
+            try:
+                found.append(Delivery.from_row(row))
+            except (ValueError, RecursionError) as exc:
+                self.mark_rejected(row._mapping["delivery_id"], f"the stored delivery cannot be read: {type(exc).__name__}")
+        return found
 
     def get(self, delivery_id: str) -> Delivery | None:
         with self._sql.connect() as conn:

@@ -248,7 +248,7 @@ def test_api_records_the_authenticated_reviewer(tmp_path, instance):
 
     gate = Gate(tmp_path, instance, corpus="approval-basic.yaml")
     part1 = gate.start()
-    auth = ApprovalAuth(users={"alice": "wonderland"}, trusted_header="X-Kestra-User")
+    auth = ApprovalAuth(users={"alice": "wonderland"}, trusted_header="X-Kestra-User", proxy_secret="front-secret")
     app = Starlette(routes=build_routes(auth=auth, instance=instance))
     url = f"/api/v1/executions/{part1.run_id}/resume"
     with TestClient(app) as client:
@@ -259,5 +259,5 @@ def test_api_records_the_authenticated_reviewer(tmp_path, instance):
         ok = client.post(url, json={"by": "mallory"}, auth=("alice", "wonderland"))
         assert ok.status_code == 200, ok.text
         assert ok.json()["by"] == "alice"
-        second = client.post(url, json={}, headers={"X-Kestra-User": "bob"})
+        second = client.post(url, json={}, headers={"X-Kestra-User": "bob", "X-Kestra-Proxy-Secret": "front-secret"})
         assert second.status_code == 409 and "already APPROVED by alice" in second.json()["message"]

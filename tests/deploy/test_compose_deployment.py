@@ -156,7 +156,7 @@ def test_compose_up_run_in_container_down(images, tmp_path):
         up_seconds = time.monotonic() - started
         base = f"http://127.0.0.1:{port}"
         assert httpx.get(base + "/graphql", timeout=10).status_code == 401
-        health = httpx.get(base + "/health", timeout=10)
+        health = httpx.get(base + "/health", auth=(USER, PASSWORD), timeout=10)
         assert health.status_code == 200 and health.json()["components"]["database"]["storage"] == "PostgresRunStorage"
 
         params = {"selector": {"repositoryLocationName": "kestra_flows", "repositoryName": "__repository__",

@@ -130,7 +130,8 @@ def test_basic_auth_and_health(server):
     assert httpx.get(base + "/", auth=CREDS, timeout=10).status_code == 200
     r = httpx.post(base + "/graphql", auth=CREDS, json={"query": "{ version }"}, timeout=30)
     assert r.status_code == 200 and r.json()["data"]["version"]
-    h = httpx.get(base + "/health", timeout=10)
+    assert httpx.get(base + "/health", timeout=10).json() == {"status": "UP"}  # details need auth
+    h = httpx.get(base + "/health", auth=CREDS, timeout=10)
     assert h.status_code == 200
     body = h.json()
     assert body["status"] == "UP"
@@ -156,7 +157,7 @@ def _cmdline(pid: int) -> list[str]:
 
 
 def test_daemon_child_is_the_one_second_sensor_loop_wrapper(server):
-    pid = httpx.get(server["base"] + "/health", timeout=10).json()["components"]["daemon"]["pid"]
+    pid = httpx.get(server["base"] + "/health", auth=CREDS, timeout=10).json()["components"]["daemon"]["pid"]
     argv = _cmdline(pid)
     assert argv[1:4] == ["-m", "kestra_dagster.triggers.daemon", "run"], argv
     assert "kestra-dagster: sensor loop every 1s" in (server["tmp"] / "server.log").read_text()
@@ -186,18 +187,19 @@ def test_server_daemon_execs_the_wrapper_too(tmp_path):
 
 def test_killed_daemon_turns_health_503_then_is_restarted(server):
     base = server["base"]
-    health = httpx.get(base + "/health", timeout=10).json()
+    health = httpx.get(base + "/health", auth=CREDS, timeout=10).json()
     daemon_pid = health["components"]["daemon"]["pid"]
     os.kill(daemon_pid, signal.SIGKILL)
-    down = wait_for(lambda: (r := httpx.get(base + "/health", timeout=10)).status_code == 503 and r.json(), 10, 0.2)
+    down = wait_for(lambda: (r := httpx.get(base + "/health", auth=CREDS, timeout=10)).status_code == 503 and r.json(),
+                    10, 0.2)
     assert down and down["components"]["daemon"]["status"] == "DOWN"
 
     def back():
-        r = httpx.get(base + "/health", timeout=10)
+        r = httpx.get(base + "/health", auth=CREDS, timeout=10)
         return r.status_code == 200 and r.json()
 
     up = wait_for(back, 90, 1)
-    assert up, httpx.get(base + "/health", timeout=10).text
+    assert up, httpx.get(base + "/health", auth=CREDS, timeout=10).text
     assert up["components"]["daemon"]["restarts"] == 1 and up["components"]["daemon"]["pid"] != daemon_pid
 
 

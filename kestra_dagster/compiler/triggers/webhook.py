@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from dagster import SensorDefinition, SkipReason, sensor
+from dagster import RunRequest, SensorDefinition, SkipReason, sensor
 
 from kestra_dagster.triggers.models import Webhook
 from kestra_dagster.compiler.triggers.common import (
@@ -37,8 +37,6 @@ def delivery_store(instance):
 
 
 def build_webhook_sensor(compiled: "CompiledFlow", trigger: Webhook) -> SensorDefinition:
-    from kestra_dagster.triggers.store import TAG_DELIVERY
-
     flow = compiled.flow
 
     @sensor(name=instigator_name(compiled, trigger, "__webhook"), job=compiled.job,
@@ -59,10 +57,8 @@ def build_webhook_sensor(compiled: "CompiledFlow", trigger: Webhook) -> SensorDe
             trig = delivery.payload.get("trigger") or {}
             trig_vars = {k: v for k, v in trig.items() if k != "method"}
             try:
-                inputs = _render(trigger.inputs, {**_flow_vars(flow), "trigger": trig_vars}) if trigger.inputs else {}
-                request = make_run_request(compiled, trigger, trig_vars, run_key=delivery.delivery_id, inputs=inputs,
-                                           tags={TAG_DELIVERY: delivery.delivery_id, TAG_TRIGGER: "webhook"})
-            except Exception as exc:  # noqa: BLE001 - one bad delivery must not block the others
+                request = _delivery_request(compiled, trigger, delivery.delivery_id, trig_vars)
+            except Exception as exc:  # noqa: BLE001 - one bad delivery (RecursionError included) must not block the others
                 context.log.error(f"delivery {delivery.delivery_id} rejected: {exc}")
                 store.mark_rejected(delivery.delivery_id, str(exc))
                 continue
@@ -72,3 +68,19 @@ def build_webhook_sensor(compiled: "CompiledFlow", trigger: Webhook) -> SensorDe
         return requests
 
     return _webhook
+
+
+def _delivery_request(compiled: "CompiledFlow", trigger: Webhook, delivery_id: str, trig_vars: dict) -> RunRequest:
+    """The run request of one stored delivery, checked here so that a delivery that cannot become a
+    run (too deep for Dagster to serialise, inputs that do not render) fails alone instead of failing
+    the tick. The depth is the one thing a JSON payload can break serialisation with; checking it
+    costs microseconds, where serialising every request here would cost ~1.5 ms per delivery."""
+    from kestra_dagster.triggers.json_limits import DEFAULT_MAX_JSON_DEPTH, value_depth
+    from kestra_dagster.triggers.store import TAG_DELIVERY
+
+    limit = DEFAULT_MAX_JSON_DEPTH + 2  # the trigger map and its body/headers wrap the payload
+    if value_depth(trig_vars, limit) > limit:
+        raise ValueError(f"the delivery is nested more than {DEFAULT_MAX_JSON_DEPTH} levels deep; it cannot become a run")
+    inputs = _render(trigger.inputs, {**_flow_vars(compiled.flow), "trigger": trig_vars}) if trigger.inputs else {}
+    return make_run_request(compiled, trigger, trig_vars, run_key=delivery_id, inputs=inputs,
+                            tags={TAG_DELIVERY: delivery_id, TAG_TRIGGER: "webhook"})
