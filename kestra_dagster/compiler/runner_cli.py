@@ -23,11 +23,9 @@ def run_flow_file(flow_file: str, inputs: dict[str, Any], flows_dir: str | None 
     """Validate, check inputs (raising InputError before anything runs), execute, summarise."""
     loaded = load_flow_file(flow_file)
     if loaded.unsupported:
-        from kestra_dagster.errors import FlowIssue
-
-        raise FlowValidationError(flow_file, [
-            FlowIssue(u.message(), path=u.path, file=flow_file, line=u.line) for u in loaded.unsupported
-        ])
+        # located as `validate` locates them: file:line:column and the caret snippet
+        raise FlowValidationError(flow_file, [u.as_issue(flow_file) for u in loaded.unsupported],
+                                  unsupported=loaded.unsupported)
     resolve_inputs(loaded.flow, inputs)  # reject bad inputs before a run exists
     paths: list[str | Path] = [flows_dir] if flows_dir else []
     if not any(Path(flow_file).resolve().is_relative_to(Path(p).resolve()) for p in paths):

@@ -51,11 +51,19 @@ def condition_type(cond: dict) -> str:
     return canonical_type(str(cond.get("type", "")))
 
 
+def is_known_condition(type_name: str) -> bool:
+    """True for a condition type we can evaluate (any of its Kestra names)."""
+    kind = condition_type({"type": type_name})
+    return kind == MULTIPLE or (kind.startswith(_P) and kind.rsplit(".", 1)[-1] in _EVALUATORS)
+
+
 def check_conditions(conditions: list[dict], allowed: set[str], where: str) -> list[str]:
     """Load-time problems with ``conditions`` for a trigger that supports ``allowed`` kinds."""
     problems = []
     for i, cond in enumerate(conditions):
         kind = condition_type(cond)
+        if not is_known_condition(str(cond.get("type", ""))):
+            continue  # the loader reports it as an unsupported condition type
         if kind in (f"{_P}Not", f"{_P}Or"):
             problems += check_conditions(list(cond.get("conditions") or []), allowed, f"{where}[{i}].conditions")
         elif kind == MULTIPLE and MULTIPLE in allowed:
