@@ -30,6 +30,9 @@ class TaskRunRecord:
     error: str | None = None
     parent: str | None = None  # id of the enclosing flowable, None at flow level
     branch: str = "tasks"  # tasks | errors | finally | afterExecution
+    #: Metrics the task emitted over its attempts (``TaskContext.metrics``: name, type, value in
+    #: seconds for timers, count, tags); empty for most tasks.
+    metrics: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
