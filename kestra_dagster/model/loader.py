@@ -300,9 +300,12 @@ def _nested_defaults(value: Any, defaults: list[dict]) -> Any:
         return [_nested_defaults(v, defaults) for v in value]
     if not isinstance(value, dict):
         return value
+    own = set(value)
     if isinstance(value.get("type"), str) and "." in value["type"]:
         value = apply_plugin_defaults(value, {value["type"], canonical_type(value["type"])}, defaults)
-    return {k: _nested_defaults(v, defaults) for k, v in value.items()}
+    # Only what the flow wrote is walked again: values a default injected are not re-defaulted
+    # (a package-wide default that sets `taskRunner` also matches the runner's own type).
+    return {k: _nested_defaults(v, defaults) if k in own else v for k, v in value.items()}
 
 
 def apply_plugin_defaults(task: dict, type_names: set[str], defaults: list[dict]) -> dict:
