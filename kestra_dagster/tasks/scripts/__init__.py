@@ -1,4 +1,4 @@
-"""Kestra's script plugins: ``io.kestra.plugin.scripts.{shell,python}.{Commands,Script}``."""
+"""Kestra's script plugins: ``io.kestra.plugin.scripts.{shell,python,node}.{Commands,Script}``."""
 
 import sys
 
