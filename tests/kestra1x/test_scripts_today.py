@@ -115,3 +115,12 @@ def test_stand_in_serves_interpreters_without_kestra(make_ctx):
     assert out["vars"]["flow"] == "flow"
     assert out["outputFiles"] == {}  # the context file is never collected
     assert ctx.metrics == [{"name": "g", "type": "gauge", "value": 3, "count": 2, "tags": {}}]
+
+
+def test_config_key_sets_the_instance_default():
+    from kestra_dagster.config import ConfigError, parse_config
+
+    config = parse_config({"kestra": {"tasks": {"scripts": {"default-task-runner": "process"}}}})
+    assert config.process_env()["KESTRA_SCRIPTS_DEFAULT_TASK_RUNNER"] == "PROCESS"
+    with pytest.raises(ConfigError, match="not DOCKER or PROCESS"):
+        parse_config({"kestra": {"tasks": {"scripts": {"default-task-runner": "kubernetes"}}}})
