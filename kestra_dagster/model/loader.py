@@ -25,7 +25,7 @@ from kestra_dagster.model.flow import IGNORED_TOP_LEVEL_KEYS, Flow
 from kestra_dagster.model.inputs import coerce_default
 from kestra_dagster.model.triggers import Trigger, UnsupportedTrigger
 from kestra_dagster.model.yaml_source import SourceLocator, format_path, load_yaml, yaml_error_issue
-from kestra_dagster.registry import Registry, get_registry, suggest_property
+from kestra_dagster.registry import Registry, get_registry, suggest_name, suggest_property
 
 FLOW_FILE_SUFFIXES = (".yaml", ".yml")
 #: Flow-level task lists, in the order Kestra runs them.
@@ -63,7 +63,12 @@ class _ParseState:
 
     def unsupported_type(self, kind: str, type_name: str, owner_id: Any, path: tuple) -> None:
         """Record a type no plugin provides, located at its ``type:`` value."""
-        suggestion = self.registry.suggest(type_name, kind="task" if kind == "task" else kind)
+        if kind == "condition":
+            from kestra_dagster.triggers.conditions import known_condition_types
+
+            suggestion = suggest_name(type_name, known_condition_types())
+        else:
+            suggestion = self.registry.suggest(type_name, kind=kind)
         entry = UnsupportedTaskType(type=type_name, task_id=owner_id if isinstance(owner_id, str) else "?",
                                     path=format_path(path), suggestion=suggestion, kind=kind,
                                     extra={"kind": kind} if kind != "task" else {})

@@ -57,6 +57,12 @@ def is_known_condition(type_name: str) -> bool:
     return kind == MULTIPLE or (kind.startswith(_P) and kind.rsplit(".", 1)[-1] in _EVALUATORS)
 
 
+def known_condition_types() -> dict[str, str]:
+    """Every condition type we evaluate, by today's name (a ``suggest_name`` table)."""
+    names = [f"{_P}{n}" for n in _EVALUATORS] + [MULTIPLE]
+    return {n: n for n in names}
+
+
 def check_conditions(conditions: list[dict], allowed: set[str], where: str) -> list[str]:
     """Load-time problems with ``conditions`` for a trigger that supports ``allowed`` kinds."""
     problems = []

@@ -127,3 +127,26 @@ def test_run_of_a_flow_with_only_unsupported_types_is_located_too(tmp_path):
     assert run.returncode == 2
     assert f"{flow}:5:5: tasks[0]: unsupported task type io.kestra.plugin.aws.dynamodb.Scan (task 's')" in run.stderr
     assert "    |     ^" in run.stderr
+
+
+def test_condition_typo_gets_the_close_condition():
+    with pytest.raises(FlowValidationError) as err:
+        parse_flow("""
+id: f
+namespace: company.team
+tasks:
+  - id: t
+    type: io.kestra.plugin.core.log.Log
+    message: hi
+  - id: bad
+    type: io.kestra.plugin.core.log.Log
+triggers:
+  - id: s
+    type: io.kestra.plugin.core.trigger.Schedule
+    cron: "0 * * * *"
+    conditions:
+      - type: io.kestra.plugin.core.condition.Weekendd
+""", file="f.yaml")
+    [cond] = err.value.unsupported
+    assert cond.kind == "condition" and cond.suggestion == "io.kestra.plugin.core.condition.Weekend"
+    assert cond.path == "triggers[0].conditions[0]"
