@@ -69,9 +69,11 @@ def summarise(result, tags: dict) -> dict:
         "taskStates": merged.task_states() if merged else {},
         "outputs": merged.outputs if merged else {},
         "flowOutputs": end.flow_outputs if end else {},
-        # per task id, the metrics its runs emitted (TaskRunRecord.metrics), when any did
-        "metrics": {r.task_id: r.metrics for r in (merged.task_runs if merged else []) if getattr(r, "metrics", None)},
     }
+    # per task id, the metrics its runs emitted (TaskRunRecord.metrics); the key only when any did
+    metrics = {r.task_id: r.metrics for r in (merged.task_runs if merged else []) if getattr(r, "metrics", None)}
+    if metrics:
+        summary["metrics"] = metrics
     return _masked(summary, merged.secret_names if merged else [], merged.masked_values if merged else [])
 
 
