@@ -31,21 +31,24 @@ def validate(paths: tuple[str, ...], fmt: str) -> None:
 
     results = []
     for file in iter_flow_files(paths):
-        entry = {"file": str(file), "ok": True, "errors": [], "unsupported_types": [], "warnings": []}
+        entry = {"file": str(file), "ok": True, "errors": [], "unsupported_types": [], "unsupported": [],
+                 "warnings": []}
         try:
             loaded = load_flow_file(file)
-            for u in loaded.unsupported:
-                entry["errors"].append({"line": u.line, "column": 1, "path": u.path, "message": u.message()})
-                if u.type not in entry["unsupported_types"]:
-                    entry["unsupported_types"].append(u.type)
-            entry["ok"] = not loaded.unsupported
-            entry["_unsupported"] = loaded.unsupported
+            unsupported, issues = loaded.unsupported, [u.as_issue(str(file)) for u in loaded.unsupported]
             entry["warnings"] = [w.to_json() for w in loaded.warnings]
             entry["_warnings"] = loaded.warnings
         except FlowValidationError as exc:
-            entry["ok"] = False
-            entry["errors"] = [i.to_json() for i in exc.issues]
-            entry["_issues"] = exc.issues
+            # every issue, the unsupported types among them (listed even beside other mistakes)
+            unsupported, issues = exc.unsupported, exc.issues
+        entry["ok"] = not issues
+        entry["errors"] = [i.to_json() for i in issues]
+        entry["_issues"] = issues
+        # per file, every type we lack, once, with its kind (task, trigger, condition, taskRunner)
+        for u in unsupported:
+            if u.type not in entry["unsupported_types"]:
+                entry["unsupported_types"].append(u.type)
+                entry["unsupported"].append(u.to_json())
         results.append(entry)
     if fmt == "json":
         for entry in results:
@@ -59,8 +62,6 @@ def validate(paths: tuple[str, ...], fmt: str) -> None:
                 continue
             for issue in entry.get("_issues", []):
                 click.echo(issue.render())
-            for u in entry.get("_unsupported", []):
-                click.echo(f"{entry['file']}:{u.line}:1: {u.path}: {u.message()}")
         bad = sum(not e["ok"] for e in results)
         click.echo(f"{len(results) - bad} valid, {bad} invalid", err=True)
     if not results:

@@ -16,6 +16,7 @@ Supported keys (anything else is an error naming the key)::
     kestra.storage.type                                 local (+ kestra.storage.local.base-path) | s3
     kestra.storage.s3.bucket / endpoint / region / access-key / secret-key
     kestra.tasks.tmp-dir.path
+    kestra.tasks.scripts.default-task-runner            DOCKER (Kestra's default) | PROCESS, for script tasks naming none
     kestra.secret.type                                  env | file (+ kestra.secret.file.path)
     kestra.webhooks.max-body-bytes / max-pending / max-json-depth   limits of the webhook intake
     kestra.approvals.users: [{username, password}]      reviewers when the approval API has no front door
@@ -188,6 +189,7 @@ class KestraConfig:
     basic_auth: BasicAuthSettings = BasicAuthSettings()
     storage: StorageSettings = StorageSettings()
     tmp_dir: str | None = None
+    scripts_default_task_runner: str | None = None
     secret_type: str = "env"
     secrets_dir: str | None = None
     webhooks: dict[str, Any] = field(default_factory=dict)
@@ -280,6 +282,8 @@ class KestraConfig:
         if self.tmp_dir:
             env["KESTRA_TASKS_TMP_DIR"] = self.tmp_dir
             env["TMPDIR"] = self.tmp_dir  # tempfile (task working directories) honours it
+        if self.scripts_default_task_runner:
+            env["KESTRA_SCRIPTS_DEFAULT_TASK_RUNNER"] = self.scripts_default_task_runner
         if self.approvals.get("users"):  # reviewers of the approval API when it is not behind our front door
             env["KESTRA_APPROVAL_USERS"] = ",".join(f"{u}:{p}" for u, p in self.approvals["users"])
         if self.secret_type == "file" and self.secrets_dir:
@@ -491,7 +495,14 @@ def parse_config(tree: Any, sources: tuple[str, ...] = ("<inline>",), env: Mappi
                                         s3={kk: _as_str(v, f"kestra.storage.s3.{kk}") for kk, v in s3.items()})
 
     tasks = _section(k.get("tasks"), "kestra.tasks")
-    _check_keys(tasks, "kestra.tasks", {"tmp-dir"})
+    _check_keys(tasks, "kestra.tasks", {"tmp-dir", "scripts"})
+    scripts = _section(tasks.get("scripts"), "kestra.tasks.scripts")
+    _check_keys(scripts, "kestra.tasks.scripts", {"default-task-runner"})
+    if "default-task-runner" in scripts:
+        runner = _as_str(scripts["default-task-runner"], "kestra.tasks.scripts.default-task-runner").strip().upper()
+        if runner not in ("DOCKER", "PROCESS"):
+            raise ConfigError(f"kestra.tasks.scripts.default-task-runner: {runner!r} is not DOCKER or PROCESS")
+        kw["scripts_default_task_runner"] = runner
     tmp = _section(tasks.get("tmp-dir"), "kestra.tasks.tmp-dir")
     _check_keys(tmp, "kestra.tasks.tmp-dir", {"path"})
     if "path" in tmp:

@@ -38,9 +38,11 @@ class FlowIssue:
 class FlowValidationError(KestraDagsterError):
     """A flow file is not a valid Kestra flow; ``issues`` says every reason found."""
 
-    def __init__(self, file: str, issues: list[FlowIssue]):
+    def __init__(self, file: str, issues: list[FlowIssue], unsupported: list["UnsupportedTaskType"] | None = None):
         self.file = file
         self.issues = issues
+        #: Types no plugin provides, found alongside the other problems (also among ``issues``).
+        self.unsupported = list(unsupported or [])
         super().__init__("\n".join(issue.render() for issue in issues))
 
 
@@ -102,15 +104,35 @@ class PluginError(KestraDagsterError):
     """A plugin package failed to import or registered a type twice."""
 
 
+#: How each kind of plugin object is named in messages.
+_KIND_WORDS = {"task": "task type", "trigger": "trigger type", "condition": "condition type",
+               "taskRunner": "task runner"}
+
+
 @dataclass
 class UnsupportedTaskType:
+    """A task, trigger, condition or task-runner type that no installed plugin provides."""
+
     type: str
     task_id: str
     path: str = ""
     line: int = 0
     suggestion: str | None = None
     extra: dict = field(default_factory=dict)
+    kind: str = "task"  # task | trigger | condition | taskRunner
+    column: int = 0
+    snippet: str = ""
 
     def message(self) -> str:
         hint = f" (did you mean {self.suggestion}?)" if self.suggestion else ""
-        return f"unsupported task type {self.type} (task '{self.task_id}'){hint}"
+        owner = "trigger" if self.kind in ("trigger", "condition") else "task"
+        where = f" ({owner} '{self.task_id}')" if self.task_id and self.task_id != "?" else ""
+        return f"unsupported {_KIND_WORDS.get(self.kind, self.kind)} {self.type}{where}{hint}"
+
+    def as_issue(self, file: str) -> FlowIssue:
+        return FlowIssue(self.message(), path=self.path, file=file, line=self.line, column=self.column,
+                         snippet=self.snippet)
+
+    def to_json(self) -> dict:
+        return {"type": self.type, "kind": self.kind, "path": self.path, "line": self.line,
+                "column": self.column, "suggestion": self.suggestion}

@@ -68,6 +68,9 @@ class Registry:
     entries: dict[str, TypeEntry] = field(default_factory=dict)
     by_alias: dict[str, str] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    #: Task-runner type names (any accepted spelling) → the current name; families list theirs
+    #: in ``TASK_RUNNERS`` (a dict) so validation knows them without importing the runners.
+    task_runners: dict[str, str] = field(default_factory=dict)
 
     def add_module(self, package: str, module_name: str) -> None:
         try:
@@ -78,6 +81,7 @@ class Registry:
         for kind, attr in (("task", "TASKS"), ("trigger", "TRIGGERS"), ("condition", "CONDITIONS")):
             for cls in getattr(module, attr, ()) or ():
                 self.add(cls, package=package, kind=kind)
+        self.task_runners.update(getattr(module, "TASK_RUNNERS", None) or {})
 
     def add(self, cls: type, package: str, kind: str = "task") -> None:
         kestra_type = getattr(cls, "kestra_type", "")
@@ -109,17 +113,59 @@ class Registry:
         return entry
 
     def suggest(self, type_name: str, kind: str = "task") -> str | None:
-        names = [t for t, e in self.entries.items() if e.kind == kind]
-        # Compare on the short class name first: typos are usually there.
-        short = {n.rsplit(".", 1)[-1].lower(): n for n in names}
-        hit = difflib.get_close_matches(type_name.rsplit(".", 1)[-1].lower(), list(short), n=1, cutoff=0.75)
-        if hit:
-            return short[hit[0]]
-        full = difflib.get_close_matches(type_name, names, n=1, cutoff=0.8)
-        return full[0] if full else None
+        """A close known name for a type we do not have, or None; never a far-fetched one."""
+        if kind == "taskRunner":
+            names = sorted(set(self.task_runners.values()))
+            spellings = {n: n for n in names} | dict(self.task_runners)
+        else:
+            names = [t for t, e in self.entries.items() if e.kind == kind]
+            spellings = {n: n for n in names}
+            for e in self.entries.values():
+                if e.kind == kind:
+                    spellings.update({a: e.type for a in e.aliases})
+        return suggest_name(type_name, spellings)
 
     def of_kind(self, kind: str) -> Iterable[TypeEntry]:
         return (e for e in self.entries.values() if e.kind == kind)
+
+
+def suggest_name(name: str, spellings: dict[str, str]) -> str | None:
+    """The name ``name`` most likely means among ``spellings`` (any spelling → current name).
+
+    Known renames first (Kestra's old package names, a case slip); then a typo in one dotted
+    segment. Two types that only share a class name in different plugins
+    (``aws.dynamodb.Scan`` vs ``trivy.Scan``) are not close.
+    """
+    canonical = canonical_type(name)
+    if canonical in spellings:
+        return spellings[canonical]
+    lowered = {s.lower(): target for s, target in spellings.items()}
+    if name.lower() in lowered:
+        return lowered[name.lower()]
+    # A typo is one dotted segment off (the class or one package), and that segment is close.
+    parts = name.lower().split(".")
+    best, best_ratio = None, 0.0
+    for spelling, target in lowered.items():
+        other = spelling.split(".")
+        if len(other) != len(parts):
+            continue
+        diff = [(x, y) for x, y in zip(parts, other) if x != y]
+        if len(diff) != 1:
+            continue
+        ratio = difflib.SequenceMatcher(None, *diff[0]).ratio()
+        if ratio >= 0.75 and ratio > best_ratio:
+            best, best_ratio = target, ratio
+    return best
+
+
+def suggest_property(name: str, known: Iterable[str]) -> str | None:
+    """The property ``name`` was probably meant to be (``mesage`` → ``message``), or None."""
+    known = list(known)
+    by_lower = {k.lower(): k for k in known}
+    if name.lower() in by_lower:
+        return by_lower[name.lower()]
+    hit = difflib.get_close_matches(name.lower(), list(by_lower), n=1, cutoff=0.75)
+    return by_lower[hit[0]] if hit else None
 
 
 _lock = threading.Lock()

@@ -77,9 +77,7 @@ def load_catalog(paths: list[str | os.PathLike] | None = None, translator: Kestr
             catalog.broken[str(file)] = "\n".join(i.render() for i in exc.issues)
             continue
         if flow.unsupported:
-            catalog.broken[str(file)] = "\n".join(
-                f"{file}:{u.line}: {u.path}: {u.message()}" for u in flow.unsupported
-            )
+            catalog.broken[str(file)] = "\n".join(u.as_issue(str(file)).render() for u in flow.unsupported)
             continue
         uid = flow.flow.uid
         if uid in files_by_uid:

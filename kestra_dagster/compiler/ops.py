@@ -305,9 +305,7 @@ def _run_task_step(context, compiled: "CompiledFlow", task: "Task", branch: str,
               and r.task_id != task.id]
     if nested and task.is_flowable:  # children that ran inside this op (not steps of their own)
         metadata["kestra/task_runs"] = MetadataValue.md(runs_table(nested))
-    ids = {task.id, *(r.task_id for r in nested)}
-    metadata.update(metrics_metadata([m for m in execution.metrics if m["task_id"] in ids
-                                      and m["values"][:len(scope.values)] == list(scope.values)]))
+    metadata.update(metrics_metadata([m for r in (record, *nested) for m in r.metrics]))
     if record.error:
         metadata["kestra/error"] = record.error
     if state == State.WARNING:
@@ -532,10 +530,10 @@ def make_end_fn(compiled: "CompiledFlow") -> Callable:
             "kestra/task_states": _json_preview(execution.task_states()),
             "kestra/flow_outputs": _json_preview(execution.flow_outputs, runner.services.secrets.revealed),
         }
-        summary = metrics_summary(execution.metrics)
-        if summary:
-            metadata["kestra/metrics"] = MetadataValue.json(summary)
-            metadata.update(metrics_metadata(execution.metrics, prefix="metric"))
+        metrics = [m for r in execution.task_runs for m in r.metrics]
+        if metrics:
+            metadata["kestra/metrics"] = MetadataValue.json(metrics_summary(metrics))
+            metadata.update(metrics_metadata(metrics))
         if output_error:
             raise TaskFailure(f"flow outputs could not be rendered: {output_error}", metadata={"kestra/state": state.value})
         if state in (State.FAILED, State.KILLED) and not execution.failed_steps:
@@ -607,13 +605,16 @@ def runs_table(records) -> str:
 
 
 def metrics_summary(metrics: list[dict]) -> dict[str, Any]:
-    """Execution-level metrics: counters summed, timers summed with a count, gauges last value."""
+    """Metrics folded by name and tags: counters and timers summed (with a count), gauges last value.
+
+    Entries are ``TaskRunRecord.metrics`` items (already folded per task run, with their count).
+    """
     out: dict[str, Any] = {}
     for m in metrics:
         tags = ",".join(f"{k}={v}" for k, v in sorted(m.get("tags", {}).items()))
         key = f"{m['name']}{{{tags}}}" if tags else m["name"]
         entry = out.setdefault(key, {"type": m["type"], "value": 0.0, "count": 0})
-        entry["count"] += 1
+        entry["count"] += m.get("count", 1)
         entry["value"] = m["value"] if m["type"] == "gauge" else entry["value"] + m["value"]
     return out
 

@@ -10,7 +10,7 @@ from typing import Any
 from dagster import DagsterInstance
 
 from kestra_dagster.compiler.definitions import load_catalog
-from kestra_dagster.compiler.ops import END_NODE, FAILED, OK, TrackingSecrets, metrics_summary
+from kestra_dagster.compiler.ops import END_NODE, FAILED, OK, TrackingSecrets
 from kestra_dagster.compiler.subflow import wait_for_detached
 from kestra_dagster.engine.context import mask_secrets
 from kestra_dagster.engine.execution import ExecutionState
@@ -23,11 +23,9 @@ def run_flow_file(flow_file: str, inputs: dict[str, Any], flows_dir: str | None 
     """Validate, check inputs (raising InputError before anything runs), execute, summarise."""
     loaded = load_flow_file(flow_file)
     if loaded.unsupported:
-        from kestra_dagster.errors import FlowIssue
-
-        raise FlowValidationError(flow_file, [
-            FlowIssue(u.message(), path=u.path, file=flow_file, line=u.line) for u in loaded.unsupported
-        ])
+        # located as `validate` locates them: file:line:column and the caret snippet
+        raise FlowValidationError(flow_file, [u.as_issue(flow_file) for u in loaded.unsupported],
+                                  unsupported=loaded.unsupported)
     resolve_inputs(loaded.flow, inputs)  # reject bad inputs before a run exists
     paths: list[str | Path] = [flows_dir] if flows_dir else []
     if not any(Path(flow_file).resolve().is_relative_to(Path(p).resolve()) for p in paths):
@@ -71,7 +69,9 @@ def summarise(result, tags: dict) -> dict:
         "taskStates": merged.task_states() if merged else {},
         "outputs": merged.outputs if merged else {},
         "flowOutputs": end.flow_outputs if end else {},
-        "metrics": metrics_summary(merged.metrics) if merged else {},
+        # per task id, the metrics its runs emitted (TaskRunRecord.metrics: counters summed,
+        # timers in seconds with a count, gauges last), as the task steps' metadata shows them
+        "metrics": {r.task_id: r.metrics for r in (merged.task_runs if merged else []) if r.metrics},
     }
     return _masked(summary, merged.secret_names if merged else [], merged.masked_values if merged else [])
 

@@ -86,6 +86,52 @@ class TaskRunInfo:
         return out
 
 
+def _metric_number(kind: str, value: Any) -> float | None:
+    """A sample as a number; a timer may be an ISO-8601 duration (``PT1.5S``): seconds."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return value
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            if kind == "timer":
+                from kestra_dagster.model.common import parse_duration
+
+                try:
+                    return parse_duration(value).total_seconds()
+                except ValueError:
+                    return None
+    return None
+
+
+def merge_metric(metrics: list[dict[str, Any]], name: str, kind: str, value: Any, tags: dict | None = None) -> None:
+    """Fold one sample into ``metrics`` (one entry per name, type and tags)."""
+    kind = (kind or "counter").lower()
+    number = _metric_number(kind, value)
+    if number is None or not name:
+        return
+    tags = {str(k): str(v) for k, v in (tags or {}).items()}
+    for entry in metrics:
+        if entry["name"] == name and entry["type"] == kind and entry["tags"] == tags:
+            entry["value"] = number if kind == "gauge" else entry["value"] + number
+            entry["count"] += 1
+            return
+    metrics.append({"name": str(name), "type": kind, "value": number, "count": 1, "tags": tags})
+
+
+def fold_metrics(into: list[dict[str, Any]], entries: list[dict[str, Any]]) -> None:
+    """Add aggregated ``entries`` (another attempt's) to ``into``: sums and counts add up."""
+    for m in entries:
+        same = next((e for e in into if (e["name"], e["type"], e["tags"]) == (m["name"], m["type"], m["tags"])), None)
+        if same is None:
+            into.append(dict(m))
+        else:
+            same["value"] = m["value"] if m["type"] == "gauge" else same["value"] + m["value"]
+            same["count"] += m["count"]
+
+
 @dataclass
 class TaskContext:
     """Handed to ``RunnableTask.run(ctx)``.
@@ -117,7 +163,9 @@ class TaskContext:
     _secret_outputs: set[str] = field(default_factory=set)
     _warnings: list[str] = field(default_factory=list)
     _labels: dict[str, str] = field(default_factory=dict)
-    _metrics: list[dict[str, Any]] = field(default_factory=list)
+    #: Metrics the task emitted (Kestra's ``::{"metrics": […]}::`` lines), aggregated per name and
+    #: tags: counters summed, timers in seconds (total and count), gauges the last value.
+    metrics: list[dict[str, Any]] = field(default_factory=list)
 
     # ----------------------------------------------------------- rendering
     def render(self, value: Any, prop: str = "", extra: dict | None = None) -> Any:
@@ -157,21 +205,9 @@ class TaskContext:
     def set_labels(self, labels: dict[str, str]) -> None:
         self._labels.update(labels)
 
-    def metric(self, name: str, kind: str, value: float, tags: dict[str, Any] | None = None) -> None:
-        """Record a Kestra metric (``counter``, ``timer`` in seconds, ``gauge``) of this task run.
-
-        The compiler shows them as structured metadata on the task's step and sums counters over
-        the execution; ``run --json`` lists them under ``metrics``.
-        """
-        if kind not in ("counter", "timer", "gauge"):
-            kind = "counter"
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            self.logger.warning(f"metric '{name}' ignored: {value!r} is not a number")
-            return
-        self._metrics.append({"name": str(name), "type": kind, "value": number,
-                              "tags": {str(k): str(v) for k, v in (tags or {}).items()}})
+    def record_metric(self, name: str, kind: str, value: Any, tags: dict | None = None) -> None:
+        """Add one metric sample (``kind`` counter | timer | gauge); see ``metrics``."""
+        merge_metric(self.metrics, name, kind, value, tags)
 
     def check_cancelled(self) -> None:
         """Raise TaskKilled when the timeout elapsed or the run is being terminated."""

@@ -30,6 +30,9 @@ class TaskRunRecord:
     error: str | None = None
     parent: str | None = None  # id of the enclosing flowable, None at flow level
     branch: str = "tasks"  # tasks | errors | finally | afterExecution
+    #: Metrics the task emitted over its attempts (``TaskContext.metrics``: name, type, value in
+    #: seconds for timers, count, tags); empty for most tasks.
+    metrics: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -52,8 +55,6 @@ class ExecutionState:
     masked_values: list[str] = field(default_factory=list)
     #: Start times of blocks whose children run as steps of their own (``Runner.open_block``).
     open_blocks: dict[str, str] = field(default_factory=dict)
-    #: Kestra metrics emitted by tasks: ``{"task_id", "values", "name", "type", "value", "tags"}``.
-    metrics: list[dict[str, Any]] = field(default_factory=list)
     #: Steps that already failed the Dagster run for a FAILED/KILLED task (so the end node knows).
     failed_steps: list[str] = field(default_factory=list)
 
@@ -113,7 +114,6 @@ class ExecutionState:
             result.secret_names.extend(n for n in other.secret_names if n not in result.secret_names)
             result.add_masked(other.masked_values)
             result.open_blocks.update(other.open_blocks)
-            result.metrics.extend(m for m in other.metrics if m not in result.metrics)
             result.failed_steps.extend(s for s in other.failed_steps if s not in result.failed_steps)
         return result
 

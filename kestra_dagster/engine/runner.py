@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from kestra_dagster.engine.context import (
-    SUB_TASK_OUTPUTS_KEY, KVBackend, TaskContext, TaskLogger, TaskRunInfo, mask_secrets,
+    SUB_TASK_OUTPUTS_KEY, KVBackend, TaskContext, TaskLogger, TaskRunInfo, fold_metrics, mask_secrets,
 )
 from kestra_dagster.engine.execution import ExecutionState, TaskRunRecord, utcnow_iso
 from kestra_dagster.engine.states import State, apply_allow, guess_final_state
@@ -337,13 +337,14 @@ class Runner:
         step = step if step is not None and step.task_id == task.id else None  # its own executor step
         first_attempt = step.first_started if step else time.time()
         attempt = step.previous_attempts if step else 0
+        metrics: list[dict[str, Any]] = []  # over every attempt, into the task run's record
         while True:
             attempt += 1
             taskrun = TaskRunInfo(
                 id=_short_id(), task_id=task.id, start_date=utcnow_iso(), attempts_count=attempt,
                 value=scope.taskrun_value, iteration=scope.iteration,
             )
-            state, outputs, error = self._attempt(task, scope, taskrun, log)
+            state, outputs, error = self._attempt(task, scope, taskrun, log, metrics)
             if state in (State.SUCCESS, State.WARNING, State.KILLED) or self.services.cancel_event.is_set():
                 break
             delay = _retry_delay(policy, attempt, time.time() - first_attempt)
@@ -366,9 +367,10 @@ class Runner:
         final = apply_allow(state, task.allowFailure, task.allowWarning)
         if final != state and state == State.FAILED:
             log.warning(f"failure allowed (allowFailure): task ends {final.value}")
-        return self._record(task, scope, final, started, error=error, attempts=attempt)
+        return self._record(task, scope, final, started, error=error, attempts=attempt, metrics=metrics)
 
-    def _attempt(self, task: Task, scope: Scope, taskrun: TaskRunInfo, log: TaskLogger):
+    def _attempt(self, task: Task, scope: Scope, taskrun: TaskRunInfo, log: TaskLogger,
+                 metrics: list[dict[str, Any]] | None = None):
         """One attempt, in a worker thread so a timeout or a run termination can stop it."""
         work_dir, owns_dir = self._working_dir(scope)
         cancel = threading.Event()
@@ -411,16 +413,14 @@ class Runner:
         finally:
             if owns_dir:
                 _remove_tree(work_dir)
+        if metrics is not None:
+            fold_metrics(metrics, ctx.metrics)
         if ctx._labels:
             with self._lock:
                 self.execution.labels.update(ctx._labels)
         if ctx._secret_outputs:
             with self._lock:
                 self.execution.add_masked(ctx._secret_outputs)
-        if ctx._metrics:
-            with self._lock:
-                self.execution.metrics.extend({"task_id": task.id, "values": list(scope.values), **m}
-                                              for m in ctx._metrics)
         if timed_out:
             message = f"task '{task.id}' timed out after {task.timeout}"
             log.error(message)
@@ -473,10 +473,11 @@ class Runner:
     def _masked(self, text: str) -> str:
         return mask_secrets(text, self.services.secrets.revealed)
 
-    def _record(self, task: Task, scope: Scope, state: State, started: str, error: str | None = None, attempts: int = 1) -> State:
+    def _record(self, task: Task, scope: Scope, state: State, started: str, error: str | None = None, attempts: int = 1,
+                metrics: list[dict[str, Any]] | None = None) -> State:
         rec = TaskRunRecord(
             task_id=task.id, values=scope.values, state=state.value, attempts=attempts, started=started,
-            ended=utcnow_iso(), error=error, parent=scope.parent_task, branch=scope.branch,
+            ended=utcnow_iso(), error=error, parent=scope.parent_task, branch=scope.branch, metrics=list(metrics or []),
         )
         with self._lock:
             self.execution.record(rec)

@@ -25,7 +25,7 @@ from kestra_dagster.model.flow import IGNORED_TOP_LEVEL_KEYS, Flow
 from kestra_dagster.model.inputs import coerce_default
 from kestra_dagster.model.triggers import Trigger, UnsupportedTrigger
 from kestra_dagster.model.yaml_source import SourceLocator, format_path, load_yaml, yaml_error_issue
-from kestra_dagster.registry import Registry, get_registry
+from kestra_dagster.registry import Registry, get_registry, suggest_name, suggest_property
 
 FLOW_FILE_SUFFIXES = (".yaml", ".yml")
 #: Flow-level task lists, in the order Kestra runs them.
@@ -61,6 +61,22 @@ class _ParseState:
     def error(self, path: Sequence[Any], message: str) -> None:
         self.issues.append(self.locator.issue(path, message))
 
+    def unsupported_type(self, kind: str, type_name: str, owner_id: Any, path: tuple) -> None:
+        """Record a type no plugin provides, located at its ``type:`` value."""
+        if kind == "condition":
+            from kestra_dagster.triggers.conditions import known_condition_types
+
+            suggestion = suggest_name(type_name, known_condition_types())
+        else:
+            suggestion = self.registry.suggest(type_name, kind=kind)
+        entry = UnsupportedTaskType(type=type_name, task_id=owner_id if isinstance(owner_id, str) else "?",
+                                    path=format_path(path), suggestion=suggestion, kind=kind,
+                                    extra={"kind": kind} if kind != "task" else {})
+        if len(self.locator.text) < 200_000:  # locating needs the slow position parse: cheap files only
+            issue = self.locator.issue((*path, "type"), "")
+            entry.line, entry.column, entry.snippet = issue.line, issue.column, issue.snippet
+        self.unsupported.append(entry)
+
 
 # ----------------------------------------------------------------------------- public API
 
@@ -78,8 +94,10 @@ def parse_flow(text: str, file: str = "<string>", registry: Registry | None = No
     if flow is not None:
         _check_flow_rules(flow, state)
     if state.issues:
-        state.issues.sort(key=lambda i: (i.line, i.column))
-        raise FlowValidationError(file, state.issues)
+        # Types we lack are reported too: one other mistake must not hide them.
+        issues = [*state.issues, *(u.as_issue(file) for u in state.unsupported)]
+        issues.sort(key=lambda i: (i.line, i.column))
+        raise FlowValidationError(file, issues, unsupported=state.unsupported)
     assert flow is not None
     return LoadedFlow(flow=flow, file=file, text=text, unsupported=state.unsupported, task_paths=state.task_paths,
                       warnings=state.warnings)
@@ -193,11 +211,41 @@ def _parse_task(raw: Any, path: tuple, state: _ParseState) -> Task:
         _report_validation_error(exc, path, data, state, cls)
         task = _placeholder(raw.get("id"))
     else:
+        _check_task_runner(data.get("taskRunner"), task.id, path, state)
         for name, value in raw.items():
             if name not in cls.child_task_fields and f"{name}_" not in cls.child_task_fields:
                 _check_expressions(value, (*path, name), state)
     state.task_paths[id(task)] = path
     return task
+
+
+def _check_task_runner(runner: Any, task_id: str, path: tuple, state: _ParseState) -> None:
+    """A ``taskRunner`` type is known now, not when the task runs (an expression is left to run time)."""
+    if not isinstance(runner, dict) or not isinstance(runner.get("type"), str):
+        return
+    kind = runner["type"].strip()
+    if "{{" in kind or kind in state.registry.task_runners or canonical_type(kind) in state.registry.task_runners:
+        return
+    state.unsupported_type("taskRunner", kind, task_id, (*path, "taskRunner"))
+
+
+def _check_conditions(conditions: Any, owner_id: Any, path: tuple, state: _ParseState) -> None:
+    """Every condition type (nested in Not/Or/MultipleCondition too) must be one we evaluate."""
+    from kestra_dagster.triggers.conditions import is_known_condition
+
+    if isinstance(conditions, dict):  # MultipleCondition: {name: condition}
+        items = list(conditions.items())
+    elif isinstance(conditions, list):
+        items = list(enumerate(conditions))
+    else:
+        return
+    for key, cond in items:
+        if not isinstance(cond, dict) or not isinstance(cond.get("type"), str):
+            continue
+        if not is_known_condition(cond["type"]):
+            state.unsupported_type("condition", cond["type"], owner_id, (*path, key))
+        elif "conditions" in cond:
+            _check_conditions(cond["conditions"], owner_id, (*path, key, "conditions"), state)
 
 
 def _check_expressions(value: Any, path: tuple, state: _ParseState) -> None:
@@ -257,9 +305,12 @@ def _nested_defaults(value: Any, defaults: list[dict]) -> Any:
         return [_nested_defaults(v, defaults) for v in value]
     if not isinstance(value, dict):
         return value
+    own = set(value)
     if isinstance(value.get("type"), str) and "." in value["type"]:
         value = apply_plugin_defaults(value, {value["type"], canonical_type(value["type"])}, defaults)
-    return {k: _nested_defaults(v, defaults) for k, v in value.items()}
+    # Only what the flow wrote is walked again: values a default injected are not re-defaulted
+    # (a package-wide default that sets `taskRunner` also matches the runner's own type).
+    return {k: _nested_defaults(v, defaults) if k in own else v for k, v in value.items()}
 
 
 def apply_plugin_defaults(task: dict, type_names: set[str], defaults: list[dict]) -> dict:
@@ -294,13 +345,7 @@ def _case_key(key: Any) -> str:
 
 def _unsupported_task(raw: dict, type_name: str, path: tuple, state: _ParseState) -> Task:
     task_id = raw.get("id") if isinstance(raw.get("id"), str) else "?"
-    state.unsupported.append(
-        UnsupportedTaskType(
-            type=type_name, task_id=task_id, path=format_path(path),
-            line=state.locator.locate((*path, "type"))[0] if _line_wanted(state) else 0,
-            suggestion=state.registry.suggest(type_name),
-        )
-    )
+    state.unsupported_type("task", type_name, task_id, path)
     data = dict(raw)
     for key in _GUESSED_CHILD_KEYS:
         if isinstance(data.get(key), list) and all(isinstance(t, dict) and "type" in t for t in data[key]):
@@ -314,11 +359,6 @@ def _unsupported_task(raw: dict, type_name: str, path: tuple, state: _ParseState
     return task
 
 
-def _line_wanted(state: _ParseState) -> bool:
-    # Locating needs the slow position parse; do it only for files small enough to be cheap.
-    return len(state.locator.text) < 200_000
-
-
 def _parse_triggers(value: Any, state: _ParseState) -> Any:
     if not isinstance(value, list):
         return value
@@ -329,12 +369,9 @@ def _parse_triggers(value: Any, state: _ParseState) -> Any:
             state.error(path, "expected a trigger (a mapping with id and type)")
             continue
         entry = state.registry.resolve(raw["type"])
+        _check_conditions(raw.get("conditions"), str(raw.get("id", "?")), (*path, "conditions"), state)
         if entry is None or entry.kind != "trigger":
-            state.unsupported.append(
-                UnsupportedTaskType(type=raw["type"], task_id=str(raw.get("id", "?")), path=format_path(path),
-                                    line=state.locator.locate((*path, "type"))[0], extra={"kind": "trigger"},
-                                    suggestion=state.registry.suggest(raw["type"], kind="trigger"))
-            )
+            state.unsupported_type("trigger", raw["type"], str(raw.get("id", "?")), path)
             cls: type[Trigger] = UnsupportedTrigger
             data = raw
         else:
@@ -404,8 +441,12 @@ def _friendly(err: dict, cls: type, data: Any, loc: tuple) -> str:
         fields = sorted(
             (f.alias or n) for n, f in cls.model_fields.items() if n not in ("type",)
         ) if loc and len(loc) == 1 and hasattr(cls, "model_fields") else []
+        name = str(loc[-1] if loc else err["loc"][-1])
+        guess = suggest_property(name, fields or _nested_fields(cls, err["loc"][:-1]))
+        if guess:
+            return f"unknown property '{name}' for {what} (did you mean '{guess}'?)"
         known = f"; known properties: {', '.join(fields)}" if fields else ""
-        return f"unknown property '{loc[-1] if loc else err['loc'][-1]}' for {what}{known}"
+        return f"unknown property '{name}' for {what}{known}"
     if kind == "missing":
         return f"required property '{err['loc'][-1]}' is missing"
     if kind == "string_pattern_mismatch":
@@ -423,6 +464,34 @@ def _friendly(err: dict, cls: type, data: Any, loc: tuple) -> str:
     if kind == "value_error":
         return str(err["msg"]).removeprefix("Value error, ")
     return f"{err['msg']} (got {_short(err.get('input'))})"
+
+
+def _nested_fields(cls: type, loc: Sequence[Any]) -> list[str]:
+    """Property names of the model at ``loc`` under ``cls`` (e.g. ``options`` of a webhook task)."""
+    model = cls
+    for part in loc:
+        fields = getattr(model, "model_fields", None)
+        if not fields or not isinstance(part, str):
+            return []
+        field_info = fields.get(part) or next((f for f in fields.values() if f.alias == part), None)
+        if field_info is None:
+            return []
+        model = _model_in(field_info.annotation)
+        if model is None:
+            return []
+    return [(f.alias or n) for n, f in getattr(model, "model_fields", {}).items() if n != "type"]
+
+
+def _model_in(annotation: Any) -> type | None:
+    from typing import get_args
+
+    if isinstance(annotation, type) and hasattr(annotation, "model_fields"):
+        return annotation
+    for arg in get_args(annotation):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
 
 
 def _short(value: Any) -> str:

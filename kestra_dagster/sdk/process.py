@@ -76,12 +76,12 @@ class LineHandler:
             for metric in metrics:
                 if isinstance(metric, dict):
                     tags = metric.get("tags") or {}
-                    if metric.get("name") is not None:
-                        self.ctx.metric(metric["name"], str(metric.get("type", "counter")), metric.get("value"),
-                                        tags if isinstance(tags, dict) else {})
+                    kind = str(metric.get("type", "counter"))
+                    if isinstance(tags, dict):
+                        self.ctx.record_metric(str(metric.get("name") or ""), kind, metric.get("value"), tags)
                     suffix = f" {json.dumps(tags, sort_keys=True)}" if tags else ""
                     self.ctx.logger.info(self.ctx.mask(
-                        f"metric {metric.get('type', 'counter')} '{metric.get('name')}' = {metric.get('value')}{suffix}"
+                        f"metric {kind} '{metric.get('name')}' = {metric.get('value')}{suffix}"
                     ))
         logs = payload.get("logs")
         if isinstance(logs, list):

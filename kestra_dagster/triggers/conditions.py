@@ -79,6 +79,18 @@ def _scopes_of(allowed: set[str]) -> set[str]:
     return scopes
 
 
+def is_known_condition(type_name: str) -> bool:
+    """True for a condition type we can evaluate (any of its Kestra names)."""
+    return condition_class({"type": type_name}) is not None
+
+
+def known_condition_types() -> dict[str, str]:
+    """Every condition type we evaluate, by today's name (a ``suggest_name`` table)."""
+    from kestra_dagster.registry import get_registry
+
+    return {e.type: e.type for e in get_registry().of_kind("condition")}
+
+
 def check_conditions(conditions: list[dict], allowed: set[str], where: str) -> list[str]:
     """Load-time problems with ``conditions`` for a trigger that can evaluate the ``allowed`` scopes."""
     from kestra_dagster.registry import get_registry
@@ -88,6 +100,8 @@ def check_conditions(conditions: list[dict], allowed: set[str], where: str) -> l
     for i, cond in enumerate(conditions):
         kind = condition_type(cond)
         cls = condition_class(cond)
+        if cls is None:
+            continue  # the loader reports it as an unsupported condition type
         if kind in (f"{_P}Not", f"{_P}Or"):
             problems += check_conditions(list(cond.get("conditions") or []), scopes, f"{where}[{i}].conditions")
         elif kind == MULTIPLE and MULTIPLE_SCOPE in scopes:

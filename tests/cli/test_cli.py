@@ -81,8 +81,9 @@ def test_validate_invalid_text_has_located_errors_and_carets(tmp_path, bad_files
 def test_validate_reports_unsupported_types_as_invalid(tmp_path, bad_files):
     proc = cli("validate", str(bad_files["unsupported"]), tmp_path=tmp_path)
     assert proc.returncode == 1
-    assert (f"{bad_files['unsupported']}:5:1: tasks[0]: unsupported task type io.kestra.plugin.core.log.Logg "
-            "(task 'magic') (did you mean io.kestra.plugin.core.log.Log?)") in proc.stdout
+    assert (f"{bad_files['unsupported']}:5:5: tasks[0]: unsupported task type io.kestra.plugin.core.log.Logg "
+            "(task 'magic') (did you mean io.kestra.plugin.core.log.Log?)\n"
+            "  4 |   - id: magic\n  5 |     type: io.kestra.plugin.core.log.Logg\n    |     ^") in proc.stdout
 
 
 def test_validate_json_shape(tmp_path, bad_files):
@@ -93,16 +94,19 @@ def test_validate_json_shape(tmp_path, bad_files):
     assert [Path(e["file"]).stem for e in entries] == ["sleep", "broken", "unsupported", "malformed"]
     for entry in entries:
         # the documented keys, plus `warnings` (expressions that will fail when rendered)
-        assert set(entry) == {"file", "ok", "errors", "unsupported_types", "warnings"}
+        assert set(entry) == {"file", "ok", "errors", "unsupported_types", "unsupported", "warnings"}
         for error in entry["errors"]:
             assert set(error) == {"line", "column", "path", "message"}
             assert isinstance(error["line"], int) and error["line"] >= 1
     sleep, broken, unsupported, malformed = entries
-    assert sleep == {"file": str(ok), "ok": True, "errors": [], "unsupported_types": [], "warnings": []}
+    assert sleep == {"file": str(ok), "ok": True, "errors": [], "unsupported_types": [], "unsupported": [],
+                     "warnings": []}
     assert broken["ok"] is False and broken["unsupported_types"] == []
     assert [(e["line"], e["column"], e["path"]) for e in broken["errors"]] == [(7, 5, "tasks[0].timeout"), (8, 5, "tasks[1].id")]
     assert unsupported["ok"] is False
     assert unsupported["unsupported_types"] == ["io.kestra.plugin.core.log.Logg"]
+    assert unsupported["unsupported"] == [{"type": "io.kestra.plugin.core.log.Logg", "kind": "task", "path": "tasks[0]",
+                                           "line": 5, "column": 5, "suggestion": "io.kestra.plugin.core.log.Log"}]
     assert unsupported["errors"][0]["path"] == "tasks[0]" and unsupported["errors"][0]["line"] == 5
     assert malformed["ok"] is False
     [error] = malformed["errors"]

@@ -126,7 +126,11 @@ def test_kestra_valid_flows_validate_or_are_reported_only_for_unsupported_types(
     for name, found in unsupported.items():
         for u in found:
             assert u.line >= 1, (name, u)
-            assert u.message().startswith(f"unsupported task type {u.type} (task '{u.task_id}')")
+            owner = "trigger" if u.kind in ("trigger", "condition") else "task"
+            word = f"{u.kind} type"
+            if u.kind == "taskRunner":
+                word = "task runner"
+            assert u.message().startswith(f"unsupported {word} {u.type} ({owner} '{u.task_id}')"), u.message()
     assert len(ok) + len(unsupported) == VALIDS_TOTAL
     assert len(ok) >= VALIDS_FULLY_SUPPORTED_AT_LEAST, sorted(unsupported)
 

@@ -245,7 +245,7 @@ def test_bad_regex_validator_is_rejected(F):
     assert "validator is not a valid regular expression" in issue.message
 
 
-def test_unknown_task_property_lists_the_known_ones(F):
+def test_unknown_task_property_suggests_a_close_name(F):
     issue = F.only(F.text(f"""
         tasks:
           - id: t
@@ -255,7 +255,32 @@ def test_unknown_task_property_lists_the_known_ones(F):
     """))
     assert issue.path == "tasks[0].mesage"
     assert (issue.line, issue.column) == (7, 5)
-    assert issue.message.startswith(f"unknown property 'mesage' for {LOG}; known properties: ")
+    assert issue.message == f"unknown property 'mesage' for {LOG} (did you mean 'message'?)"
+
+
+def test_unknown_nested_property_suggests_a_close_name(F):
+    issue = F.only(F.text("""
+        tasks:
+          - id: t
+            type: io.kestra.plugin.slack.notifications.SlackIncomingWebhook
+            url: http://127.0.0.1/hook
+            messageText: hi
+            options:
+              readTimeot: PT5S
+    """))
+    assert issue.path == "tasks[0].options.readTimeot"
+    assert "(did you mean 'readTimeout'?)" in issue.message
+
+
+def test_unknown_task_property_lists_the_known_ones(F):
+    issue = F.only(F.text(f"""
+        tasks:
+          - id: t
+            type: {LOG}
+            message: hi
+            colour: red
+    """))
+    assert issue.message.startswith(f"unknown property 'colour' for {LOG}; known properties: ")
     known = issue.message.split("known properties: ")[1].split(", ")
     assert {"message", "level", "retry", "timeout", "runIf", "allowFailure"} <= set(known)
 

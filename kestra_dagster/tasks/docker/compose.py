@@ -8,11 +8,21 @@ when ``up`` fails (an unhealthy ``--wait`` included) or the task is stopped, and
 ``autoTeardown: false`` — when the run's process ends without a teardown (watchdog), at the
 next Compose task's start for stacks whose run died, and at the end of the run (compiler hook
 ``_compose.teardown_execution``). Outputs: ``projectName``, ``exitCode``, ``vars``, line counts.
+
+As in Kestra (where Compose is an exec-script task), ``taskRunner`` chooses where the ``docker
+compose`` CLI runs: the Process runner runs this machine's Compose binary; the Docker runner
+runs ``docker compose`` in a container of ``taskRunner.image`` or ``containerImage`` (Kestra's
+default ``docker:27.5.1-cli``), which reaches the daemon through the socket the runner mounts
+(``volumes: [/var/run/docker.sock:/var/run/docker.sock]``). ``beforeCommands`` run first in
+the same shell (``interpreter``), ``env`` is the CLI's environment. A Compose task that names no
+runner runs this machine's binary: Kestra's default Docker runner, which mounts no socket,
+could not reach a daemon.
 """
 
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import socket
 import tempfile
@@ -25,8 +35,10 @@ from kestra_dagster.errors import TaskFailed, TaskKilled
 from kestra_dagster.tasks.base import RunnableTask
 from kestra_dagster.tasks.docker import _compose
 from kestra_dagster.sdk.docker import docker_client, run_labels
-from kestra_dagster.sdk.values import as_list, as_text
 from kestra_dagster.sdk.process import LineHandler
+from kestra_dagster.sdk.values import as_list, as_text
+from kestra_dagster.tasks.scripts._docker_runner import DockerRunner, wants_docker
+from kestra_dagster.tasks.scripts._exec import HIDDEN_PREFIX, TaskRunnerConfig
 
 
 class Compose(RunnableTask):
@@ -43,7 +55,11 @@ class Compose(RunnableTask):
     projectName: str | None = None
     env: dict[str, Any] | None = None
     autoTeardown: bool | str = True
-    containerImage: str | None = None  # Kestra runs the CLI in this image; we run the binary directly
+    #: Kestra's Compose ``DEFAULT_IMAGE``: the Docker runner's image for the CLI.
+    containerImage: str | None = "docker:27.5.1-cli"
+    taskRunner: TaskRunnerConfig | None = None
+    beforeCommands: list[str] | str | None = None
+    interpreter: list[str] | str = ["/bin/sh", "-c"]
     host: str | None = None
     inputFiles: dict[str, Any] | str | None = None
 
@@ -60,10 +76,13 @@ class Compose(RunnableTask):
 
         workdir = Path(ctx.working_dir)
         workdir.mkdir(parents=True, exist_ok=True)
+        in_container = self.taskRunner is not None and wants_docker(self, ctx)
         try:
             binary = _compose.compose_binary()
         except FileNotFoundError as exc:
-            raise TaskFailed(str(exc)) from None
+            if not in_container:  # in a container the image brings `docker compose`
+                raise TaskFailed(str(exc)) from None
+            binary = []
         args = as_list(ctx.render(self.composeArgs, "composeArgs"), "composeArgs") or ["up", "-d"]
         project = ctx.render_str(self.projectName, "projectName") if self.projectName else \
             _compose.project_name(ctx.namespace, ctx.flow_id, ctx.execution_id, ctx.task_id)
@@ -72,7 +91,10 @@ class Compose(RunnableTask):
         env.update({str(k): as_text(v) for k, v in (ctx.render(self.env, "env") or {}).items()})
         if self.host:
             env["DOCKER_HOST"] = ctx.render_str(self.host, "host")
-        scratch = Path(tempfile.mkdtemp(prefix="kestra-compose-"))
+        before = as_list(ctx.render(self.beforeCommands, "beforeCommands"), "beforeCommands")
+        # In a container, the files must be under the working directory (bind-mounted at the same path).
+        scratch = Path(tempfile.mkdtemp(prefix=f"{HIDDEN_PREFIX}compose-" if in_container else "kestra-compose-",
+                                        dir=workdir if in_container else None))
         client = docker_client(ctx, self.host)
         is_up = bool(args) and args[0] in ("up", "start", "run", "create")
         started_stack = False
@@ -88,15 +110,23 @@ class Compose(RunnableTask):
                 except Exception as exc:  # noqa: BLE001 - housekeeping must not fail the task
                     ctx.logger.warning(f"could not sweep compose stacks of dead runs: {exc}")
             files = self._compose_files(ctx, workdir, scratch, required=is_up)
-            base = [*binary, "-p", project, *sum((["-f", str(f)] for f in files), [])]
+            cli = ["docker", "compose"] if in_container else binary
+            base = [*cli, "-p", project, *sum((["-f", str(f)] for f in files), [])]
             if is_up:
-                override = self._label_override(ctx, base, workdir, env, scratch)
+                override = self._label_override(ctx, base, workdir, env, scratch, files, in_container)
                 if override is not None:
                     base += ["-f", str(override)]
             handler = LineHandler(ctx)
             ctx.logger.info(f"compose project {project}: {' '.join(args)}")
+            command = [*base, *args]
+            if before or in_container:
+                # one shell runs beforeCommands then the CLI, as Kestra's exec-script tasks do
+                interpreter = as_list(ctx.render(self.interpreter, "interpreter"), "interpreter") or ["/bin/sh", "-c"]
+                script = "\n".join(["set -e", *before, " ".join(shlex.quote(a) for a in command)])
+                command = [*interpreter, script]
+            runner = DockerRunner(self, ctx) if in_container else run_process
             try:
-                code = run_process([*base, *args], workdir, env, ctx, handler)
+                code = runner(command, workdir, env, ctx, handler)
             except TaskKilled:
                 if is_up and auto:
                     ctx.logger.warning(f"tearing down compose project {project}: the task was stopped")
@@ -150,14 +180,24 @@ class Compose(RunnableTask):
             out.append(path)
         return out
 
-    def _label_override(self, ctx, base: list[str], workdir: Path, env: dict, scratch: Path) -> Path | None:
+    def _label_override(self, ctx, base: list[str], workdir: Path, env: dict, scratch: Path,
+                        files: list[Path] = (), in_container: bool = False) -> Path | None:
         import subprocess
 
-        proc = subprocess.run([*base, "config", "--services"], cwd=workdir, env=env, capture_output=True, text=True,
-                              timeout=120)
-        if proc.returncode != 0:
-            raise TaskFailed("invalid compose file: " + ctx.mask(proc.stderr.strip()[-1500:]))
-        services = [s for s in proc.stdout.split() if s.strip()]
+        if in_container:  # no Compose here to ask: the services are the files' `services` keys
+            services = []
+            for f in files:
+                try:
+                    doc = yaml.safe_load(f.read_text()) or {}
+                except yaml.YAMLError as exc:
+                    raise TaskFailed(f"invalid compose file {f.name}: {exc}") from None
+                services += [s for s in (doc.get("services") or {}) if s not in services]
+        else:
+            proc = subprocess.run([*base, "config", "--services"], cwd=workdir, env=env, capture_output=True,
+                                  text=True, timeout=120)
+            if proc.returncode != 0:
+                raise TaskFailed("invalid compose file: " + ctx.mask(proc.stderr.strip()[-1500:]))
+            services = [s for s in proc.stdout.split() if s.strip()]
         if not services:
             return None
         labels = {**run_labels(ctx), _compose.LABEL_OWNER_PID: str(os.getpid()),

@@ -1,4 +1,4 @@
-"""``io.kestra.plugin.notifications.discord.DiscordIncomingWebhook`` and ``DiscordExecution``."""
+"""``io.kestra.plugin.discord.DiscordIncomingWebhook`` and ``DiscordExecution`` (earlier: ``io.kestra.plugin.notifications.discord.*``)."""
 
 from __future__ import annotations
 
@@ -51,14 +51,16 @@ class Embed(KestraModel):
 class DiscordIncomingWebhook(IncomingWebhookTask):
     """Send a Discord message (JSON ``payload``) through a channel webhook ``url``."""
 
-    kestra_type: ClassVar[str] = "io.kestra.plugin.notifications.discord.DiscordIncomingWebhook"
+    kestra_type: ClassVar[str] = "io.kestra.plugin.discord.DiscordIncomingWebhook"
+    kestra_aliases: ClassVar[tuple[str, ...]] = ("io.kestra.plugin.notifications.discord.DiscordIncomingWebhook",)
     service: ClassVar[str] = "Discord"
 
 
 class DiscordExecution(DiscordIncomingWebhook, ExecutionNotification):
     """Send a Discord message with an execution's namespace, flow, id, status and duration."""
 
-    kestra_type: ClassVar[str] = "io.kestra.plugin.notifications.discord.DiscordExecution"
+    kestra_type: ClassVar[str] = "io.kestra.plugin.discord.DiscordExecution"
+    kestra_aliases: ClassVar[tuple[str, ...]] = ("io.kestra.plugin.notifications.discord.DiscordExecution",)
 
     username: str | None = None
     avatarUrl: str | None = None

@@ -1,4 +1,4 @@
-"""``io.kestra.plugin.notifications.google.GoogleChatIncomingWebhook`` and ``GoogleChatExecution``."""
+"""``io.kestra.plugin.googleworkspace.chat.GoogleChatIncomingWebhook`` and ``GoogleChatExecution`` (earlier: ``io.kestra.plugin.notifications.google.*``)."""
 
 from __future__ import annotations
 
@@ -12,14 +12,16 @@ from kestra_dagster.tasks.notifications._webhook import IncomingWebhookTask
 class GoogleChatIncomingWebhook(IncomingWebhookTask):
     """Send a Google Chat message (JSON ``payload``) through a space webhook ``url``."""
 
-    kestra_type: ClassVar[str] = "io.kestra.plugin.notifications.google.GoogleChatIncomingWebhook"
+    kestra_type: ClassVar[str] = "io.kestra.plugin.googleworkspace.chat.GoogleChatIncomingWebhook"
+    kestra_aliases: ClassVar[tuple[str, ...]] = ("io.kestra.plugin.notifications.google.GoogleChatIncomingWebhook",)
     service: ClassVar[str] = "Google Chat"
 
 
 class GoogleChatExecution(GoogleChatIncomingWebhook, ExecutionNotification):
     """Send a Google Chat message with an execution's namespace, flow, id, status and duration."""
 
-    kestra_type: ClassVar[str] = "io.kestra.plugin.notifications.google.GoogleChatExecution"
+    kestra_type: ClassVar[str] = "io.kestra.plugin.googleworkspace.chat.GoogleChatExecution"
+    kestra_aliases: ClassVar[tuple[str, ...]] = ("io.kestra.plugin.notifications.google.GoogleChatExecution",)
 
     text: str | None = None
 

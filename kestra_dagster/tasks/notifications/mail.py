@@ -1,4 +1,4 @@
-"""``io.kestra.plugin.notifications.mail.MailSend`` and ``MailExecution``: email through SMTP.
+"""``io.kestra.plugin.email.MailSend`` and ``MailExecution`` (earlier ``io.kestra.plugin.notifications.mail.*``): email through SMTP.
 
 Kestra's properties and defaults: ``host``, ``port``, ``username``, ``password``,
 ``transportStrategy`` SMTPS (implicit TLS, port 465) | SMTP_TLS (STARTTLS, 587) | SMTP (plain,
@@ -40,6 +40,8 @@ from kestra_dagster.tasks.notifications._execution import ExecutionNotification,
 DEFAULT_PLAIN_TEXT = "Please view this email in a modern email client"
 DEFAULT_PORTS = {"SMTP": 25, "SMTPS": 465, "SMTP_TLS": 587, "SMTP_OAUTH2": 587}
 _OLD = "org.kestra.task.notifications.mail."
+#: Kestra 1.x: plugin-email (``io.kestra.plugin.email``); the plugin-notifications names are its aliases.
+_V0 = "io.kestra.plugin.notifications.mail."
 
 
 class Attachment(KestraModel):
@@ -61,8 +63,8 @@ def _addresses(value: str | None, prop: str) -> list[str]:
 class MailSend(RunnableTask):
     """Send an email (HTML and/or plain text, attachments) through an SMTP server."""
 
-    kestra_type: ClassVar[str] = "io.kestra.plugin.notifications.mail.MailSend"
-    kestra_aliases: ClassVar[tuple[str, ...]] = (_OLD + "MailSend",)
+    kestra_type: ClassVar[str] = "io.kestra.plugin.email.MailSend"
+    kestra_aliases: ClassVar[tuple[str, ...]] = (_V0 + "MailSend", _OLD + "MailSend")
     kestra_family: ClassVar[str] = "notifications"
     compute_kind: ClassVar[str | None] = "email"
 
@@ -253,8 +255,8 @@ def _text(value: Any) -> str:
 class MailExecution(MailSend, ExecutionNotification):
     """Send an email with an execution's namespace, flow, id, status and duration."""
 
-    kestra_type: ClassVar[str] = "io.kestra.plugin.notifications.mail.MailExecution"
-    kestra_aliases: ClassVar[tuple[str, ...]] = (_OLD + "MailExecution",)
+    kestra_type: ClassVar[str] = "io.kestra.plugin.email.MailExecution"
+    kestra_aliases: ClassVar[tuple[str, ...]] = (_V0 + "MailExecution", _OLD + "MailExecution")
 
 
     def contents(self, ctx) -> tuple[str | None, str | None, str | None]:

@@ -1,4 +1,4 @@
-"""``io.kestra.plugin.notifications.teams.TeamsIncomingWebhook`` and ``TeamsExecution``."""
+"""``io.kestra.plugin.microsoft365.teams.TeamsIncomingWebhook`` and ``TeamsExecution`` (earlier: ``io.kestra.plugin.notifications.teams.*``)."""
 
 from __future__ import annotations
 
@@ -12,14 +12,16 @@ from kestra_dagster.tasks.notifications._webhook import IncomingWebhookTask
 class TeamsIncomingWebhook(IncomingWebhookTask):
     """Send a Microsoft Teams message (JSON ``payload``) through an incoming webhook ``url``."""
 
-    kestra_type: ClassVar[str] = "io.kestra.plugin.notifications.teams.TeamsIncomingWebhook"
+    kestra_type: ClassVar[str] = "io.kestra.plugin.microsoft365.teams.TeamsIncomingWebhook"
+    kestra_aliases: ClassVar[tuple[str, ...]] = ("io.kestra.plugin.notifications.teams.TeamsIncomingWebhook",)
     service: ClassVar[str] = "Microsoft Teams"
 
 
 class TeamsExecution(TeamsIncomingWebhook, ExecutionNotification):
     """Send a Microsoft Teams card with an execution's namespace, flow, id, status and duration."""
 
-    kestra_type: ClassVar[str] = "io.kestra.plugin.notifications.teams.TeamsExecution"
+    kestra_type: ClassVar[str] = "io.kestra.plugin.microsoft365.teams.TeamsExecution"
+    kestra_aliases: ClassVar[tuple[str, ...]] = ("io.kestra.plugin.notifications.teams.TeamsExecution",)
 
     themeColor: str | None = "0076D7"
     activityTitle: str | None = None

@@ -150,6 +150,13 @@ def install_dependencies(ctx, task, workdir: Path, env: dict[str, str]) -> None:
     manager = ctx.render_str(task.packageManager, prop="packageManager") if task.packageManager else None
     name, command = _installer(ctx, python, has_pip, manager, env)
     cached = ctx.render_bool(task.dependencyCacheEnabled, "dependencyCacheEnabled")
+    from kestra_dagster.tasks.scripts._docker_runner import wants_docker
+
+    if cached and wants_docker(task, ctx):
+        # the cache lives on this machine, outside the container: install into the working
+        # directory instead (bind-mounted at the same path), with this machine's installer
+        ctx.logger.debug("python dependencies: installed in the working directory for the container")
+        cached = False
     if cached:
         key = hashlib.sha256("\n".join([name, version, *sorted(requirements)]).encode()).hexdigest()[:16]
         target = cache_root() / ctx.namespace / f"{ctx.flow_id}-{key}"

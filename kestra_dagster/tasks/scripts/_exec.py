@@ -46,6 +46,21 @@ _STORAGE_URI = re.compile(r"kestra://[^\s\"'`<>|;&(){}\[\],]+")
 
 
 
+#: Where Kestra's ``executionContext: true`` puts the context (read by ``kestra.context``).
+EXECUTION_CONTEXT_FILE = ".kestra-execution-context.json"
+#: The variables it holds (``envs`` and ``globals`` reach the script as environment variables).
+EXECUTION_CONTEXT_KEYS = ("inputs", "outputs", "labels", "vars", "trigger", "flow", "execution", "task", "taskrun")
+
+
+def write_execution_context(ctx, workdir: Path) -> Path:
+    """The execution's variables as JSON in the working directory (a reserved, never-collected name)."""
+    variables = ctx.variables or {}
+    data = {k: variables[k] for k in EXECUTION_CONTEXT_KEYS if k in variables}
+    path = workdir / EXECUTION_CONTEXT_FILE
+    path.write_text(json.dumps(data, default=str), encoding="utf-8")
+    return path
+
+
 def script_file(ctx, workdir: Path, suffix: str = ".py") -> Path:
     """Where an inline script of this task run is written (removed after the run)."""
     return workdir / f"{HIDDEN_PREFIX}script-{ctx.taskrun.id}{suffix}"
@@ -93,6 +108,8 @@ class AbstractExecScript(RunnableTask):
 
     kestra_family: ClassVar[str] = "scripts"
     compute_kind: ClassVar[str | None] = "shell"
+    #: Kestra's ``DEFAULT_IMAGE`` for this type: the Docker runner's image when the task names none.
+    default_image: ClassVar[str | None] = None
     #: Environment every run of this task type gets (python: PYTHONUNBUFFERED…).
     default_env: ClassVar[dict[str, str]] = {}
 
@@ -110,6 +127,9 @@ class AbstractExecScript(RunnableTask):
     outputFiles: list[str] | str | None = None
     outputDirectory: bool | str | None = None  # deprecated; the output dir always exists
     targetOS: Literal["AUTO", "LINUX", "WINDOWS"] | str = "AUTO"
+    #: Kestra 1.x: write the execution's variables to ``.kestra-execution-context.json`` for the
+    #: script (``from kestra import context``); off by default, as it may hold secret inputs.
+    executionContext: bool | str = False
 
     # ------------------------------------------------------------ subclass API
     def body_commands(self, ctx, render, workdir: Path, env: dict[str, str]) -> list[str]:
@@ -139,6 +159,8 @@ class AbstractExecScript(RunnableTask):
                 )
             self._write_input_files(ctx, render, workdir)
             self._copy_namespace_files(ctx, render, workdir)
+            if ctx.render_bool(self.executionContext, "executionContext"):
+                write_execution_context(ctx, workdir)
 
             env = dict(os.environ)
             env.update(self.default_env)
@@ -185,8 +207,10 @@ class AbstractExecScript(RunnableTask):
             shutil.rmtree(output_dir, ignore_errors=True)
             for helper in (f"{HIDDEN_PREFIX}inputs", f"{HIDDEN_PREFIX}python"):
                 shutil.rmtree(workdir / helper, ignore_errors=True)
-            for suffix in (".py", ".sh"):
+            for suffix in (".py", ".sh", ".js"):
                 script_file(ctx, workdir, suffix).unlink(missing_ok=True)
+            # never left for a later task of the same WorkingDirectory
+            (workdir / EXECUTION_CONTEXT_FILE).unlink(missing_ok=True)
 
     # ------------------------------------------------------------ pieces
     def _check_runner(self, ctx) -> None:

@@ -13,6 +13,7 @@ class ShellCommands(AbstractExecScript):
 
     kestra_type: ClassVar[str] = "io.kestra.plugin.scripts.shell.Commands"
     kestra_aliases: ClassVar[tuple[str, ...]] = ()
+    default_image: ClassVar[str | None] = "ubuntu"  # Kestra's shell DEFAULT_IMAGE
 
     commands: list[str] | str
 

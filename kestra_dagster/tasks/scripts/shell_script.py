@@ -13,6 +13,7 @@ class ShellScript(AbstractExecScript):
 
     kestra_type: ClassVar[str] = "io.kestra.plugin.scripts.shell.Script"
     kestra_aliases: ClassVar[tuple[str, ...]] = ()
+    default_image: ClassVar[str | None] = "ubuntu"  # Kestra's shell DEFAULT_IMAGE
 
     script: str
 
