@@ -25,7 +25,7 @@ from kestra_dagster.model.flow import IGNORED_TOP_LEVEL_KEYS, Flow
 from kestra_dagster.model.inputs import coerce_default
 from kestra_dagster.model.triggers import Trigger, UnsupportedTrigger
 from kestra_dagster.model.yaml_source import SourceLocator, format_path, load_yaml, yaml_error_issue
-from kestra_dagster.registry import Registry, get_registry, suggest_name, suggest_property
+from kestra_dagster.registry import Registry, get_registry, suggest_property
 
 FLOW_FILE_SUFFIXES = (".yaml", ".yml")
 #: Flow-level task lists, in the order Kestra runs them.
@@ -63,12 +63,7 @@ class _ParseState:
 
     def unsupported_type(self, kind: str, type_name: str, owner_id: Any, path: tuple) -> None:
         """Record a type no plugin provides, located at its ``type:`` value."""
-        if kind == "condition":
-            from kestra_dagster.triggers.conditions import known_condition_types
-
-            suggestion = suggest_name(type_name, known_condition_types())
-        else:
-            suggestion = self.registry.suggest(type_name, kind=kind)
+        suggestion = self.registry.suggest(type_name, kind=kind)
         entry = UnsupportedTaskType(type=type_name, task_id=owner_id if isinstance(owner_id, str) else "?",
                                     path=format_path(path), suggestion=suggestion, kind=kind,
                                     extra={"kind": kind} if kind != "task" else {})
@@ -231,8 +226,6 @@ def _check_task_runner(runner: Any, task_id: str, path: tuple, state: _ParseStat
 
 def _check_conditions(conditions: Any, owner_id: Any, path: tuple, state: _ParseState) -> None:
     """Every condition type (nested in Not/Or/MultipleCondition too) must be one we evaluate."""
-    from kestra_dagster.triggers.conditions import is_known_condition
-
     if isinstance(conditions, dict):  # MultipleCondition: {name: condition}
         items = list(conditions.items())
     elif isinstance(conditions, list):
@@ -242,7 +235,8 @@ def _check_conditions(conditions: Any, owner_id: Any, path: tuple, state: _Parse
     for key, cond in items:
         if not isinstance(cond, dict) or not isinstance(cond.get("type"), str):
             continue
-        if not is_known_condition(cond["type"]):
+        entry = state.registry.resolve(cond["type"])
+        if entry is None or entry.kind != "condition":
             state.unsupported_type("condition", cond["type"], owner_id, (*path, key))
         elif "conditions" in cond:
             _check_conditions(cond["conditions"], owner_id, (*path, key, "conditions"), state)

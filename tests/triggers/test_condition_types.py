@@ -65,6 +65,8 @@ def test_a_condition_outside_the_triggers_scopes_is_refused_at_load_time():
 
 
 def test_an_unknown_condition_is_refused():
-    assert "is not supported" in check_conditions([{"type": "io.example.Nope"}], {GENERIC_SCOPE}, "c")[0]
+    # The loader reports an unknown condition type as unsupported (with its kind, located);
+    # the trigger's own check leaves it to that report instead of saying it twice.
+    assert check_conditions([{"type": "io.example.Nope"}], {GENERIC_SCOPE}, "c") == []
     with pytest.raises(ConditionError):
         evaluate({"type": "io.example.Nope"}, NOW)
