@@ -1,0 +1,109 @@
+"""``io.kestra.plugin.aws.cli.AwsCLI``: run ``aws …`` commands with the task's AWS connection.
+
+Kestra runs them in the ``amazon/aws-cli`` image; here they run with the script tasks' runner
+(``taskRunner``, as the scripts family chooses it) and the ``aws`` of PyPI's ``awscli`` (next to
+our Python) first on PATH. The connection becomes the CLI's environment: ``AWS_ACCESS_KEY_ID``,
+``AWS_SECRET_ACCESS_KEY``, ``AWS_SESSION_TOKEN``, ``AWS_DEFAULT_REGION``, ``AWS_ENDPOINT_URL``
+(``endpointOverride``) and ``AWS_DEFAULT_OUTPUT`` (``outputFormat``); ``stsRoleArn`` & co. go into a
+private CLI config file (``AWS_CONFIG_FILE``) made for this run and deleted after it, so neither
+the machine's ``~/.aws`` is read nor written. As in Kestra, stderr output ends the task WARNING
+(``warningOnStdErr`` defaults to true). Outputs: the script outputs (``exitCode``, ``vars``,
+``outputFiles``…).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from kestra_dagster.errors import TaskFailed
+from kestra_dagster.model.common import parse_duration
+from kestra_dagster.tasks.aws._connection import AwsTask
+from kestra_dagster.tasks.scripts._exec import HIDDEN_PREFIX
+from kestra_dagster.tasks.scripts.shell_commands import ShellCommands
+
+_CREDENTIAL_SOURCES = {"ENVIRONMENT": "Environment", "EC2_INSTANCE_METADATA": "Ec2InstanceMetadata",
+                       "ECS_CONTAINER": "EcsContainer"}
+
+
+def aws_binary_dir() -> str:
+    """The folder holding the ``aws`` command: beside our Python (PyPI awscli), else PATH."""
+    beside = Path(sys.executable).parent / "aws"
+    if beside.is_file():
+        return str(beside.parent)
+    found = shutil.which("aws")
+    if found:
+        return str(Path(found).parent)
+    raise TaskFailed("the aws command is not installed: pip install awscli (or put aws on PATH)")
+
+
+class AwsCLI(ShellCommands, AwsTask):
+    """Run AWS CLI commands (``aws s3 ls``, ``aws sts get-caller-identity``…) with the task's connection."""
+
+    kestra_type: ClassVar[str] = "io.kestra.plugin.aws.cli.AwsCLI"
+    kestra_aliases: ClassVar[tuple[str, ...]] = ()
+    kestra_family: ClassVar[str] = "aws"
+    compute_kind: ClassVar[str | None] = "aws"
+
+    containerImage: str | None = "amazon/aws-cli"
+    outputFormat: Literal["JSON", "TEXT", "TABLE", "YAML"] | str = "JSON"
+    stsCredentialSource: Literal["ENVIRONMENT", "EC2_INSTANCE_METADATA", "ECS_CONTAINER"] | str | None = None
+    warningOnStdErr: bool | str = True
+
+    def run(self, ctx) -> dict[str, Any]:
+        self._config_dir = None
+        try:
+            return super().run(ctx)
+        finally:
+            if self._config_dir:
+                shutil.rmtree(self._config_dir, ignore_errors=True)
+
+    def prepare(self, ctx, workdir: Path, env: dict[str, str]) -> None:
+        super().prepare(ctx, workdir, env)
+        props = self.connection(ctx)
+        for key in [k for k in env if k.startswith("AWS_")]:
+            env.pop(key)  # only this task's connection, never the worker's own AWS settings
+        user_env = ctx.render(self.env, "env") if self.env else {}
+        for prop, var in (("accessKeyId", "AWS_ACCESS_KEY_ID"), ("secretKeyId", "AWS_SECRET_ACCESS_KEY"),
+                          ("sessionToken", "AWS_SESSION_TOKEN"), ("region", "AWS_DEFAULT_REGION"),
+                          ("endpointOverride", "AWS_ENDPOINT_URL")):
+            if props.get(prop):
+                env[var] = props[prop]
+        output = str(ctx.render_str(self.outputFormat, "outputFormat")).lower()
+        if output not in ("json", "text", "table", "yaml"):
+            raise TaskFailed(f"property 'outputFormat' must be JSON, TEXT, TABLE or YAML, got {output!r}")
+        env["AWS_DEFAULT_OUTPUT"] = output
+        self._config_dir = Path(tempfile.mkdtemp(prefix=f"{HIDDEN_PREFIX}aws-"))
+        os.chmod(self._config_dir, 0o700)
+        config = self._config_dir / "config"
+        config.write_text(self._profile(ctx, props))
+        env["AWS_CONFIG_FILE"] = str(config)
+        env["AWS_SHARED_CREDENTIALS_FILE"] = str(self._config_dir / "credentials")
+        env["AWS_PAGER"] = ""
+        env.update({str(k): str(v) for k, v in (user_env or {}).items()})  # the task's env wins, as in Kestra
+        env["PATH"] = aws_binary_dir() + os.pathsep + env.get("PATH", os.defpath)
+
+    def _profile(self, ctx, props: dict[str, Any]) -> str:
+        lines = ["[default]"]
+        if props.get("stsRoleArn"):
+            lines.append(f"role_arn = {props['stsRoleArn']}")
+        if props.get("stsRoleSessionName"):
+            lines.append(f"role_session_name = {props['stsRoleSessionName']}")
+        if props.get("stsRoleExternalId"):
+            lines.append(f"external_id = {props['stsRoleExternalId']}")
+        if self.stsRoleSessionDuration:
+            seconds = int(parse_duration(ctx.render_str(self.stsRoleSessionDuration, "stsRoleSessionDuration"))
+                          .total_seconds())
+            lines.append(f"duration_seconds = {seconds}")
+        if self.stsCredentialSource:
+            source = str(ctx.render_str(self.stsCredentialSource, "stsCredentialSource")).upper()
+            if source not in _CREDENTIAL_SOURCES:
+                raise TaskFailed(f"property 'stsCredentialSource' must be one of {', '.join(_CREDENTIAL_SOURCES)}")
+            lines.append(f"credential_source = {_CREDENTIAL_SOURCES[source]}")
+        elif props.get("stsRoleArn") and props.get("accessKeyId"):
+            lines.append("credential_source = Environment")
+        return "\n".join(lines) + "\n"

@@ -1,0 +1,73 @@
+"""aws.cli.AwsCLI: the real ``aws`` (PyPI awscli) against moto's S3 server via endpointOverride."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+from kd_testing import moto_checks_credentials
+from kestra_dagster.compiler.runner_cli import run_flow_file
+
+
+def test_aws_cli_lists_and_copies_with_endpoint_override(tmp_path, s3_server, capfd):
+    endpoint, s3 = s3_server
+    before = set(Path(tempfile.gettempdir()).glob(".kestra-aws-*"))
+    s3.put_object(Bucket="inbox", Key="cli/hello.txt", Body=b"hello from s3\n")
+    flow = tmp_path / "cli.yaml"
+    flow.write_text(f"""
+id: aws_cli
+namespace: company.team
+tasks:
+  - id: cli
+    type: io.kestra.plugin.aws.cli.AwsCLI
+    taskRunner: {{type: io.kestra.plugin.core.runner.Process}}
+    endpointOverride: "{endpoint}"
+    region: us-east-1
+    accessKeyId: test
+    secretKeyId: cli-secret-never-logged
+    outputFiles: [listing.json]
+    commands:
+      - aws s3api list-objects-v2 --bucket inbox --prefix cli/ > listing.json
+      - aws s3 cp s3://inbox/cli/hello.txt hello.txt --only-show-errors
+      - echo "::{{\\"outputs\\":{{\\"body\\":\\"$(cat hello.txt)\\",\\"output\\":\\"$AWS_DEFAULT_OUTPUT\\"}}}}::"
+      - aws s3 rm s3://inbox/cli/hello.txt --only-show-errors
+""")
+    result = run_flow_file(str(flow), {})
+    assert result["state"] == "SUCCESS", result
+    out = result["outputs"]["cli"]
+    assert out["exitCode"] == 0
+    assert out["vars"] == {"body": "hello from s3", "output": "json"}
+    assert "listing.json" in out["outputFiles"]
+    assert "Contents" not in s3.list_objects_v2(Bucket="inbox", Prefix="cli/")
+    logs = "".join(capfd.readouterr())
+    assert "cli-secret-never-logged" not in logs
+    assert set(Path(tempfile.gettempdir()).glob(".kestra-aws-*")) == before  # the CLI config is gone
+
+
+def test_aws_cli_wrong_credentials_fail_with_the_cli_message(tmp_path, s3_server, capfd):
+    endpoint, _ = s3_server
+    flow = tmp_path / "cli_bad.yaml"
+    flow.write_text(f"""
+id: aws_cli_bad
+namespace: company.team
+tasks:
+  - id: cli
+    type: io.kestra.plugin.aws.cli.AwsCLI
+    taskRunner: {{type: io.kestra.plugin.core.runner.Process}}
+    endpointOverride: "{endpoint}"
+    region: us-east-1
+    accessKeyId: AKIAWRONGWRONGWRONG1
+    secretKeyId: wrong-cli-secret-value
+    commands:
+      - aws s3 ls s3://inbox
+""")
+    moto_checks_credentials(endpoint, True)
+    try:
+        result = run_flow_file(str(flow), {})
+    finally:
+        moto_checks_credentials(endpoint, False)
+    assert result["state"] == "FAILED"
+    logs = "".join(capfd.readouterr())
+    assert "InvalidAccessKeyId" in logs and "exit code" in logs
+    assert "wrong-cli-secret-value" not in logs and "wrong-cli-secret-value" not in json.dumps(result)
