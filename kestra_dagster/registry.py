@@ -34,6 +34,7 @@ BUILTIN_FAMILIES = {
     "aws": "kestra_dagster.tasks.aws",
     "gcp": "kestra_dagster.tasks.gcp",
     "azure": "kestra_dagster.tasks.azure",
+    "dbt": "kestra_dagster.tasks.dbt",
 }
 
 
