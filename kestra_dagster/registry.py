@@ -35,6 +35,7 @@ BUILTIN_FAMILIES = {
     "gcp": "kestra_dagster.tasks.gcp",
     "azure": "kestra_dagster.tasks.azure",
     "dbt": "kestra_dagster.tasks.dbt",
+    "ansible": "kestra_dagster.tasks.ansible",
 }
 
 
