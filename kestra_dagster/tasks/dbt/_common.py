@@ -31,6 +31,7 @@ def dbt_env(env: dict[str, str]) -> None:
         env["PATH"] = folder + os.pathsep + env.get("PATH", os.defpath)
     env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     env.setdefault("DBT_VERSION_CHECK", "false")
+    env.setdefault("DBT_USE_COLORS", "false")
     env["PYTHONUNBUFFERED"] = "true"
     env["PIP_ROOT_USER_ACTION"] = "ignore"
 

@@ -167,3 +167,32 @@ tasks:
     logs = out + err
     assert "S3 ListObjectsV2 of bucket 'inbox' failed: AWS refused it (HTTP 403, InvalidAccessKeyId)" in logs
     assert secret not in logs and secret not in json.dumps(result)
+
+
+def test_download_by_prefix_and_downloads_with_delete(tmp_path, s3_server):
+    endpoint, s3 = s3_server
+    for key in ("batch/a.csv", "batch/b.csv", "batch/skip.txt"):
+        s3.put_object(Bucket="inbox", Key=key, Body=key.encode())
+    c = connection(endpoint)
+    flow = tmp_path / "batch.yaml"
+    flow.write_text(f"""
+id: s3_batch
+namespace: company.team
+tasks:
+  - id: some
+    type: io.kestra.plugin.aws.s3.Download
+    bucket: inbox
+    prefix: batch/
+    regexp: ".*\\\\.csv"{c}
+  - id: take
+    type: io.kestra.plugin.aws.s3.Downloads
+    bucket: inbox
+    prefix: batch/
+    action: DELETE{c}
+""")
+    result = run_flow_file(str(flow), {})
+    assert result["state"] == "SUCCESS", result
+    files = result["outputs"]["some"]["files"]
+    assert sorted(files) == ["batch/a.csv", "batch/b.csv"] and files["batch/a.csv"]["contentLength"] == 11
+    assert sorted(result["outputs"]["take"]["outputFiles"]) == ["batch/a.csv", "batch/b.csv", "batch/skip.txt"]
+    assert "Contents" not in s3.list_objects_v2(Bucket="inbox", Prefix="batch/")
