@@ -69,3 +69,21 @@ def test_malformed_project_fails_clearly(tmp_path, namespace_files, capfd):
     assert result["state"] == "FAILED"
     logs = "".join(capfd.readouterr())
     assert "exit code 2 in project " in logs and "Syntax error near line 2" in logs
+
+
+def test_each_built_model_is_a_dagster_asset_materialization(tmp_path, namespace_files, monkeypatch):
+    from dagster import AssetKey, DagsterInstance
+
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    result = run_flow_file(flow(tmp_path, tmp_path / "assets.duckdb"), {})
+    assert result["state"] == "SUCCESS", result
+    with DagsterInstance.get() as instance:
+        event = instance.get_latest_materialization_event(AssetKey(["dbt", "main", "customer_totals"]))
+        assert event is not None and event.run_id == result["runId"]
+        metadata = event.asset_materialization.metadata
+        assert metadata["unique_id"].value == "model.jaffle.customer_totals"
+        assert metadata["adapter"].value == "duckdb"
+        seed = instance.get_latest_materialization_event(AssetKey(["dbt", "main", "raw_orders"]))
+        assert seed.asset_materialization.metadata["rows_affected"].value == 4
