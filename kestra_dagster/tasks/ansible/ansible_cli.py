@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from kestra_dagster.errors import TaskFailed
+from kestra_dagster.tasks.scripts._docker_runner import wants_docker
 from kestra_dagster.tasks.scripts._exec import HIDDEN_PREFIX
 from kestra_dagster.tasks.scripts._process import LineHandler
 from kestra_dagster.tasks.scripts.shell_commands import ShellCommands
@@ -134,6 +135,8 @@ class AnsibleCLI(ShellCommands):
         env.setdefault("ANSIBLE_NOCOLOR", "1")
         env.setdefault("ANSIBLE_FORCE_COLOR", "0")
         env["PYTHONUNBUFFERED"] = "1"
+        if wants_docker(self, ctx):
+            return  # the container image brings ansible (and its own PATH)
         bin_dir = str(Path(sys.executable).parent)
         env["PATH"] = bin_dir + os.pathsep + env.get("PATH", os.defpath)
         if not (Path(bin_dir) / "ansible-playbook").exists() and not _which("ansible-playbook", env["PATH"]):

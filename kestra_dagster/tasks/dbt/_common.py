@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 from kestra_dagster.errors import TaskFailed
 from kestra_dagster.tasks.dbt._logs import DbtLineHandler
 from kestra_dagster.tasks.dbt._results import parse_artifacts
+from kestra_dagster.tasks.scripts._docker_runner import wants_docker
 from kestra_dagster.tasks.scripts._exec import AbstractExecScript, _inside
 
 
@@ -24,9 +25,10 @@ def dbt_bin_dir() -> str | None:
     return str(Path(found).parent) if found else None
 
 
-def dbt_env(env: dict[str, str]) -> None:
-    """dbt without its network calls (usage statistics, version check) and with unbuffered logs."""
-    folder = dbt_bin_dir()
+def dbt_env(env: dict[str, str], local: bool = True) -> None:
+    """dbt without its network calls (usage statistics, version check) and with unbuffered logs;
+    ``local``: our dbt first on PATH (not in a container, which has its own)."""
+    folder = dbt_bin_dir() if local else None
     if folder:
         env["PATH"] = folder + os.pathsep + env.get("PATH", os.defpath)
     env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
@@ -53,10 +55,11 @@ class DbtScript(AbstractExecScript):
 
     def prepare(self, ctx, workdir: Path, env: dict[str, str]) -> None:
         super().prepare(ctx, workdir, env)
-        if dbt_bin_dir() is None:
+        local = not wants_docker(self, ctx)
+        if local and dbt_bin_dir() is None:
             raise TaskFailed("the dbt command is not installed: pip install dbt-core and your adapter "
                              "(e.g. dbt-duckdb, dbt-postgres)")
-        dbt_env(env)
+        dbt_env(env, local)
 
     def run(self, ctx) -> dict[str, Any]:
         self._handler = None

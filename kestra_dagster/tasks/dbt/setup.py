@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from kestra_dagster.tasks.dbt._common import DbtScript
+from kestra_dagster.tasks.scripts._docker_runner import wants_docker
 from kestra_dagster.tasks.scripts._exec import as_list
 
 
@@ -41,13 +42,18 @@ class Setup(DbtScript):
 
     def body_commands(self, ctx, render, workdir: Path, env: dict[str, str]) -> list[str]:
         python = ctx.render_str(self.pythonPath, "pythonPath")
+        requirements = as_list(render(self.requirements, "requirements"), "requirements") if self.requirements else []
+        if wants_docker(self, ctx):  # Kestra's way, inside the image
+            commands = [f"{shlex.quote(python)} -m venv --system-site-packages {shlex.quote(str(workdir))} > /dev/null"]
+            if requirements:
+                commands.append("./bin/pip install " + " ".join(shlex.quote(r) for r in requirements) + " > /dev/null")
+            return commands
         if python == "python":
             python = sys.executable  # Kestra's image default: here, our own interpreter
         ours = [p for p in site.getsitepackages() if Path(p).is_dir()]
         venv_site = f"{workdir}/lib/python{sys.version_info.major}.{sys.version_info.minor}/site-packages"
         commands = [f"{shlex.quote(python)} -m venv --without-pip {shlex.quote(str(workdir))} > /dev/null",
                     f"printf '%s\\n' {' '.join(shlex.quote(p) for p in ours)} > {shlex.quote(venv_site)}/kestra-dagster.pth"]
-        requirements = as_list(render(self.requirements, "requirements"), "requirements") if self.requirements else []
         if requirements:
             commands.append(f"{shlex.quote(sys.executable)} -m pip --python ./bin/python install --quiet "
                             + " ".join(shlex.quote(r) for r in requirements))

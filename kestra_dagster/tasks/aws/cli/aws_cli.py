@@ -23,6 +23,7 @@ from typing import Any, ClassVar, Literal
 from kestra_dagster.errors import TaskFailed
 from kestra_dagster.model.common import parse_duration
 from kestra_dagster.tasks.aws._connection import AwsTask
+from kestra_dagster.tasks.scripts._docker_runner import wants_docker
 from kestra_dagster.tasks.scripts._exec import HIDDEN_PREFIX
 from kestra_dagster.tasks.scripts.shell_commands import ShellCommands
 
@@ -77,7 +78,8 @@ class AwsCLI(ShellCommands, AwsTask):
         if output not in ("json", "text", "table", "yaml"):
             raise TaskFailed(f"property 'outputFormat' must be JSON, TEXT, TABLE or YAML, got {output!r}")
         env["AWS_DEFAULT_OUTPUT"] = output
-        self._config_dir = Path(tempfile.mkdtemp(prefix=f"{HIDDEN_PREFIX}aws-"))
+        # in the working directory: a Docker task runner mounts it at the same path
+        self._config_dir = Path(tempfile.mkdtemp(prefix=f"{HIDDEN_PREFIX}aws-", dir=workdir))
         os.chmod(self._config_dir, 0o700)
         config = self._config_dir / "config"
         config.write_text(self._profile(ctx, props))
@@ -85,7 +87,8 @@ class AwsCLI(ShellCommands, AwsTask):
         env["AWS_SHARED_CREDENTIALS_FILE"] = str(self._config_dir / "credentials")
         env["AWS_PAGER"] = ""
         env.update({str(k): str(v) for k, v in (user_env or {}).items()})  # the task's env wins, as in Kestra
-        env["PATH"] = aws_binary_dir() + os.pathsep + env.get("PATH", os.defpath)
+        if not wants_docker(self, ctx):  # a container has its own aws (and PATH)
+            env["PATH"] = aws_binary_dir() + os.pathsep + env.get("PATH", os.defpath)
 
     def _profile(self, ctx, props: dict[str, Any]) -> str:
         lines = ["[default]"]
