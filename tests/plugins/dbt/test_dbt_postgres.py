@@ -93,9 +93,15 @@ def test_setup_build_test_on_postgres(tmp_path, namespace_files, postgres):
     assert psql(postgres, "select total from analytics.customer_totals where customer = 'bob'") == "25"
 
 
-def test_wrong_password_fails_with_the_database_message(tmp_path, namespace_files, postgres, capfd):
-    result = run_flow_file(flow(tmp_path, postgres, "not-the-password-xyz"), {})
+def test_wrong_password_fails_with_the_database_message(tmp_path, namespace_files, postgres, capfd, monkeypatch):
+    import base64
+    import json
+
+    wrong = "not-the-password-xyz-7781"
+    monkeypatch.setenv("SECRET_PG_PASSWORD", base64.b64encode(wrong.encode()).decode())
+    result = run_flow_file(flow(tmp_path, postgres, "{{ secret('PG_PASSWORD') }}"), {})
     assert result["state"] == "FAILED"
     assert result["taskStates"]["setup"] == "SUCCESS" and result["taskStates"]["build"] == "FAILED"
     logs = "".join(capfd.readouterr())
     assert "password authentication failed" in logs
+    assert wrong not in logs and wrong not in json.dumps(result)
