@@ -53,7 +53,7 @@ def _ansible_installed():
         unavailable("ansible-playbook is not installed (the test extra: ansible-core)")
 
 
-def flow(tmp_path, playbook: str, mode: str = "ALL") -> str:
+def flow(tmp_path, playbook: str, mode: str = "ALL", log_file: bool = False) -> str:
     path = tmp_path / "ansible.yaml"
     # Kestra renders inputFiles with Pebble: the playbook's own Jinja stays raw
     body = "{% raw %}\n" + playbook.strip() + "\n{% endraw %}"
@@ -66,6 +66,7 @@ tasks:
     type: io.kestra.plugin.ansible.cli.AnsibleCLI
     taskRunner: {{type: io.kestra.plugin.core.runner.Process}}
     outputsMode: {mode}
+    outputLogFile: {str(log_file).lower()}
     outputFiles: [greeting.txt]
     inputFiles:
       inventory.ini: |
@@ -79,10 +80,11 @@ tasks:
 
 
 def test_playbook_outputs_in_kestra_callback_format(tmp_path):
-    result = run_flow_file(flow(tmp_path, PLAYBOOK), {})
+    result = run_flow_file(flow(tmp_path, PLAYBOOK, log_file=True), {})
     assert result["state"] == "SUCCESS", result
     out = result["outputs"]["ansible"]
     assert out["exitCode"] == 0
+    assert "log" in out["outputFiles"]  # ansible's log_path file (outputLogFile)
     plays = out["playbooks"][0]["plays"]
     assert plays[0]["name"] == "Local facts"
     tasks = {t["name"]: t for t in plays[0]["tasks"]}
