@@ -71,3 +71,27 @@ tasks:
     logs = "".join(capfd.readouterr())
     assert "InvalidAccessKeyId" in logs and "exit code" in logs
     assert "wrong-cli-secret-value" not in logs and "wrong-cli-secret-value" not in json.dumps(result)
+
+
+def test_aws_cli_assumes_sts_role(tmp_path, s3_server):
+    endpoint, _ = s3_server
+    flow = tmp_path / "cli_sts.yaml"
+    flow.write_text(f"""
+id: aws_cli_sts
+namespace: company.team
+tasks:
+  - id: cli
+    type: io.kestra.plugin.aws.cli.AwsCLI
+    taskRunner: {{type: io.kestra.plugin.core.runner.Process}}
+    endpointOverride: "{endpoint}"
+    region: us-east-1
+    accessKeyId: test
+    secretKeyId: test
+    stsRoleArn: arn:aws:iam::123456789012:role/deployer
+    stsRoleSessionName: kestra-test
+    commands:
+      - echo "::{{\\"outputs\\":{{\\"arn\\":\\"$(aws sts get-caller-identity --query Arn --output text)\\"}}}}::"
+""")
+    result = run_flow_file(str(flow), {})
+    assert result["state"] == "SUCCESS", result
+    assert result["outputs"]["cli"]["vars"]["arn"] == "arn:aws:sts::123456789012:assumed-role/deployer/kestra-test"

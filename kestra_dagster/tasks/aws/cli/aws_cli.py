@@ -6,7 +6,9 @@ our Python) first on PATH. The connection becomes the CLI's environment: ``AWS_A
 ``AWS_SECRET_ACCESS_KEY``, ``AWS_SESSION_TOKEN``, ``AWS_DEFAULT_REGION``, ``AWS_ENDPOINT_URL``
 (``endpointOverride``) and ``AWS_DEFAULT_OUTPUT`` (``outputFormat``); ``stsRoleArn`` & co. go into a
 private CLI config file (``AWS_CONFIG_FILE``) made for this run and deleted after it, so neither
-the machine's ``~/.aws`` is read nor written. As in Kestra, stderr output ends the task WARNING
+the machine's ``~/.aws`` is read nor written. With a role, the keys are that profile's
+``source_profile`` (a 0600 credentials file beside it) rather than environment variables, which
+the CLI would use instead of assuming the role. As in Kestra, stderr output ends the task WARNING
 (``warningOnStdErr`` defaults to true). Outputs: the script outputs (``exitCode``, ``vars``,
 ``outputFiles``…).
 """
@@ -69,10 +71,13 @@ class AwsCLI(ShellCommands, AwsTask):
         for key in [k for k in env if k.startswith("AWS_")]:
             env.pop(key)  # only this task's connection, never the worker's own AWS settings
         user_env = ctx.render(self.env, "env") if self.env else {}
+        # keys in the environment would win over the role: with stsRoleArn they go into a source
+        # profile of the private credentials file instead (unless stsCredentialSource says otherwise)
+        self._role_from_file = bool(props.get("stsRoleArn") and props.get("accessKeyId") and not self.stsCredentialSource)
         for prop, var in (("accessKeyId", "AWS_ACCESS_KEY_ID"), ("secretKeyId", "AWS_SECRET_ACCESS_KEY"),
                           ("sessionToken", "AWS_SESSION_TOKEN"), ("region", "AWS_DEFAULT_REGION"),
                           ("endpointOverride", "AWS_ENDPOINT_URL")):
-            if props.get(prop):
+            if props.get(prop) and not (self._role_from_file and var.startswith(("AWS_ACCESS", "AWS_SECRET", "AWS_SESSION"))):
                 env[var] = props[prop]
         output = str(ctx.render_str(self.outputFormat, "outputFormat")).lower()
         if output not in ("json", "text", "table", "yaml"):
@@ -83,6 +88,14 @@ class AwsCLI(ShellCommands, AwsTask):
         os.chmod(self._config_dir, 0o700)
         config = self._config_dir / "config"
         config.write_text(self._profile(ctx, props))
+        if self._role_from_file:
+            lines = ["[kestra-source]", f"aws_access_key_id = {props['accessKeyId']}",
+                     f"aws_secret_access_key = {props['secretKeyId']}"]
+            if props.get("sessionToken"):
+                lines.append(f"aws_session_token = {props['sessionToken']}")
+            credentials = self._config_dir / "credentials"
+            credentials.touch(0o600)
+            credentials.write_text("\n".join(lines) + "\n")
         env["AWS_CONFIG_FILE"] = str(config)
         env["AWS_SHARED_CREDENTIALS_FILE"] = str(self._config_dir / "credentials")
         env["AWS_PAGER"] = ""
@@ -108,5 +121,5 @@ class AwsCLI(ShellCommands, AwsTask):
                 raise TaskFailed(f"property 'stsCredentialSource' must be one of {', '.join(_CREDENTIAL_SOURCES)}")
             lines.append(f"credential_source = {_CREDENTIAL_SOURCES[source]}")
         elif props.get("stsRoleArn") and props.get("accessKeyId"):
-            lines.append("credential_source = Environment")
+            lines.append("source_profile = kestra-source")
         return "\n".join(lines) + "\n"
