@@ -173,3 +173,17 @@ def test_push_and_sync_namespace_files(tmp_path, bare, monkeypatch):
     errorOnMissing: true
 """)
     assert result["state"] == "FAILED"
+
+
+def test_deprecated_push_with_flows_adds_the_namespace_flows(tmp_path, bare, flows):
+    result = run(tmp_path, "push_old", f"""
+  - id: push
+    type: io.kestra.plugin.git.Push
+    url: {bare}
+    branch: main
+    commitMessage: flows
+    flows: {{enabled: true}}
+""")
+    assert result["state"] == "SUCCESS", result
+    tree = git("--git-dir", bare[7:], "ls-tree", "-r", "--name-only", "main").split()
+    assert tree == ["_flows/hello.yml", "_flows/sub/child.yml"]
