@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from kestra_dagster.errors import TaskFailed
+from kestra_dagster.tasks._run_state import run_state
 from kestra_dagster.tasks.scripts._docker_runner import wants_docker
 from kestra_dagster.tasks.scripts._exec import HIDDEN_PREFIX
 from kestra_dagster.tasks.scripts._process import LineHandler
@@ -107,8 +108,8 @@ class AnsibleCLI(ShellCommands):
     autoInstallGalaxyRequirements: bool | str = True
 
     def line_handler(self, ctx):
-        self._handler = AnsibleLineHandler(ctx)
-        return self._handler
+        handler = run_state(ctx)["handler"] = AnsibleLineHandler(ctx)
+        return handler
 
     def prepare(self, ctx, workdir: Path, env: dict[str, str]) -> None:
         super().prepare(ctx, workdir, env)
@@ -152,7 +153,7 @@ class AnsibleCLI(ShellCommands):
         return [*install, *commands]
 
     def run(self, ctx) -> dict[str, Any]:
-        self._handler = None
+        run_state(ctx)["handler"] = None
         failure: TaskFailed | None = None
         try:
             outputs = super().run(ctx)
@@ -160,7 +161,7 @@ class AnsibleCLI(ShellCommands):
             if exc.outputs is None:
                 raise
             failure, outputs = exc, dict(exc.outputs)
-        handler: AnsibleLineHandler | None = self._handler
+        handler: AnsibleLineHandler | None = run_state(ctx).get("handler")
         mode = str(ctx.render_str(self.outputsMode, "outputsMode")).upper()
         playbooks = handler.playbooks if handler else []
         outputs["vars"] = {**outputs.get("vars", {}),

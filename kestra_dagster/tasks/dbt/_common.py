@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from kestra_dagster.errors import TaskFailed
+from kestra_dagster.tasks._run_state import run_state
 from kestra_dagster.tasks.dbt._logs import DbtLineHandler
 from kestra_dagster.tasks.dbt._results import parse_artifacts
 from kestra_dagster.tasks.scripts._docker_runner import wants_docker
@@ -47,8 +48,8 @@ class DbtScript(AbstractExecScript):
     parseRunResults: bool | str = True
 
     def line_handler(self, ctx):
-        self._handler = DbtLineHandler(ctx)
-        return self._handler
+        handler = run_state(ctx)["handler"] = DbtLineHandler(ctx)
+        return handler
 
     def project_dir(self, ctx) -> Path:
         raise NotImplementedError
@@ -62,7 +63,8 @@ class DbtScript(AbstractExecScript):
         dbt_env(env, local)
 
     def run(self, ctx) -> dict[str, Any]:
-        self._handler = None
+        state = run_state(ctx)
+        state["handler"] = None
         failure: TaskFailed | None = None
         try:
             outputs = super().run(ctx)
@@ -72,12 +74,13 @@ class DbtScript(AbstractExecScript):
             failure, outputs = exc, dict(exc.outputs)
         project = self.project_dir(ctx)
         results = parse_artifacts(ctx, project, ctx.render_bool(self.parseRunResults, "parseRunResults"), outputs)
-        warning = bool(self._handler and self._handler.warning_detected)
+        handler = state.get("handler")
+        warning = bool(handler and handler.warning_detected)
         outputs["warningDetected"] = warning
         if failure is not None:
             failed = [f"{uid} ({r['message']})" if r.get("message") else uid
                       for uid, r in results.items() if r["state"] == "FAILED"]
-            said = self._handler.last_error if self._handler else None
+            said = handler.last_error if handler else None
             if failed:
                 detail = f"; failed: {', '.join(failed)}"
             elif said:

@@ -92,6 +92,10 @@ tasks:
     commands:
       - echo "::{{\\"outputs\\":{{\\"arn\\":\\"$(aws sts get-caller-identity --query Arn --output text)\\"}}}}::"
 """)
+    home_cache = Path.home() / ".aws" / "cli" / "cache"
+    cached = set(home_cache.glob("*")) if home_cache.is_dir() else set()
     result = run_flow_file(str(flow), {})
     assert result["state"] == "SUCCESS", result
     assert result["outputs"]["cli"]["vars"]["arn"] == "arn:aws:sts::123456789012:assumed-role/deployer/kestra-test"
+    # the assumed-role keys are not cached in the machine's home (another flow would reuse them)
+    assert (set(home_cache.glob("*")) if home_cache.is_dir() else set()) == cached

@@ -8,7 +8,8 @@ our Python) first on PATH. The connection becomes the CLI's environment: ``AWS_A
 private CLI config file (``AWS_CONFIG_FILE``) made for this run and deleted after it, so neither
 the machine's ``~/.aws`` is read nor written. With a role, the keys are that profile's
 ``source_profile`` (a 0600 credentials file beside it) rather than environment variables, which
-the CLI would use instead of assuming the role. As in Kestra, stderr output ends the task WARNING
+the CLI would use instead of assuming the role, and ``HOME`` is that private folder (the CLI
+caches assumed-role keys under ``~/.aws/cli/cache``: they must not outlive the run). As in Kestra, stderr output ends the task WARNING
 (``warningOnStdErr`` defaults to true). Outputs: the script outputs (``exitCode``, ``vars``,
 ``outputFiles``…).
 """
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from kestra_dagster.errors import TaskFailed
+from kestra_dagster.tasks._run_state import run_state
 from kestra_dagster.model.common import parse_duration
 from kestra_dagster.tasks.aws._connection import AwsTask
 from kestra_dagster.tasks.scripts._docker_runner import wants_docker
@@ -58,12 +60,12 @@ class AwsCLI(ShellCommands, AwsTask):
     warningOnStdErr: bool | str = True
 
     def run(self, ctx) -> dict[str, Any]:
-        self._config_dir = None
+        state = run_state(ctx)
         try:
             return super().run(ctx)
         finally:
-            if self._config_dir:
-                shutil.rmtree(self._config_dir, ignore_errors=True)
+            if state.get("config_dir"):
+                shutil.rmtree(state["config_dir"], ignore_errors=True)
 
     def prepare(self, ctx, workdir: Path, env: dict[str, str]) -> None:
         super().prepare(ctx, workdir, env)
@@ -73,31 +75,35 @@ class AwsCLI(ShellCommands, AwsTask):
         user_env = ctx.render(self.env, "env") if self.env else {}
         # keys in the environment would win over the role: with stsRoleArn they go into a source
         # profile of the private credentials file instead (unless stsCredentialSource says otherwise)
-        self._role_from_file = bool(props.get("stsRoleArn") and props.get("accessKeyId") and not self.stsCredentialSource)
+        role_from_file = bool(props.get("stsRoleArn") and props.get("accessKeyId") and not self.stsCredentialSource)
         for prop, var in (("accessKeyId", "AWS_ACCESS_KEY_ID"), ("secretKeyId", "AWS_SECRET_ACCESS_KEY"),
                           ("sessionToken", "AWS_SESSION_TOKEN"), ("region", "AWS_DEFAULT_REGION"),
                           ("endpointOverride", "AWS_ENDPOINT_URL")):
-            if props.get(prop) and not (self._role_from_file and var.startswith(("AWS_ACCESS", "AWS_SECRET", "AWS_SESSION"))):
+            if props.get(prop) and not (role_from_file and var.startswith(("AWS_ACCESS", "AWS_SECRET", "AWS_SESSION"))):
                 env[var] = props[prop]
         output = str(ctx.render_str(self.outputFormat, "outputFormat")).lower()
         if output not in ("json", "text", "table", "yaml"):
             raise TaskFailed(f"property 'outputFormat' must be JSON, TEXT, TABLE or YAML, got {output!r}")
         env["AWS_DEFAULT_OUTPUT"] = output
         # in the working directory: a Docker task runner mounts it at the same path
-        self._config_dir = Path(tempfile.mkdtemp(prefix=f"{HIDDEN_PREFIX}aws-", dir=workdir))
-        os.chmod(self._config_dir, 0o700)
-        config = self._config_dir / "config"
+        config_dir = run_state(ctx)["config_dir"] = Path(tempfile.mkdtemp(prefix=f"{HIDDEN_PREFIX}aws-", dir=workdir))
+        os.chmod(config_dir, 0o700)
+        config = config_dir / "config"
         config.write_text(self._profile(ctx, props))
-        if self._role_from_file:
+        if role_from_file:
             lines = ["[kestra-source]", f"aws_access_key_id = {props['accessKeyId']}",
                      f"aws_secret_access_key = {props['secretKeyId']}"]
             if props.get("sessionToken"):
                 lines.append(f"aws_session_token = {props['sessionToken']}")
-            credentials = self._config_dir / "credentials"
+            credentials = config_dir / "credentials"
             credentials.touch(0o600)
             credentials.write_text("\n".join(lines) + "\n")
+        if props.get("stsRoleArn"):
+            # the CLI caches assumed-role keys in ~/.aws/cli/cache: another flow would reuse them
+            # and they would outlive the run, so this run's home is the private folder
+            env["HOME"] = str(config_dir)
         env["AWS_CONFIG_FILE"] = str(config)
-        env["AWS_SHARED_CREDENTIALS_FILE"] = str(self._config_dir / "credentials")
+        env["AWS_SHARED_CREDENTIALS_FILE"] = str(config_dir / "credentials")
         env["AWS_PAGER"] = ""
         env.update({str(k): str(v) for k, v in (user_env or {}).items()})  # the task's env wins, as in Kestra
         if not wants_docker(self, ctx):  # a container has its own aws (and PATH)
