@@ -6,8 +6,10 @@ commit holds exactly what this task adds; without ``url`` the repository already
 ``directory`` (e.g. from a Clone in the same WorkingDirectory) is used. ``inputFiles`` and
 ``namespaceFiles`` are written, ``addFilesPattern`` (default ``.``) is added, a commit is made
 with ``commitMessage`` and ``author`` and pushed to ``branch``. Nothing to commit → no push and
-``commitId`` null. ``flows`` (pushing the namespace's flow sources) is not supported: there is
-no flow repository here, so it is ignored with a warning when enabled explicitly.
+``commitId`` null. ``flows`` (when given and enabled) adds the namespace's flows from the flows
+directory the code location loads (``childNamespaces``: sub-namespaces too) under
+``flows.gitDirectory``, one ``<id>.yml`` per flow (a child namespace's in its sub-folder, as
+``PushFlows`` lays them out).
 Outputs: ``commitId``, ``commitURL`` (null here).
 """
 
@@ -89,7 +91,7 @@ class Push(AbstractGitTask):
             self._write_input_files(ctx, base)
             self._copy_namespace_files(ctx, base)
             if self.flows is not None and ctx.render_bool(self.flows.enabled, "flows.enabled"):
-                ctx.logger.warning("flows are not pushed: this runtime has no flow repository (flows.enabled ignored)")
+                self._write_flows(ctx, base)
 
             patterns = self.addFilesPattern if self.addFilesPattern is not None else ["."]
             rendered = ctx.render(patterns, "addFilesPattern")
@@ -113,6 +115,20 @@ class Push(AbstractGitTask):
             ctx.logger.info(git.mask(f"Pushing to {remote_url} branch {branch}"))
             git.run(["push", "--quiet", "origin", f"HEAD:refs/heads/{branch}"], cwd=base, what="git push", url=remote_url)
             return {"commitId": commit_id, "commitURL": None}
+
+    def _write_flows(self, ctx, base: Path) -> None:
+        from kestra_dagster.tasks.git._sync import flows_dir, in_namespace, index_flows
+
+        children = ctx.render_bool(self.flows.childNamespaces, "flows.childNamespaces")
+        folder = inside(base, ctx.render_str(self.flows.gitDirectory, "flows.gitDirectory") or "_flows", "flows.gitDirectory")
+        count = 0
+        for (namespace, flow_id), path in sorted(index_flows(flows_dir()).items()):
+            if in_namespace(namespace, ctx.namespace, children):
+                target = folder.joinpath(*namespace[len(ctx.namespace) + 1:].split(".")) if namespace != ctx.namespace else folder
+                target.mkdir(parents=True, exist_ok=True)
+                (target / f"{flow_id}.yml").write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+                count += 1
+        ctx.logger.info(f"{count} flow(s) of {ctx.namespace} written under {folder.relative_to(base)}")
 
     def _remote_has_branch(self, git: GitSession, url: str, branch: str) -> bool:
         out = git.run(["ls-remote", "--heads", url, f"refs/heads/{branch}"], what="git ls-remote", url=url).stdout

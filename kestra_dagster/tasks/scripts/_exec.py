@@ -139,6 +139,10 @@ class AbstractExecScript(RunnableTask):
     def prepare(self, ctx, workdir: Path, env: dict[str, str]) -> None:
         """Hook to adjust the working directory or the environment before running."""
 
+    def line_handler(self, ctx) -> LineHandler:
+        """Hook: what reads the command's output lines (dbt parses its JSON log lines)."""
+        return LineHandler(ctx)
+
     # ------------------------------------------------------------ run
     def run(self, ctx) -> dict[str, Any]:
         self._check_runner(ctx)
@@ -188,7 +192,7 @@ class AbstractExecScript(RunnableTask):
                 path = script_file(ctx, workdir, ".sh")
                 path.write_text(script, encoding="utf-8")
                 args = [*interpreter, f". {shlex.quote(str(path))}"]
-            handler = LineHandler(ctx)
+            handler = self.line_handler(ctx)
             exit_code = select_runner(self, ctx, run_process)(args, workdir, env, ctx, handler)
             outputs: dict[str, Any] = {
                 "vars": handler.vars,

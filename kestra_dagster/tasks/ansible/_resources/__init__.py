@@ -1,0 +1,1 @@
+"""Files written into the working directory of AnsibleCLI (callback plugin, kestra module)."""

@@ -1,0 +1,1 @@
+"""``io.kestra.plugin.aws.cli.*``."""

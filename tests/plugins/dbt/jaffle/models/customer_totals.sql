@@ -1,0 +1,3 @@
+select customer, sum(amount) as total, count(*) as orders
+from {{ ref('stg_orders') }}
+group by customer
