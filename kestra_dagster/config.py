@@ -189,6 +189,7 @@ class KestraConfig:
     tmp_dir: str | None = None
     secret_type: str = "env"
     secrets_dir: str | None = None
+    env_vars_prefix: str | None = None  # kestra.variables.env-vars-prefix (what {{ envs }} maps)
     webhooks: dict[str, Any] = field(default_factory=dict)
     approvals: dict[str, Any] = field(default_factory=dict, repr=False)  # holds reviewer passwords
     url: str | None = None
@@ -283,6 +284,10 @@ class KestraConfig:
             env["KESTRA_APPROVAL_USERS"] = ",".join(f"{u}:{p}" for u, p in self.approvals["users"])
         if self.secret_type == "file" and self.secrets_dir:
             env["KESTRA_SECRETS_DIR"] = self.secrets_dir
+        if self.env_vars_prefix:
+            from kestra_dagster.engine.envs import PREFIX_ENV
+
+            env[PREFIX_ENV] = self.env_vars_prefix
         return env
 
     def describe(self) -> str:
@@ -435,7 +440,7 @@ def parse_config(tree: Any, sources: tuple[str, ...] = ("<inline>",), env: Mappi
     # kestra
     k = _section(root.get("kestra"), "kestra")
     _check_keys(k, "kestra", {"repository", "queue", "server", "storage", "tasks", "secret", "webhooks",
-                              "approvals", "url", "encryption"}, {
+                              "approvals", "url", "encryption", "variables"}, {
         "ee": "Kestra Enterprise settings are not supported",
         "kafka": "Kafka is a Kestra Enterprise feature; kestra-dagster queues runs in the Dagster database",
         "elasticsearch": "Elasticsearch is a Kestra Enterprise feature; kestra-dagster stores executions in the Dagster database",
@@ -495,6 +500,11 @@ def parse_config(tree: Any, sources: tuple[str, ...] = ("<inline>",), env: Mappi
     _check_keys(tmp, "kestra.tasks.tmp-dir", {"path"})
     if "path" in tmp:
         kw["tmp_dir"] = _as_str(tmp["path"], "kestra.tasks.tmp-dir.path")
+
+    variables = _section(k.get("variables"), "kestra.variables")
+    _check_keys(variables, "kestra.variables", {"env-vars-prefix"})
+    if "env-vars-prefix" in variables:
+        kw["env_vars_prefix"] = _as_str(variables["env-vars-prefix"], "kestra.variables.env-vars-prefix")
 
     sec = _section(k.get("secret"), "kestra.secret")
     _check_keys(sec, "kestra.secret", {"type", "file", "env"})

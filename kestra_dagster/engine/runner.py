@@ -33,6 +33,7 @@ from kestra_dagster.engine.context import (
     SUB_TASK_OUTPUTS_KEY, KVBackend, TaskContext, TaskLogger, TaskRunInfo, mask_secrets,
 )
 from kestra_dagster.engine.execution import ExecutionState, TaskRunRecord, utcnow_iso
+from kestra_dagster.engine.envs import kestra_envs
 from kestra_dagster.engine.states import State, apply_allow, guess_final_state
 from kestra_dagster.errors import ExpressionError, KestraDagsterError, TaskFailed, TaskKilled
 from kestra_dagster.expressions import SecretResolver, is_truthy, render_typed, render_value
@@ -118,7 +119,7 @@ class Runner:
             "outputs": ex.outputs,
             "labels": {**self.flow.label_dict(), **ex.labels},
             "trigger": ex.trigger,
-            "envs": _kestra_envs(),
+            "envs": kestra_envs(),
             "globals": {},
             "__secrets__": self.services.secrets,
             "__functions__": self._functions(),
@@ -526,18 +527,6 @@ def _short_id() -> str:
 
 
 #: Never exposed through ``envs``: configuration (may hold passwords) and our secret backend.
-_REDACTED_ENV_PREFIXES = ("KESTRA_SECRET_", "KESTRA_CONFIGURATION", "KESTRA_PLUGINS_PATH")
-
-
-def _kestra_envs() -> dict[str, str]:
-    """Kestra's ``envs``: variables prefixed ``KESTRA_``, prefix stripped, lower-cased (secrets excluded)."""
-    return {
-        k[7:].lower(): v
-        for k, v in os.environ.items()
-        if k.startswith("KESTRA_") and not k.startswith(_REDACTED_ENV_PREFIXES)
-    }
-
-
 def _remove_tree(path: Path) -> None:
     import shutil
 
