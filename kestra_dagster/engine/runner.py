@@ -37,6 +37,7 @@ from kestra_dagster.engine.envs import kestra_envs
 from kestra_dagster.engine.states import State, apply_allow, guess_final_state
 from kestra_dagster.errors import ExpressionError, KestraDagsterError, TaskFailed, TaskKilled
 from kestra_dagster.expressions import SecretResolver, is_truthy, render_typed, render_value
+from kestra_dagster.expressions import budget as render_budget
 from kestra_dagster.model.common import Task, parse_duration
 from kestra_dagster.model.flow import Flow
 
@@ -387,7 +388,10 @@ class Runner:
 
         def target() -> None:
             try:
-                result["outputs"] = task.run(ctx) or {}  # type: ignore[attr-defined]
+                # rendering inside the task stops at its timeout, or when it is stopped (expressions/budget.py)
+                with render_budget.bounded(deadline=time.monotonic() + timeout if timeout is not None else None,
+                                           stop=cancel, reason=f"task '{task.id}' timed out while rendering"):
+                    result["outputs"] = task.run(ctx) or {}  # type: ignore[attr-defined]
             except BaseException as exc:  # noqa: BLE001 - reported below
                 result["error"] = exc
 

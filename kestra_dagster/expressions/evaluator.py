@@ -29,6 +29,7 @@ from kestra_dagster.errors import ExpressionError, TaskKilled
 
 from . import dates
 from . import parser as P
+from . import budget as render_budget
 from .filters import FILTERS, TESTS, _java_split, compile_safe_regex
 from .functions import FUNCTIONS, make_range
 from .lexer import syntax_error
@@ -48,6 +49,7 @@ class Limits:
     max_render_depth: int = 8  # nested render()/renderOnce() calls
     max_template_length: int = 1_000_000  # characters in one template
     max_value_depth: int = 100  # nesting of the structures given to render_value
+    max_seconds: float = 30.0  # wall clock for one render (see budget.py); a task's timeout may end it sooner
 
 
 DEFAULT_LIMITS = Limits()
@@ -217,6 +219,7 @@ class Context:
 
     # ------------------------------------------------------------------ budgets
     def tick(self) -> None:
+        render_budget.tick(16)
         self.budget.iterations += 1
         if self.budget.iterations > self.limits.max_iterations:
             raise ExpressionError(f"loops ran more than {self.limits.max_iterations} iterations in one render")
@@ -390,6 +393,7 @@ def _render_filter_block(node: P.FilterBlock, ctx: Context, out: _Writer, source
 
 # ====================================================================== expressions
 def ev(node: P.Node, ctx: Context) -> Any:
+    render_budget.tick()
     return _EVAL[node.__class__](node, ctx)
 
 
@@ -632,7 +636,14 @@ def _op_add(a: Any, b: Any, ctx: Context) -> Any:
 def _op_sub(a: Any, b: Any, ctx: Context) -> Any:
     if isinstance(a, (list, tuple)):
         remove = list(b) if isinstance(b, (list, tuple)) else [b]
-        return [x for x in a if not any(pebble_equals(x, y) for y in remove)]
+        if len(a) * len(remove) > 10 * ctx.limits.max_iterations * 100:
+            raise ExpressionError(f"list difference of {len(a)} by {len(remove)} items is too costly")
+        kept = []
+        for x in a:
+            render_budget.tick()
+            if not any(pebble_equals(x, y) for y in remove):
+                kept.append(x)
+        return kept
     a, b = _numbers(a, b, "-")
     return _check_int(a - b)
 
@@ -966,9 +977,11 @@ def run_guarded(work: Callable[[Context], Any], variables: Mapping, limits: Limi
     """Run ``work`` with a fresh context; only :class:`ExpressionError` escapes (and
     :class:`TaskKilled`, when a runtime function noticed that the task is being stopped)."""
     ctx = None
+    limits = limits or DEFAULT_LIMITS
     try:
-        ctx = Context(variables, limits or DEFAULT_LIMITS)
-        return work(ctx)
+        ctx = Context(variables, limits)
+        with render_budget.bounded(limits.max_seconds):
+            return work(ctx)
     except ExpressionError as exc:
         raise _scrub(exc, ctx) from None
     except TaskKilled:
