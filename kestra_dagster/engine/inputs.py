@@ -13,9 +13,18 @@ from kestra_dagster.model.common import is_dynamic
 from kestra_dagster.model.flow import Flow
 
 
-def resolve_inputs(flow: Flow, given: dict[str, Any] | None, variables: dict | None = None) -> dict[str, Any]:
-    """Typed inputs for an execution; raises InputError naming each bad or missing input."""
-    given = dict(given or {})
+def resolve_inputs(flow: Flow, given: dict[str, Any] | None, variables: dict | None = None,
+                   revealed: set[str] | None = None) -> dict[str, Any]:
+    """Typed inputs for an execution; raises InputError naming each bad or missing input.
+
+    Values a parent sealed (secret-derived Subflow inputs, engine/encryption.py) are decrypted
+    here; their clear values are added to ``revealed`` so the caller can mask them."""
+    from kestra_dagster.engine.encryption import EncryptionError, unseal
+
+    try:
+        given = unseal(dict(given or {}), revealed)
+    except EncryptionError as exc:
+        raise InputError([str(exc)]) from None
     resolved: dict[str, Any] = {}
     errors: list[str] = []
     declared = {i.id for i in flow.inputs}
