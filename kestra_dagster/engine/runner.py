@@ -149,6 +149,7 @@ class Runner:
             return value
 
         def read(uri: str):
+            _check_readable(uri, "read")
             try:
                 return self.services.storage.read_bytes(uri).decode("utf-8")
             except Exception as exc:  # noqa: BLE001 - surfaced as an expression error
@@ -166,14 +167,37 @@ class Runner:
             ]
 
         storage = self.services.storage
+        from kestra_dagster.engine.storage import namespace_parts
+
+        def _check_readable(uri: str, fn: str) -> None:
+            """Kestra's rule for file functions: a flow reads its own execution's files, its parent
+            execution's (a subflow), and its namespace's ``_files``; nothing of other flows."""
+            try:
+                parts = storage.relative_parts(uri)
+            except Exception as exc:  # noqa: BLE001 - surfaced as an expression error
+                raise ExpressionError(f"{fn}() cannot use {uri!r}: {exc}") from None
+            allowed = [storage.execution_prefix(flow_namespace, self.flow.id, self.execution.execution_id),
+                       [*namespace_parts(flow_namespace), "_files"]]
+            trigger = self.execution.trigger or {}
+            if trigger.get("executionId") and trigger.get("namespace") and trigger.get("flowId"):
+                try:
+                    allowed.append(storage.execution_prefix(str(trigger["namespace"]), str(trigger["flowId"]),
+                                                            str(trigger["executionId"])))
+                except Exception:  # noqa: BLE001 - not a parent execution we can name
+                    pass
+            if not any(parts[:len(prefix)] == prefix for prefix in allowed):
+                raise ExpressionError(f"{fn}() cannot use {uri!r}: a flow reads only the files of its own execution, "
+                                      "of its parent execution and of its namespace (as Kestra)")
 
         def _local(uri: str, fn: str):
+            _check_readable(uri, fn)
             try:
                 return storage.local_path(uri)
             except Exception as exc:  # noqa: BLE001 - surfaced as an expression error
                 raise ExpressionError(f"{fn}() cannot use {uri!r}: {exc}") from None
 
         def fileExists(uri: str) -> bool:  # noqa: N802 - Kestra's names
+            _check_readable(uri, "fileExists")
             return storage.exists(uri)
 
         def fileSize(uri: str) -> int:  # noqa: N802
