@@ -33,14 +33,16 @@ def with_credentials(url: str, username: str | None, password: str | None) -> st
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-#: Transports git may use for a polled ``url`` (``ext::``, ``fd::`` and ``file`` run commands or
-#: read this machine's repositories; they are never a remote someone polls).
-ALLOWED_PROTOCOLS = "http:https:ssh:git"
+#: Transports git may use for a polled ``url``: ``ext::`` and ``fd::`` run commands or use the
+#: worker's descriptors and are never a remote someone polls. Local paths stay allowed (a bare
+#: repository on a shared volume is a common setup; only refs are read).
+ALLOWED_PROTOCOLS = "http:https:ssh:git:file"
 _SCP_LIKE = re.compile(r"^[A-Za-z0-9._~-]+@[A-Za-z0-9.-]+:[^:]")
 
 
 def validate_url(url: str) -> str:
-    """The url when git may poll it (http, https, ssh, git, or ``user@host:path``), else GitPollError."""
+    """The url when git may poll it (http(s), ssh, git, file, ``user@host:path`` or an absolute
+    local path), else GitPollError."""
     if not isinstance(url, str) or not url.strip():
         raise GitPollError("url is empty")
     url = url.strip()
@@ -48,11 +50,12 @@ def validate_url(url: str) -> str:
         raise GitPollError("url must not start with '-' (it would be read as an option)")
     if any(ch.isspace() or ord(ch) < 32 for ch in url):
         raise GitPollError("url must not contain spaces or control characters")
+    if "::" in url.split("/", 1)[0] or re.match(r"^[A-Za-z][A-Za-z0-9+.-]*::", url):
+        raise GitPollError("url must not use a git transport helper ('<transport>::…')")
     scheme = urlsplit(url).scheme.lower() if "://" in url else ""
-    if scheme in ("http", "https", "ssh", "git") or (not scheme and _SCP_LIKE.match(url) and "::" not in url):
+    if scheme in ("http", "https", "ssh", "git", "file") or (not scheme and (_SCP_LIKE.match(url) or url.startswith("/"))):
         return url
-    raise GitPollError("url must be an http(s)://, ssh://, git:// or user@host:path remote "
-                       f"(got a {scheme + '://' if scheme else 'local path or transport helper'} url)")
+    raise GitPollError("url must be an http(s)://, ssh://, git://, file:// remote, user@host:path or an absolute path")
 
 
 def ls_remote(url: str, secrets: tuple[str, ...] = (), timeout: float = 60) -> dict[str, str]:

@@ -22,8 +22,8 @@ pytestmark = pytest.mark.timeout(60)
     "--upload-pack=touch {marker}",
     "ext::sh -c touch% {marker}",
     "fd::17",
-    "file:///etc",
-    "/etc",
+    "ext::/bin/touch {marker}",
+    "relative/path",
 ])
 def test_option_and_transport_urls_are_refused_and_run_nothing(url, tmp_path):
     marker = tmp_path / "pwned"
