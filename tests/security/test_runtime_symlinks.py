@@ -130,3 +130,33 @@ def test_open_inside_refuses_links_swapped_in_after_listing(tmp_path):
             pass
     with pytest.raises(UnsafePathError):
         read_inside(root, "../../etc/passwd")
+
+
+def test_working_directory_output_files_never_follow_links_out(tmp_path, monkeypatch):
+    import textwrap
+
+    from runtime.conftest import execute
+
+    monkeypatch.setenv("KESTRA_STORAGE_PATH", str(tmp_path / "storage"))
+    flow = tmp_path / "wd.yaml"
+    flow.write_text(textwrap.dedent("""
+        id: wd
+        namespace: company.team
+        tasks:
+          - id: wd
+            type: io.kestra.plugin.core.flow.WorkingDirectory
+            outputFiles: ["*.txt", "hostdir/*"]
+            tasks:
+              - id: plant
+                type: io.kestra.plugin.scripts.shell.Commands
+                taskRunner: {type: io.kestra.plugin.core.runner.Process}
+                commands:
+                  - ln -s /etc/passwd passwd.txt
+                  - ln -s /proc/self/environ environ.txt
+                  - ln -s /etc hostdir
+                  - echo ok > ok.txt
+    """))
+    out = execute(flow)
+    assert out.state == "SUCCESS", out.log_text()
+    assert set(out.outputs["wd"]["outputFiles"]) == {"ok.txt"}, out.outputs["wd"]
+    _assert_nothing_leaked(tmp_path / "storage")
