@@ -36,6 +36,20 @@ class _Bounds:
         self.stop = stop  # a threading.Event-like object, or None
         self.counter = 0
 
+    def check(self) -> None:
+        if self.stop is not None and self.stop.is_set():
+            raise TaskKilled("the task was stopped while rendering")
+        if time.monotonic() > self.deadline:
+            raise RenderTimeout(self.reason)
+
+
+UNBOUNDED = _Bounds(float("inf"), "", None)
+
+
+def current() -> _Bounds:
+    """The bounds of this thread's render (hot loops keep a reference and count themselves)."""
+    return getattr(_local, "bounds", None) or UNBOUNDED
+
 
 def _current() -> _Bounds | None:
     return getattr(_local, "bounds", None)
@@ -67,12 +81,8 @@ def bounded(seconds: float | None = None, *, deadline: float | None = None, stop
 def check() -> None:
     """Raise when the current render is out of time or its task is being stopped (cheap)."""
     bounds = _current()
-    if bounds is None:
-        return
-    if bounds.stop is not None and bounds.stop.is_set():
-        raise TaskKilled("the task was stopped while rendering")
-    if time.monotonic() > bounds.deadline:
-        raise RenderTimeout(bounds.reason)
+    if bounds is not None:
+        bounds.check()
 
 
 def tick(every: int = 64) -> None:

@@ -139,11 +139,12 @@ def compile_template(source: str, limits: Limits = DEFAULT_LIMITS) -> P.Template
 
 # ====================================================================== context
 class _Budget:
-    __slots__ = ("iterations", "depth")
+    __slots__ = ("iterations", "depth", "clock")
 
     def __init__(self) -> None:
         self.iterations = 0
         self.depth = 0
+        self.clock = render_budget.UNBOUNDED  # this render's deadline/stop (budget.py), set by run_guarded
 
 
 class _Writer:
@@ -219,9 +220,11 @@ class Context:
 
     # ------------------------------------------------------------------ budgets
     def tick(self) -> None:
-        render_budget.tick(16)
-        self.budget.iterations += 1
-        if self.budget.iterations > self.limits.max_iterations:
+        budget = self.budget
+        budget.iterations += 1
+        if not budget.iterations & 15:
+            budget.clock.check()
+        if budget.iterations > self.limits.max_iterations:
             raise ExpressionError(f"loops ran more than {self.limits.max_iterations} iterations in one render")
 
     # ------------------------------------------------------------------ nested rendering
@@ -276,6 +279,10 @@ def _locate(exc: ExpressionError, source: str, start: int, end: int) -> Expressi
 
 
 def _call(fn: Callable, label: str, args: tuple, kwargs: dict, ctx: Context) -> Any:
+    clock = ctx.budget.clock  # filters and functions are where the time goes: check the clock often
+    clock.counter += 1
+    if not clock.counter & 7:
+        clock.check()
     if getattr(fn, "needs_context", False):
         args = (ctx, *args)
     try:
@@ -296,7 +303,11 @@ def _call(fn: Callable, label: str, args: tuple, kwargs: dict, ctx: Context) -> 
 
 # ====================================================================== template nodes
 def render_nodes(nodes: list, ctx: Context, out: _Writer, source: str) -> None:
+    clock = ctx.budget.clock
     for node in nodes:
+        clock.counter += 1
+        if not clock.counter & 15:
+            clock.check()
         kind = node.__class__
         if kind is P.Text:
             out.write(node.text)
@@ -393,7 +404,6 @@ def _render_filter_block(node: P.FilterBlock, ctx: Context, out: _Writer, source
 
 # ====================================================================== expressions
 def ev(node: P.Node, ctx: Context) -> Any:
-    render_budget.tick()
     return _EVAL[node.__class__](node, ctx)
 
 
@@ -981,6 +991,7 @@ def run_guarded(work: Callable[[Context], Any], variables: Mapping, limits: Limi
     try:
         ctx = Context(variables, limits)
         with render_budget.bounded(limits.max_seconds):
+            ctx.budget.clock = render_budget.current()
             return work(ctx)
     except ExpressionError as exc:
         raise _scrub(exc, ctx) from None
