@@ -58,6 +58,13 @@ class ExecutionState:
     #: Steps that already failed the Dagster run for a FAILED/KILLED task (so the end node knows).
     failed_steps: list[str] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        revealed = getattr(self.inputs, "revealed", None)  # engine.inputs.ResolvedInputs
+        if revealed:
+            self.add_masked(sorted(revealed))
+        if type(self.inputs) is not dict:
+            self.inputs = dict(self.inputs)
+
     # ------------------------------------------------------------- outputs
     def set_outputs(self, task_id: str, values: tuple[str, ...], outputs: dict[str, Any]) -> None:
         """Store outputs like Kestra: ``outputs[task]`` or ``outputs[task][value]…`` inside loops."""

@@ -42,6 +42,9 @@ def test_subflow_secret_inputs_are_encrypted_in_the_child_run_config(tmp_path):
           - id: token
             type: STRING
         tasks:
+          - id: say
+            type: io.kestra.plugin.core.log.Log
+            message: "child got {{ inputs.token }}"
           - id: size
             type: io.kestra.plugin.core.debug.Return
             format: "{{ inputs.token | length }}:{{ inputs.token == ('Bearer ' ~ secret('API_TOKEN')) }}"
@@ -68,6 +71,9 @@ def test_subflow_secret_inputs_are_encrypted_in_the_child_run_config(tmp_path):
         stored = json.dumps(child.run_config) + json.dumps(child.tags)
         assert TOKEN not in stored, "a secret input is stored in clear in the child's run_config"
         assert PREFIX in stored
+        # the child masks what it received sealed, like any secret
+        child_logs = "\n".join(e.user_message for e in instance.all_logs(child.run_id))
+        assert "child got ******" in child_logs and TOKEN not in child_logs
     # the child still received the real value
     assert out.outputs["call"]["outputs"]["size"] == f"{len('Bearer ' + TOKEN)}:true"
 
