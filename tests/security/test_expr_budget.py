@@ -56,8 +56,9 @@ def test_huge_bigdecimal_is_refused():
 
 
 @pytest.mark.parametrize("template", [
-    "{{ [1] | jq('reduce range(0; 100000000) as $i (0; . + $i)') }}",
-    "{{ [1] | jq('try (reduce range(0; 100000000) as $i (0; . + $i)) catch 0') }}",  # try must not swallow it
+    # under jq's step budget (1M) but quadratic: minutes without the wall clock
+    "{{ [1] | jq('reduce range(0; 300000) as $i (\"\"; . + \"xxxxxxxxxx\") | length') }}",
+    "{{ [1] | jq('try (reduce range(0; 300000) as $i (\"\"; . + \"xxxxxxxxxx\") | length) catch 0') }}",  # try must not swallow it
     "{% for i in range(1, 99999) %}{{ s | replace({'a': 'b'}) | length }}{% endfor %}",
 ])
 def test_wall_clock_budget_stops_every_loop(template):
@@ -95,7 +96,7 @@ def test_task_timeout_stops_rendering(tmp_path, monkeypatch):
     elapsed = time.monotonic() - started
     assert out.state == "FAILED", out.log_text()
     assert "timed out" in out.log_text()
-    assert elapsed < 25, elapsed
+    assert elapsed < 60, elapsed  # generous: Dagster start-up on a loaded machine; the thread check below is the point
     # the render itself stopped (an abandoned thread rendering on would hold a CPU for minutes)
     deadline = time.monotonic() + 3
     while any(t.name == "kestra-render" and t.is_alive() for t in threading.enumerate()) and time.monotonic() < deadline:
