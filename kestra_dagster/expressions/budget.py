@@ -2,7 +2,7 @@
 
 Counting loop iterations and output size bounds most templates, but not all of them (a filter
 working on a large list, a jq program, nested renders). Each render therefore runs under a
-deadline (``Limits.max_seconds``), checked at every expression node, loop iteration, jq step
+deadline (``Limits.max_seconds``), checked at every template node, filter call, loop iteration, jq step
 and inside the filters' own loops. The engine adds its own bounds for the task being rendered:
 the end of its ``timeout`` and a "stop" event (kill, SLA, run cancelled), so a task timeout stops
 rendering too. The state is per thread: a render never sees another thread's deadline.
