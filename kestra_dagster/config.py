@@ -192,6 +192,8 @@ class KestraConfig:
     scripts_default_task_runner: str | None = None
     secret_type: str = "env"
     secrets_dir: str | None = None
+    env_vars_prefix: str | None = None  # kestra.variables.env-vars-prefix (what {{ envs }} maps)
+    encryption_key: str | None = field(default=None, repr=False)  # kestra.encryption.secret-key
     webhooks: dict[str, Any] = field(default_factory=dict)
     approvals: dict[str, Any] = field(default_factory=dict, repr=False)  # holds reviewer passwords
     url: str | None = None
@@ -288,6 +290,14 @@ class KestraConfig:
             env["KESTRA_APPROVAL_USERS"] = ",".join(f"{u}:{p}" for u, p in self.approvals["users"])
         if self.secret_type == "file" and self.secrets_dir:
             env["KESTRA_SECRETS_DIR"] = self.secrets_dir
+        if self.encryption_key:
+            from kestra_dagster.engine.encryption import KEY_ENV
+
+            env[KEY_ENV] = self.encryption_key
+        if self.env_vars_prefix:
+            from kestra_dagster.engine.envs import PREFIX_ENV
+
+            env[PREFIX_ENV] = self.env_vars_prefix
         return env
 
     def describe(self) -> str:
@@ -440,7 +450,7 @@ def parse_config(tree: Any, sources: tuple[str, ...] = ("<inline>",), env: Mappi
     # kestra
     k = _section(root.get("kestra"), "kestra")
     _check_keys(k, "kestra", {"repository", "queue", "server", "storage", "tasks", "secret", "webhooks",
-                              "approvals", "url", "encryption"}, {
+                              "approvals", "url", "encryption", "variables"}, {
         "ee": "Kestra Enterprise settings are not supported",
         "kafka": "Kafka is a Kestra Enterprise feature; kestra-dagster queues runs in the Dagster database",
         "elasticsearch": "Elasticsearch is a Kestra Enterprise feature; kestra-dagster stores executions in the Dagster database",
@@ -508,6 +518,11 @@ def parse_config(tree: Any, sources: tuple[str, ...] = ("<inline>",), env: Mappi
     if "path" in tmp:
         kw["tmp_dir"] = _as_str(tmp["path"], "kestra.tasks.tmp-dir.path")
 
+    variables = _section(k.get("variables"), "kestra.variables")
+    _check_keys(variables, "kestra.variables", {"env-vars-prefix"})
+    if "env-vars-prefix" in variables:
+        kw["env_vars_prefix"] = _as_str(variables["env-vars-prefix"], "kestra.variables.env-vars-prefix")
+
     sec = _section(k.get("secret"), "kestra.secret")
     _check_keys(sec, "kestra.secret", {"type", "file", "env"})
     if sec:
@@ -524,8 +539,16 @@ def parse_config(tree: Any, sources: tuple[str, ...] = ("<inline>",), env: Mappi
             kw["secrets_dir"] = _as_str(f["path"], "kestra.secret.file.path")
 
     enc = _section(k.get("encryption"), "kestra.encryption")
-    if enc:
-        raise ConfigError("unsupported configuration key 'kestra.encryption': encrypted inputs/outputs are not supported")
+    _check_keys(enc, "kestra.encryption", {"secret-key"})
+    if enc.get("secret-key"):
+        from kestra_dagster.engine.encryption import EncryptionError, _parse_key
+
+        key = _as_str(enc["secret-key"], "kestra.encryption.secret-key")
+        try:
+            _parse_key(key)
+        except EncryptionError as exc:
+            raise ConfigError(f"kestra.encryption.secret-key: {exc}") from None
+        kw["encryption_key"] = key
     wh = _section(k.get("webhooks"), "kestra.webhooks")
     _check_keys(wh, "kestra.webhooks", {"max-body-bytes", "max-pending", "max-json-depth"})
     kw["webhooks"] = {key: _as_int(v, f"kestra.webhooks.{key}") for key, v in wh.items()}

@@ -195,14 +195,17 @@ class NamespaceFiles:
             raise NamespaceFilesError(f"{source} is not a directory")
         report = SyncReport()
         wanted: set[str] = set()
-        for dirpath, dirnames, filenames in os.walk(source):
-            dirnames[:] = sorted(d for d in dirnames if d != ".git")
-            for name in sorted(filenames):
-                rel = (Path(dirpath) / name).relative_to(source).as_posix()
+        from kestra_dagster.safe_files import UnsafePathError, read_inside, walk_files
+
+        for rel in walk_files(source, skip_dir=lambda d: d == ".git"):
+            if True:
                 if not matches(rel, include, exclude):
                     continue
+                try:
+                    data = read_inside(source, rel)  # a link out of the synced folder is never read
+                except UnsafePathError:
+                    continue
                 wanted.add(rel)
-                data = (source / rel).read_bytes()
                 if self.exists(namespace, rel):
                     if hashlib.sha256(self.read(namespace, rel)).digest() == hashlib.sha256(data).digest():
                         report.unchanged.append(rel)

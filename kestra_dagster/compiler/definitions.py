@@ -83,8 +83,13 @@ def load_catalog(paths: list[str | os.PathLike] | None = None, translator: Kestr
         if uid in files_by_uid:
             catalog.broken[str(file)] = f"{file}: flow {uid} is already defined in {files_by_uid[uid]}; ids must be unique per namespace"
             continue
+        try:
+            planned = translator.plan_job(flow, catalog=catalog.flows)
+        except (RecursionError, MemoryError, ValueError, TypeError, KeyError) as exc:  # one bad flow, not the location
+            catalog.broken[str(file)] = f"{file}: the flow could not be compiled: {type(exc).__name__}: {str(exc)[:500]}"
+            continue
         files_by_uid[uid] = flow.file
-        catalog.flows[uid] = translator.plan_job(flow, catalog=catalog.flows)
+        catalog.flows[uid] = planned
     taken = {name for compiled in catalog.flows.values() for name in compiled.job_names}
     for file, report in catalog.broken.items():
         log.error("kestra-dagster: flow file %s was not loaded:\n%s", file, report)

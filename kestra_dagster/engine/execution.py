@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from typing import Any
 
+from kestra_dagster.engine.encryption import decrypt_text, encrypt_text, is_sealed, seal, unseal
 from kestra_dagster.engine.states import State, guess_final_state
 
 
@@ -57,6 +58,13 @@ class ExecutionState:
     open_blocks: dict[str, str] = field(default_factory=dict)
     #: Steps that already failed the Dagster run for a FAILED/KILLED task (so the end node knows).
     failed_steps: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        revealed = getattr(self.inputs, "revealed", None)  # engine.inputs.ResolvedInputs
+        if revealed:
+            self.add_masked(sorted(revealed))
+        if type(self.inputs) is not dict:
+            self.inputs = dict(self.inputs)
 
     # ------------------------------------------------------------- outputs
     def set_outputs(self, task_id: str, values: tuple[str, ...], outputs: dict[str, Any]) -> None:
@@ -120,17 +128,58 @@ class ExecutionState:
     def copy(self) -> "ExecutionState":
         return copy.deepcopy(self)
 
+    # ------------------------------------------------------------- at rest
+    # Secret outputs (``masked_values``) are clear in memory and encrypted whenever the state is
+    # stored: pickled by Dagster's IO manager between ops, or kept as JSON by a gate.
+    def __getstate__(self) -> dict:
+        return _sealed(dict(self.__dict__))
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(_unsealed(state))
+
+    def __deepcopy__(self, memo: dict) -> "ExecutionState":
+        clone = self.__class__.__new__(self.__class__)
+        memo[id(self)] = clone
+        for key, value in self.__dict__.items():
+            setattr(clone, key, copy.deepcopy(value, memo))
+        return clone
+
     def to_json(self) -> dict:
-        return asdict(self)
+        return _sealed(asdict(self))
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "ExecutionState":
         """The inverse of ``to_json`` (a gate stores the execution; the next part restores it)."""
+        data = _unsealed(dict(data))
         names = {f.name for f in fields(cls)}
         kwargs = {k: v for k, v in data.items() if k in names}
         kwargs["task_runs"] = [TaskRunRecord(**{**r, "values": tuple(r.get("values") or ())})
                                for r in data.get("task_runs", [])]
         return cls(**kwargs)
+
+
+_SEALED_FIELDS = ("inputs", "trigger", "outputs", "flow_outputs", "labels")
+
+
+def _sealed(state: dict) -> dict:
+    secrets = [v for v in state.get("masked_values") or [] if not is_sealed(v)]
+    if not secrets:
+        return state
+    for name in _SEALED_FIELDS:
+        if name in state:
+            state[name] = seal(state[name], secrets)
+    state["masked_values"] = [encrypt_text(v) for v in secrets]
+    return state
+
+
+def _unsealed(state: dict) -> dict:
+    if not any(is_sealed(v) for v in state.get("masked_values") or []):
+        return state
+    state["masked_values"] = [decrypt_text(v) if is_sealed(v) else v for v in state["masked_values"]]
+    for name in _SEALED_FIELDS:
+        if name in state:
+            state[name] = unseal(state[name])
+    return state
 
 
 def _rec_key(rec: TaskRunRecord) -> tuple:

@@ -13,9 +13,19 @@ from kestra_dagster.model.common import is_dynamic
 from kestra_dagster.model.flow import Flow
 
 
-def resolve_inputs(flow: Flow, given: dict[str, Any] | None, variables: dict | None = None) -> dict[str, Any]:
-    """Typed inputs for an execution; raises InputError naming each bad or missing input."""
-    given = dict(given or {})
+def resolve_inputs(flow: Flow, given: dict[str, Any] | None, variables: dict | None = None,
+                   revealed: set[str] | None = None) -> dict[str, Any]:
+    """Typed inputs for an execution; raises InputError naming each bad or missing input.
+
+    Values a parent sealed (secret-derived Subflow inputs, engine/encryption.py) are decrypted
+    here; their clear values are added to ``revealed`` so the caller can mask them."""
+    from kestra_dagster.engine.encryption import EncryptionError, unseal
+
+    opened: set[str] = set()
+    try:
+        given = unseal(dict(given or {}), opened)
+    except EncryptionError as exc:
+        raise InputError([str(exc)]) from None
     resolved: dict[str, Any] = {}
     errors: list[str] = []
     declared = {i.id for i in flow.inputs}
@@ -44,7 +54,18 @@ def resolve_inputs(flow: Flow, given: dict[str, Any] | None, variables: dict | N
             errors.append(f"'{inp.id}' = {_preview(value, inp.type)} is not a valid {inp.type}: {exc}")
     if errors:
         raise InputError(errors)
-    return resolved
+    if revealed is not None:
+        revealed.update(opened)
+    out = ResolvedInputs(resolved)
+    out.revealed = frozenset(opened)
+    return out
+
+
+class ResolvedInputs(dict):
+    """Typed inputs; ``revealed`` holds the clear values of sealed (secret-derived) ones, which an
+    ``ExecutionState`` built from them masks in logs and encrypts at rest like secret outputs."""
+
+    revealed: frozenset = frozenset()
 
 
 def _preview(value: Any, kind: str) -> str:

@@ -33,9 +33,11 @@ from kestra_dagster.engine.context import (
     SUB_TASK_OUTPUTS_KEY, KVBackend, TaskContext, TaskLogger, TaskRunInfo, fold_metrics, mask_secrets,
 )
 from kestra_dagster.engine.execution import ExecutionState, TaskRunRecord, utcnow_iso
+from kestra_dagster.engine.envs import kestra_envs
 from kestra_dagster.engine.states import State, apply_allow, guess_final_state
 from kestra_dagster.errors import ExpressionError, KestraDagsterError, TaskFailed, TaskKilled
 from kestra_dagster.expressions import SecretResolver, is_truthy, render_typed, render_value
+from kestra_dagster.expressions import budget as render_budget
 from kestra_dagster.model.common import Task, parse_duration
 from kestra_dagster.model.flow import Flow
 
@@ -118,7 +120,7 @@ class Runner:
             "outputs": ex.outputs,
             "labels": {**self.flow.label_dict(), **ex.labels},
             "trigger": ex.trigger,
-            "envs": _kestra_envs(),
+            "envs": kestra_envs(),
             "globals": {},
             "__secrets__": self.services.secrets,
             "__functions__": self._functions(),
@@ -147,6 +149,7 @@ class Runner:
             return value
 
         def read(uri: str):
+            _check_readable(uri, "read")
             try:
                 return self.services.storage.read_bytes(uri).decode("utf-8")
             except Exception as exc:  # noqa: BLE001 - surfaced as an expression error
@@ -164,14 +167,37 @@ class Runner:
             ]
 
         storage = self.services.storage
+        from kestra_dagster.engine.storage import namespace_parts
+
+        def _check_readable(uri: str, fn: str) -> None:
+            """Kestra's rule for file functions: a flow reads its own execution's files, its parent
+            execution's (a subflow), and its namespace's ``_files``; nothing of other flows."""
+            try:
+                parts = storage.relative_parts(uri)
+            except Exception as exc:  # noqa: BLE001 - surfaced as an expression error
+                raise ExpressionError(f"{fn}() cannot use {uri!r}: {exc}") from None
+            allowed = [storage.execution_prefix(flow_namespace, self.flow.id, self.execution.execution_id),
+                       [*namespace_parts(flow_namespace), "_files"]]
+            trigger = self.execution.trigger or {}
+            if trigger.get("executionId") and trigger.get("namespace") and trigger.get("flowId"):
+                try:
+                    allowed.append(storage.execution_prefix(str(trigger["namespace"]), str(trigger["flowId"]),
+                                                            str(trigger["executionId"])))
+                except Exception:  # noqa: BLE001 - not a parent execution we can name
+                    pass
+            if not any(parts[:len(prefix)] == prefix for prefix in allowed):
+                raise ExpressionError(f"{fn}() cannot use {uri!r}: a flow reads only the files of its own execution, "
+                                      "of its parent execution and of its namespace (as Kestra)")
 
         def _local(uri: str, fn: str):
+            _check_readable(uri, fn)
             try:
                 return storage.local_path(uri)
             except Exception as exc:  # noqa: BLE001 - surfaced as an expression error
                 raise ExpressionError(f"{fn}() cannot use {uri!r}: {exc}") from None
 
         def fileExists(uri: str) -> bool:  # noqa: N802 - Kestra's names
+            _check_readable(uri, "fileExists")
             return storage.exists(uri)
 
         def fileSize(uri: str) -> int:  # noqa: N802
@@ -388,7 +414,10 @@ class Runner:
 
         def target() -> None:
             try:
-                result["outputs"] = task.run(ctx) or {}  # type: ignore[attr-defined]
+                # rendering inside the task stops at its timeout, or when it is stopped (expressions/budget.py)
+                with render_budget.bounded(deadline=time.monotonic() + timeout if timeout is not None else None,
+                                           stop=cancel, reason=f"task '{task.id}' timed out while rendering"):
+                    result["outputs"] = task.run(ctx) or {}  # type: ignore[attr-defined]
             except BaseException as exc:  # noqa: BLE001 - reported below
                 result["error"] = exc
 
@@ -527,18 +556,6 @@ def _short_id() -> str:
 
 
 #: Never exposed through ``envs``: configuration (may hold passwords) and our secret backend.
-_REDACTED_ENV_PREFIXES = ("KESTRA_SECRET_", "KESTRA_CONFIGURATION", "KESTRA_PLUGINS_PATH")
-
-
-def _kestra_envs() -> dict[str, str]:
-    """Kestra's ``envs``: variables prefixed ``KESTRA_``, prefix stripped, lower-cased (secrets excluded)."""
-    return {
-        k[7:].lower(): v
-        for k, v in os.environ.items()
-        if k.startswith("KESTRA_") and not k.startswith(_REDACTED_ENV_PREFIXES)
-    }
-
-
 def _remove_tree(path: Path) -> None:
     import shutil
 

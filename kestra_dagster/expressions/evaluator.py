@@ -29,6 +29,7 @@ from kestra_dagster.errors import ExpressionError, TaskKilled
 
 from . import dates
 from . import parser as P
+from . import budget as render_budget
 from .filters import FILTERS, TESTS, _java_split
 from .regex import compile_safe_regex
 from .functions import FUNCTIONS, make_range
@@ -49,6 +50,7 @@ class Limits:
     max_render_depth: int = 8  # nested render()/renderOnce() calls
     max_template_length: int = 1_000_000  # characters in one template
     max_value_depth: int = 100  # nesting of the structures given to render_value
+    max_seconds: float = 30.0  # wall clock for one render (see budget.py); a task's timeout may end it sooner
 
 
 DEFAULT_LIMITS = Limits()
@@ -138,11 +140,12 @@ def compile_template(source: str, limits: Limits = DEFAULT_LIMITS) -> P.Template
 
 # ====================================================================== context
 class _Budget:
-    __slots__ = ("iterations", "depth")
+    __slots__ = ("iterations", "depth", "clock")
 
     def __init__(self) -> None:
         self.iterations = 0
         self.depth = 0
+        self.clock = render_budget.UNBOUNDED  # this render's deadline/stop (budget.py), set by run_guarded
 
 
 class _Writer:
@@ -218,8 +221,11 @@ class Context:
 
     # ------------------------------------------------------------------ budgets
     def tick(self) -> None:
-        self.budget.iterations += 1
-        if self.budget.iterations > self.limits.max_iterations:
+        budget = self.budget
+        budget.iterations += 1
+        if not budget.iterations & 15:
+            budget.clock.check()
+        if budget.iterations > self.limits.max_iterations:
             raise ExpressionError(f"loops ran more than {self.limits.max_iterations} iterations in one render")
 
     # ------------------------------------------------------------------ nested rendering
@@ -274,6 +280,10 @@ def _locate(exc: ExpressionError, source: str, start: int, end: int) -> Expressi
 
 
 def _call(fn: Callable, label: str, args: tuple, kwargs: dict, ctx: Context) -> Any:
+    clock = ctx.budget.clock  # filters and functions are where the time goes: check the clock often
+    clock.counter += 1
+    if not clock.counter & 7:
+        clock.check()
     if getattr(fn, "needs_context", False):
         args = (ctx, *args)
     try:
@@ -294,7 +304,11 @@ def _call(fn: Callable, label: str, args: tuple, kwargs: dict, ctx: Context) -> 
 
 # ====================================================================== template nodes
 def render_nodes(nodes: list, ctx: Context, out: _Writer, source: str) -> None:
+    clock = ctx.budget.clock
     for node in nodes:
+        clock.counter += 1
+        if not clock.counter & 15:
+            clock.check()
         kind = node.__class__
         if kind is P.Text:
             out.write(node.text)
@@ -633,7 +647,14 @@ def _op_add(a: Any, b: Any, ctx: Context) -> Any:
 def _op_sub(a: Any, b: Any, ctx: Context) -> Any:
     if isinstance(a, (list, tuple)):
         remove = list(b) if isinstance(b, (list, tuple)) else [b]
-        return [x for x in a if not any(pebble_equals(x, y) for y in remove)]
+        if len(a) * len(remove) > 10 * ctx.limits.max_iterations * 100:
+            raise ExpressionError(f"list difference of {len(a)} by {len(remove)} items is too costly")
+        kept = []
+        for x in a:
+            render_budget.tick()
+            if not any(pebble_equals(x, y) for y in remove):
+                kept.append(x)
+        return kept
     a, b = _numbers(a, b, "-")
     return _check_int(a - b)
 
@@ -967,9 +988,12 @@ def run_guarded(work: Callable[[Context], Any], variables: Mapping, limits: Limi
     """Run ``work`` with a fresh context; only :class:`ExpressionError` escapes (and
     :class:`TaskKilled`, when a runtime function noticed that the task is being stopped)."""
     ctx = None
+    limits = limits or DEFAULT_LIMITS
     try:
-        ctx = Context(variables, limits or DEFAULT_LIMITS)
-        return work(ctx)
+        ctx = Context(variables, limits)
+        with render_budget.bounded(limits.max_seconds):
+            ctx.budget.clock = render_budget.current()
+            return work(ctx)
     except ExpressionError as exc:
         raise _scrub(exc, ctx) from None
     except TaskKilled:

@@ -31,6 +31,8 @@ import yaml
 
 from kestra_dagster.errors import ExpressionError
 
+from . import budget as render_budget
+
 from . import dates
 from . import jq as jq_module
 from .regex import _REGEX_META, compile_safe_regex
@@ -277,6 +279,7 @@ def _map_strings(value: Any, fn: Callable[[str], str], filter_name: str) -> Any:
 def _java_replacement(repl: str) -> Callable[[re.Match], str]:
     """Java's ``$1``/``${name}`` group references (and ``\\$`` escapes) in a replacement."""
     def fn(m: re.Match) -> str:
+        render_budget.tick()
         out, i = [], 0
         while i < len(repl):
             ch = repl[i]
@@ -501,6 +504,7 @@ def f_abs(value: Any) -> Any:
     return abs(value)
 
 
+MAX_DECIMAL_EXPONENT = 10_000
 _NUMBER_RE = re.compile(r"[+-]?(?:\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)[fFdDlL]?")
 
 
@@ -527,7 +531,12 @@ def f_number(value: Any, type: Any = None) -> Any:  # noqa: A002 - Kestra's argu
         if kind in ("FLOAT", "DOUBLE"):
             return float(text.rstrip("fFdD"))
         if kind == "BIGDECIMAL":
-            return Decimal(text)
+            number = Decimal(text)
+            if number.is_finite() and abs(number.adjusted()) > MAX_DECIMAL_EXPONENT:
+                # 1E999999999 is short text but a billion digits once formatted or quantized
+                raise ExpressionError(f"'number': {short(text)} is out of range (exponent beyond "
+                                      f"±{MAX_DECIMAL_EXPONENT})")
+            return number
         if kind:
             raise ExpressionError(f"'number': unknown type {type!r} (use INT, LONG, FLOAT, DOUBLE, "
                                   "BIGDECIMAL or BIGINTEGER)")

@@ -37,6 +37,7 @@ from urllib.parse import quote
 
 from kestra_dagster.errors import ExpressionError
 
+from . import budget as render_budget
 from .values import to_json
 
 MAX_STEPS = 1_000_000
@@ -243,6 +244,8 @@ class Env:
 
     def tick(self) -> None:
         self.steps[0] += 1
+        if not self.steps[0] & 255:  # wall clock and task stop, every 256 steps
+            render_budget.check()
         if self.steps[0] > MAX_STEPS:
             raise JqLimitError(f"jq: program exceeded {MAX_STEPS} steps")
 
@@ -630,7 +633,7 @@ def _alternative(left: Fn, right: Fn) -> Fn:
         except JqLimitError:
             raise
         except JqError:
-            pass
+            render_budget.check()  # an expired budget is never swallowed by `//`
         if not found:
             yield from right(inp, env)
     return fn
@@ -672,6 +675,7 @@ def _try(body: Fn, handler: Fn | None) -> Fn:
         except JqLimitError:
             raise
         except JqError as exc:
+            render_budget.check()  # an expired budget is never swallowed by `try`
             if handler is not None:
                 message = getattr(exc, "jq_value", str(exc))
                 yield from handler(message, env)

@@ -24,7 +24,9 @@ from kestra_dagster.model.common import Task, UnsupportedTask
 from kestra_dagster.model.flow import IGNORED_TOP_LEVEL_KEYS, Flow
 from kestra_dagster.model.inputs import coerce_default
 from kestra_dagster.model.triggers import Trigger, UnsupportedTrigger
-from kestra_dagster.model.yaml_source import SourceLocator, format_path, load_yaml, yaml_error_issue
+from kestra_dagster.model.yaml_source import (
+    MAX_FLOW_BYTES, SourceLocator, check_text_bounds, format_path, load_yaml, snippet, yaml_error_issue,
+)
 from kestra_dagster.registry import Registry, get_registry, suggest_property
 
 FLOW_FILE_SUFFIXES = (".yaml", ".yml")
@@ -80,10 +82,17 @@ def parse_flow(text: str, file: str = "<string>", registry: Registry | None = No
     """Parse and validate one flow document; raises FlowValidationError listing every issue."""
     registry = registry or get_registry()
     locator = SourceLocator(text, file)
+    too_large = check_text_bounds(text)
+    if too_large is not None:
+        message, line, column = too_large
+        raise FlowValidationError(file, [FlowIssue(message, file=file, line=line, column=column,
+                                                   snippet=snippet(text, line, column) if line > 1 else "")])
     try:
         raw = load_yaml(text)
     except yaml.YAMLError as exc:
         raise FlowValidationError(file, [yaml_error_issue(exc, file, text)]) from None
+    except RecursionError:
+        raise FlowValidationError(file, [FlowIssue("the document is nested too deeply", file=file, line=1, column=1)]) from None
     state = _ParseState(registry=registry, locator=locator)
     flow = _build_flow(raw, state)
     if flow is not None:
@@ -101,7 +110,14 @@ def parse_flow(text: str, file: str = "<string>", registry: Registry | None = No
 def load_flow_file(path: str | os.PathLike, registry: Registry | None = None) -> LoadedFlow:
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(path, "rb") as handle:  # never read more than a flow may hold
+            data = handle.read(MAX_FLOW_BYTES + 1)
+        if len(data) > MAX_FLOW_BYTES:
+            size = path.stat().st_size
+            raise FlowValidationError(str(path), [FlowIssue(
+                f"the file is {size:,} bytes; a flow may hold at most {MAX_FLOW_BYTES:,} bytes "
+                "(move data into namespace files or inputs)", file=str(path), line=1, column=1)])
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise FlowValidationError(str(path), [FlowIssue(f"not UTF-8 text: {exc}", file=str(path), line=1, column=1)]) from None
     except OSError as exc:

@@ -75,9 +75,89 @@ def yaml_error_issue(exc: yaml.YAMLError, file: str, text: str) -> FlowIssue:
     return FlowIssue(message=message, file=file, line=line, column=column, snippet=snippet(text, line, column))
 
 
+# Bounds on what one flow file may cost to load. Kestra flows are small text files; an alias
+# bomb (``&a [*a, *a…]`` nested a few times) is a few hundred bytes that expands to billions of
+# nodes, and a 14 MB file with 200 kB lines is never a flow someone wrote.
+MAX_FLOW_BYTES = 1024 * 1024          # the file as stored
+MAX_LINE_CHARS = 64 * 1024            # one line (an inline script's longest line fits easily)
+MAX_EXPANDED_NODES = 200_000          # scalars + collections after aliases are expanded
+MAX_DEPTH = 200                       # nesting of mappings and sequences
+
+
+class FlowTooLargeError(yaml.MarkedYAMLError):
+    """The document is bigger (expanded) or deeper than a flow may be."""
+
+
+def _check_expanded_size(root: yaml.Node) -> None:
+    """Count the nodes ``root`` expands to (aliases counted every time they are used) without
+    expanding anything: each node's size is computed once, bottom-up, iteratively."""
+    sizes: dict[int, int] = {}
+    on_path: set[int] = set()
+    stack: list[tuple[yaml.Node, int, bool]] = [(root, 1, False)]
+    while stack:
+        node, depth, children_done = stack.pop()
+        key = id(node)
+        if key in sizes:
+            continue
+        if depth > MAX_DEPTH:
+            raise FlowTooLargeError(None, None, f"the document is nested more than {MAX_DEPTH} levels deep",
+                                    node.start_mark)
+        if isinstance(node, yaml.ScalarNode):
+            sizes[key] = 1
+            continue
+        children = [n for pair in node.value for n in pair] if isinstance(node, yaml.MappingNode) else list(node.value)
+        if children_done:
+            on_path.discard(key)
+            total = 1 + sum(sizes[id(c)] for c in children)
+            if total > MAX_EXPANDED_NODES:
+                raise FlowTooLargeError(
+                    None, None, f"this value expands to more than {MAX_EXPANDED_NODES:,} YAML nodes (YAML aliases "
+                    "repeat what they point to): write the values out or split the flow", node.start_mark)
+            sizes[key] = total
+            continue
+        if key in on_path:
+            raise FlowTooLargeError(None, None, "a YAML alias refers to a value that contains it (endless value)",
+                                    node.start_mark)
+        on_path.add(key)
+        stack.append((node, depth, True))
+        for child in children:
+            if id(child) in on_path:
+                raise FlowTooLargeError(None, None, "a YAML alias refers to a value that contains it (endless value)",
+                                        child.start_mark)
+            if id(child) not in sizes:
+                stack.append((child, depth + 1, False))
+
+
+def check_text_bounds(text: str) -> tuple[str, int, int] | None:
+    """``(message, line, column)`` when the text is too large or has a too-long line, else None."""
+    if len(text) > MAX_FLOW_BYTES:
+        return (f"the flow is {len(text):,} characters long; a flow may hold at most {MAX_FLOW_BYTES:,} "
+                "(move data into namespace files or inputs)", 1, 1)
+    start = 0
+    line = 1
+    while True:
+        end = text.find("\n", start)
+        stop = len(text) if end < 0 else end
+        if stop - start > MAX_LINE_CHARS:
+            return (f"line {line} is {stop - start:,} characters long; a line may hold at most {MAX_LINE_CHARS:,}",
+                    line, MAX_LINE_CHARS + 1)
+        if end < 0:
+            return None
+        start = end + 1
+        line += 1
+
+
 def load_yaml(text: str) -> Any:
-    """Parse one YAML document (the fast path). Raises yaml.YAMLError."""
-    return yaml.load(text, Loader=_FlowLoader)
+    """Parse one YAML document (the fast path), within the bounds above. Raises yaml.YAMLError."""
+    loader = _FlowLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_expanded_size(node)
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
 
 
 def format_path(path: Sequence[Any]) -> str:
@@ -91,6 +171,9 @@ def format_path(path: Sequence[Any]) -> str:
     return out
 
 
+_SNIPPET_WIDTH = 160
+
+
 def snippet(text: str, line: int, column: int, context: int = 1) -> str:
     """The offending line (and its neighbours) with a caret under the column."""
     lines = text.splitlines()
@@ -99,9 +182,17 @@ def snippet(text: str, line: int, column: int, context: int = 1) -> str:
     line = min(line, len(lines))
     width = len(str(min(len(lines), line + context)))
     out = []
+    # never echo a huge line: show at most _SNIPPET_WIDTH characters around the column
+    first = max(0, column - 1 - _SNIPPET_WIDTH // 2) if column > _SNIPPET_WIDTH else 0
     for n in range(max(1, line - context), line + 1):
-        out.append(f"  {str(n).rjust(width)} | {lines[n - 1]}")
-    out.append(f"  {' ' * width} | {' ' * max(0, column - 1)}^")
+        text_line = lines[n - 1]
+        shown = text_line[first:first + _SNIPPET_WIDTH]
+        if first:
+            shown = "…" + shown
+        if len(text_line) > first + _SNIPPET_WIDTH:
+            shown += f"… ({len(text_line):,} characters)"
+        out.append(f"  {str(n).rjust(width)} | {shown}")
+    out.append(f"  {' ' * width} | {' ' * (max(0, column - 1 - first) + (1 if first else 0))}^")
     return "\n".join(out)
 
 

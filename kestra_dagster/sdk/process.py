@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from kestra_dagster.errors import TaskKilled
+from kestra_dagster.tasks.scripts._reaper import watch_group
 
 #: Kestra's ``PluginUtilsService`` pattern for structured output lines.
 OUTPUT_LINE = re.compile(r"^::(\{.*\})::$")
@@ -225,7 +226,14 @@ def run_process(
 
         hint = " (check the `interpreter` property)" if isinstance(exc, FileNotFoundError) else ""
         raise TaskFailed(f"cannot start {args[0]!r}: {exc.strerror or exc}{hint}") from None
+    dismiss_reaper = watch_group(proc.pid)  # the group dies with this worker, even on SIGKILL
+    try:
+        return _supervise(proc, ctx, handler, kill_grace)
+    finally:
+        dismiss_reaper()
 
+
+def _supervise(proc: subprocess.Popen, ctx: Any, handler: LineHandler, kill_grace: float) -> int:
     errors: list[Exception] = []
     readers = [
         threading.Thread(target=_pump, args=(proc.stdout, "stdout", handler, errors), daemon=True),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -32,11 +33,40 @@ def with_credentials(url: str, username: str | None, password: str | None) -> st
     return urlunsplit(parts._replace(netloc=netloc))
 
 
+#: Transports git may use for a polled ``url``: ``ext::`` and ``fd::`` run commands or use the
+#: worker's descriptors and are never a remote someone polls. Local paths stay allowed (a bare
+#: repository on a shared volume is a common setup; only refs are read).
+ALLOWED_PROTOCOLS = "http:https:ssh:git:file"
+_SCP_LIKE = re.compile(r"^[A-Za-z0-9._~-]+@[A-Za-z0-9.-]+:[^:]")
+
+
+def validate_url(url: str) -> str:
+    """The url when git may poll it (http(s), ssh, git, file, ``user@host:path`` or an absolute
+    local path), else GitPollError."""
+    if not isinstance(url, str) or not url.strip():
+        raise GitPollError("url is empty")
+    url = url.strip()
+    if url.startswith("-"):
+        raise GitPollError("url must not start with '-' (it would be read as an option)")
+    if any(ch.isspace() or ord(ch) < 32 for ch in url):
+        raise GitPollError("url must not contain spaces or control characters")
+    if "::" in url.split("/", 1)[0] or re.match(r"^[A-Za-z][A-Za-z0-9+.-]*::", url):
+        raise GitPollError("url must not use a git transport helper ('<transport>::…')")
+    scheme = urlsplit(url).scheme.lower() if "://" in url else ""
+    if scheme in ("http", "https", "ssh", "git", "file") or (not scheme and (_SCP_LIKE.match(url) or url.startswith("/"))):
+        return url
+    raise GitPollError("url must be an http(s)://, ssh://, git://, file:// remote, user@host:path or an absolute path")
+
+
 def ls_remote(url: str, secrets: tuple[str, ...] = (), timeout: float = 60) -> dict[str, str]:
     """``{ref: commit}`` for heads and tags of ``url`` (annotated tags peeled)."""
-    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true"}
+    from kestra_dagster.engine.envs import task_process_environ
+
+    url = validate_url(url)
+    env = {**task_process_environ(), "GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true",
+           "GIT_ALLOW_PROTOCOL": ALLOWED_PROTOCOLS}
     try:
-        proc = subprocess.run(["git", "ls-remote", "--heads", "--tags", url], capture_output=True, text=True,
+        proc = subprocess.run(["git", "ls-remote", "--heads", "--tags", "--", url], capture_output=True, text=True,
                               timeout=timeout, env=env)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise GitPollError(f"git ls-remote failed: {type(exc).__name__}") from None

@@ -378,6 +378,13 @@ class GitPolling(Trigger):
     @model_validator(mode="after")
     def _check_git(self) -> "GitPolling":
         _check_conditions(self, AT_A_DATE)
+        if "{{" not in self.url and "{%" not in self.url:  # a rendered url is checked when polled
+            from kestra_dagster.triggers.git_poll import GitPollError, validate_url
+
+            try:
+                validate_url(self.url)
+            except GitPollError as exc:
+                raise ValueError(f"url: {exc}") from None
         return self
 
 

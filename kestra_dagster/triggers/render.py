@@ -7,8 +7,18 @@ anything they log or store.
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+import concurrent.futures
+from typing import Any, Callable, TypeVar
 
+T = TypeVar("T")
+
+#: Wall-clock budget of one render done while answering a request (webhook key, conditions,
+#: inputs): a delivery is answered in seconds, whatever its trigger's templates do.
+INTAKE_RENDER_SECONDS = 2.0
+#: Renders answering requests run on these threads, never on the event loop (a slow template
+#: must not stall other deliveries); the pool is small so slow templates cannot take every thread.
+_POOL = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="kestra-render")
 
 
 def flow_variables(flow) -> dict[str, Any]:
@@ -37,4 +47,24 @@ def renderer():
     return lambda value, variables: render(value, variables)
 
 
-__all__ = ["render", "render_secret", "renderer"]
+async def run_off_loop(work: Callable[[], T], seconds: float = INTAKE_RENDER_SECONDS) -> T:
+    """Run ``work`` (renders, condition checks) on a render thread under a ``seconds`` budget.
+
+    The budget is enforced inside the thread (expressions/budget.py), so the render really
+    stops; the event loop only awaits. Raises ExpressionError (RenderTimeout) when out of time.
+    """
+    from kestra_dagster.expressions import budget
+
+    def bounded_work() -> T:
+        with budget.bounded(seconds, reason=f"rendering took longer than {seconds:g} s (intake budget)"):
+            return work()
+
+    return await asyncio.wrap_future(_POOL.submit(bounded_work))
+
+
+async def render_off_loop(value: Any, variables: dict, secrets=None, seconds: float = INTAKE_RENDER_SECONDS) -> Any:
+    """:func:`render` on a render thread (see :func:`run_off_loop`): for request handlers."""
+    return await run_off_loop(lambda: render(value, variables, secrets), seconds)
+
+
+__all__ = ["render", "render_secret", "renderer", "run_off_loop", "render_off_loop", "INTAKE_RENDER_SECONDS"]

@@ -57,6 +57,21 @@ class Labels(RunnableTask):
         if isinstance(rendered, list):
             rendered = {str(i.get("key")): i.get("value") for i in rendered if isinstance(i, dict)}
         labels = {str(k): str(v) for k, v in rendered.items()}
+        refuse_secret_labels(labels, ctx.secret_values)
         ctx.set_labels(labels)
         ctx.logger.info(f"labels set: {labels}")
         return {}
+
+
+def refuse_secret_labels(labels, secrets) -> None:
+    """Labels become run tags, stored and shown in clear: a label carrying a secret is an error
+    (the message names the label, never the value)."""
+    if not labels or not secrets:
+        return
+    from kestra_dagster.engine.encryption import contains_secret
+    from kestra_dagster.model.flow import label_map
+
+    for key, value in label_map(labels).items():
+        if contains_secret(str(key), secrets) or contains_secret(str(value), secrets):
+            raise TaskFailed(f"label '{key if not contains_secret(str(key), secrets) else '******'}' would store a "
+                             "secret value in clear as a run tag; labels are never secret: remove the secret from it")

@@ -20,6 +20,7 @@ from typing import Any, ClassVar, Literal
 
 from kestra_dagster.errors import TaskFailed
 from kestra_dagster.namespace_files import NamespaceFiles, NamespaceFilesError, matches
+from kestra_dagster.safe_files import UnsafePathError, read_inside, walk_files
 from kestra_dagster.tasks.base import RunnableTask
 
 
@@ -85,12 +86,19 @@ class UploadFiles(_NamespaceTask):
                     globs.append(item)
             if globs:
                 workdir = Path(ctx.working_dir)
-                for dirpath, dirnames, filenames in os.walk(workdir):
-                    dirnames[:] = sorted(d for d in dirnames if not d.startswith(".kestra-"))
-                    for name in sorted(filenames):
-                        rel = (Path(dirpath) / name).relative_to(workdir).as_posix()
-                        if matches(rel, globs, None):
-                            pairs.append((f"{destination}/{rel}", (workdir / rel).read_bytes(), rel))
+                refused: list[tuple[str, str]] = []
+                names = walk_files(workdir, skip_dir=lambda d: d.startswith(".kestra-"),
+                                   refused=lambda rel, why: refused.append((rel, why)))
+                for rel, why in refused:
+                    if matches(rel, globs, None):
+                        ctx.logger.warning(f"files: {rel!r} not uploaded: {why}")
+                for rel in names:
+                    if matches(rel, globs, None):
+                        try:
+                            data = read_inside(workdir, rel)
+                        except UnsafePathError as exc:
+                            raise TaskFailed(f"files: {exc}") from None
+                        pairs.append((f"{destination}/{rel}", data, rel))
         uploaded: dict[str, str] = {}
         try:
             for target, data, source in pairs:

@@ -23,8 +23,10 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import ConfigDict
 
+from kestra_dagster.engine.envs import task_process_environ
 from kestra_dagster.errors import TaskFailed
 from kestra_dagster.model.common import KestraModel
+from kestra_dagster.safe_files import UnsafePathError, open_inside, store_inside, walk_files
 from kestra_dagster.tasks.base import RunnableTask
 from kestra_dagster.sdk.process import LineHandler, run_process
 from kestra_dagster.sdk.values import as_list, as_text, glob_regex  # noqa: F401 - re-exported
@@ -66,17 +68,10 @@ def script_file(ctx, workdir: Path, suffix: str = ".py") -> Path:
     return workdir / f"{HIDDEN_PREFIX}script-{ctx.taskrun.id}{suffix}"
 
 
-def _relative_files(root: Path, skip_hidden_helpers: bool = True) -> list[str]:
-    found = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        if skip_hidden_helpers:
-            dirnames[:] = [d for d in dirnames if not d.startswith(HIDDEN_PREFIX)]
-        base = Path(dirpath)
-        for name in filenames:
-            if skip_hidden_helpers and name.startswith(HIDDEN_PREFIX):
-                continue
-            found.append((base / name).relative_to(root).as_posix())
-    return sorted(found)
+def _relative_files(root: Path, skip_hidden_helpers: bool = True, refused=None) -> list[str]:
+    """Regular files under ``root``; links leaving it are never listed (see kestra_dagster.safe_files)."""
+    hidden = (lambda name: name.startswith(HIDDEN_PREFIX)) if skip_hidden_helpers else None
+    return walk_files(root, skip_dir=hidden, skip_file=hidden, refused=refused)
 
 
 def _inside(root: Path, name: str, prop: str) -> Path:
@@ -166,7 +161,7 @@ class AbstractExecScript(RunnableTask):
             if ctx.render_bool(self.executionContext, "executionContext"):
                 write_execution_context(ctx, workdir)
 
-            env = dict(os.environ)
+            env = task_process_environ()  # never our own settings (database password, S3 key…)
             env.update(self.default_env)
             rendered_env = render(self.env, "env") if self.env else {}
             if not isinstance(rendered_env, dict):
@@ -276,7 +271,7 @@ class AbstractExecScript(RunnableTask):
             if not source.is_dir():
                 ctx.logger.debug(f"no namespace files for namespace {namespace!r} ({source} does not exist)")
                 continue
-            for rel in _relative_files(source, skip_hidden_helpers=False):
+            for rel in _relative_files(source, skip_hidden_helpers=False, refused=_warn_refused(ctx)):
                 if include and not any(rx.match(rel) for rx in include):
                     continue
                 if any(rx.match(rel) for rx in exclude):
@@ -291,7 +286,12 @@ class AbstractExecScript(RunnableTask):
                         ctx.logger.warning(f"namespace file {rel!r} already exists in the working directory; kept")
                         continue
                 target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(source / rel, target)
+                try:
+                    with open_inside(source, rel) as fd, os.fdopen(os.dup(fd), "rb") as src, open(target, "wb") as out:
+                        shutil.copyfileobj(src, out, 1024 * 1024)
+                except UnsafePathError as exc:
+                    ctx.logger.warning(f"namespace file not copied: {exc}")
+                    continue
                 copied += 1
         ctx.logger.debug(f"{copied} namespace file(s) copied into the working directory")
 
@@ -319,13 +319,31 @@ class AbstractExecScript(RunnableTask):
         patterns = as_list(render(self.outputFiles, "outputFiles"), "outputFiles") if self.outputFiles else []
         if patterns:
             regexes = [glob_regex(p) for p in patterns]
-            files = _relative_files(workdir)
+            refused: list[tuple[str, str]] = []
+            files = _relative_files(workdir, refused=lambda rel, why: refused.append((rel, why)))
+            for rel, why in refused:
+                if any(rx.match(rel) for rx in regexes):
+                    ctx.logger.warning(f"output file {rel!r} not collected: {why}")
             for rel in files:
                 if any(rx.match(rel) for rx in regexes):
-                    found[rel] = ctx.storage.put_file(workdir / rel, rel)
+                    found[rel] = _store(ctx, workdir, rel)
             for pattern, rx in zip(patterns, regexes):
                 if not any(rx.match(rel) for rel in files):
                     ctx.logger.warning(f"outputFiles pattern {pattern!r} matched no file")
-        for rel in _relative_files(output_dir, skip_hidden_helpers=False):
-            found[rel] = ctx.storage.put_file(output_dir / rel, rel)
+        for rel in _relative_files(output_dir, skip_hidden_helpers=False, refused=_warn_refused(ctx)):
+            found[rel] = _store(ctx, output_dir, rel)
         return found
+
+
+def _warn_refused(ctx):
+    def warn(rel: str, reason: str) -> None:
+        ctx.logger.warning(f"output file {rel!r} not collected: {reason}")
+
+    return warn
+
+
+def _store(ctx, root: Path, rel: str) -> str:
+    try:
+        return store_inside(ctx.storage, root, rel)
+    except UnsafePathError as exc:
+        raise TaskFailed(f"output file refused: {exc}") from None

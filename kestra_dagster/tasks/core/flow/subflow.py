@@ -50,6 +50,13 @@ class Subflow(CallsFlow):
         flow_id = ctx.render_str(self.flowId, prop="flowId")
         inputs = ctx.render(self.inputs, prop="inputs")
         labels = ctx.render(self.labels, prop="labels") if self.labels else None
+        if ctx.secret_values:
+            from kestra_dagster.engine.encryption import seal
+            from kestra_dagster.tasks.core.execution import refuse_secret_labels
+
+            # the child's run_config is stored with the run: secret-derived inputs travel encrypted
+            inputs = seal(inputs, ctx.secret_values)
+            refuse_secret_labels(labels, ctx.secret_values)
         if self.scheduleDate:
             ctx.logger.warning("scheduleDate is not supported yet: the subflow starts now")
         result = ctx.subflow_launcher(

@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from kestra_dagster.model.common import Task
+from kestra_dagster.safe_files import UnsafePathError, store_inside, walk_files
 from kestra_dagster.tasks.base import FlowableTask
 
 
@@ -45,7 +46,7 @@ class WorkingDirectory(FlowableTask):
             self._write_inputs(runner, scope, workdir)
             state = runner.run_list(self.tasks, scope.child(self, working_dir=workdir), self.errors, self.finally_)
             if self.outputFiles:
-                runner.record_outputs(self, scope, {"outputFiles": self._collect(runner, workdir)})
+                runner.record_outputs(self, scope, {"outputFiles": self._collect(runner, scope, workdir)})
             return state
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -66,13 +67,21 @@ class WorkingDirectory(FlowableTask):
             else:
                 target.write_text(str(content), encoding="utf-8")
 
-    def _collect(self, runner, workdir: Path) -> dict[str, str]:
+    def _collect(self, runner, scope, workdir: Path) -> dict[str, str]:
         storage = runner.services.storage.for_task(
             runner.flow.namespace, runner.flow.id, runner.execution.execution_id, self.id, "outputs"
         )
         found: dict[str, str] = {}
-        for path in sorted(workdir.rglob("*")):
-            rel = path.relative_to(workdir).as_posix()
-            if path.is_file() and any(fnmatch.fnmatch(rel, pattern) for pattern in self.outputFiles or []):
-                found[rel] = storage.put_file(path, rel)
+        patterns = self.outputFiles or []
+
+        def refused(rel: str, why: str) -> None:
+            if any(fnmatch.fnmatch(rel, pattern) for pattern in patterns):
+                runner.logger(self.id, scope).warning(f"outputFiles: {rel!r} not collected: {why}")
+
+        for rel in walk_files(workdir, refused=refused):
+            if any(fnmatch.fnmatch(rel, pattern) for pattern in patterns):
+                try:
+                    found[rel] = store_inside(storage, workdir, rel)
+                except UnsafePathError as exc:  # swapped for a link after the listing
+                    refused(rel, str(exc))
         return found

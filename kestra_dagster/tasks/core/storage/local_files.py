@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from kestra_dagster.errors import TaskFailed
+from kestra_dagster.safe_files import UnsafePathError, store_inside, walk_files
 from kestra_dagster.tasks.base import RunnableTask
 
 
@@ -58,10 +59,16 @@ class LocalFiles(RunnableTask):
             patterns = ctx.render(self.outputs, "outputs")
             patterns = [patterns] if isinstance(patterns, str) else [str(p) for p in patterns]
             regexes = [_glob(p) for p in patterns]
-            for dirpath, dirnames, filenames in os.walk(workdir):
-                dirnames[:] = [d for d in dirnames if not d.startswith(".kestra-")]
-                for name in filenames:
-                    rel = (Path(dirpath) / name).relative_to(workdir).as_posix()
-                    if any(rx.match(rel) for rx in regexes):
-                        uris[rel] = ctx.storage.put_file(workdir / rel, rel)
+            refused: list[tuple[str, str]] = []
+            names = walk_files(workdir, skip_dir=lambda d: d.startswith(".kestra-"),
+                               refused=lambda rel, why: refused.append((rel, why)))
+            for rel, why in refused:
+                if any(rx.match(rel) for rx in regexes):
+                    ctx.logger.warning(f"outputs: {rel!r} not collected: {why}")
+            for rel in names:
+                if any(rx.match(rel) for rx in regexes):
+                    try:
+                        uris[rel] = store_inside(ctx.storage, workdir, rel)
+                    except UnsafePathError as exc:
+                        raise TaskFailed(f"outputs: {exc}") from None
         return {"uris": uris}
