@@ -36,6 +36,7 @@ OWN_SETTINGS_PREFIXES: tuple[str, ...] = (
     "KESTRA_ENCRYPTION",         # the key that encrypts secret outputs at rest
     "KESTRA_VARIABLES_",         # this module's own setting
     "KESTRA_PLUGINS_PATH",
+    "KESTRA_SCRIPTS_",           # script-task settings (KESTRA_SCRIPTS_DEFAULT_TASK_RUNNER)
 )
 OWN_SETTINGS_NAMES: frozenset[str] = frozenset({
     "KESTRA_FLOWS_DIR", "KESTRA_STEP_TAG", "KESTRA_TASKS_TMP_DIR", "KESTRA_SENSOR_LOOP_SECONDS",
@@ -43,6 +44,8 @@ OWN_SETTINGS_NAMES: frozenset[str] = frozenset({
     "KESTRA_DOCKER_CLI", "KESTRA_COMPOSE_BIN", "KESTRA_GIT_KNOWN_HOSTS", "KESTRA_PYTHON_DEPS_CACHE",
     "KESTRA_NAMESPACE_FILES_DIR", "KESTRA_CONCURRENCY_QUEUE_TIMEOUT", "KESTRA_DAGSTER_SUPERVISOR",
     "KESTRA_DAGSTER_UI_URL",
+    # what script tasks hand the ``kestra`` helper libraries (set in the task's own process)
+    "KESTRA_CONTEXT", "KESTRA_EXECUTION_CONTEXT_FILE", "KESTRA_OUTPUTS_MODE",
 })
 
 

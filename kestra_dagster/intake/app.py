@@ -180,8 +180,10 @@ class WebhookIntake:
             self._in_flight -= 1
 
     async def _handle(self, method, namespace, flow_id, key, headers, query, read_body):
+        # Renders run on a render thread under a budget, never on this event loop (one slow
+        # expression must not stall every other delivery).
         from kestra_dagster.triggers.conditions import ConditionContext, all_true
-        from kestra_dagster.triggers.render import render, renderer
+        from kestra_dagster.triggers.render import render_off_loop, renderer, run_off_loop
 
         match = self.find_trigger(namespace, flow_id, key)
         if match is None:
@@ -210,7 +212,7 @@ class WebhookIntake:
                 if getattr(trigger, "secret", None) is not None:
                     from kestra_dagster.triggers.render import render_secret
 
-                    secret = render_secret(trigger.secret, flow_variables(flow)) or ""  # empty: refused
+                    secret = await run_off_loop(lambda: render_secret(trigger.secret, flow_variables(flow))) or ""  # empty: refused
                 elif not getattr(trigger, "allowUnsigned", False):
                     secret = ""  # no secret and no explicit opt-out: refused, never "no check"
                 verify_signature(trigger.provider, secret, header_dict, raw)
@@ -227,9 +229,9 @@ class WebhookIntake:
         variables = {**flow_variables(flow), "trigger": trig}
         now_dt = _utcnow()
         try:
-            if trigger.conditions and not all_true(
+            if trigger.conditions and not await run_off_loop(lambda: all_true(
                 list(trigger.conditions), ConditionContext(now=now_dt, variables=variables, render=renderer())
-            ):
+            )):
                 return 204, {}, {}
         except Exception as exc:  # noqa: BLE001 - a condition that cannot be evaluated is the flow's error
             return 422, {"message": f"conditions of trigger {trigger.id} cannot be evaluated: {exc}"}, {}
@@ -237,7 +239,7 @@ class WebhookIntake:
             try:
                 from kestra_dagster.compiler.triggers import check_inputs
 
-                check_inputs(flow, render(trigger.inputs, variables))
+                check_inputs(flow, await render_off_loop(trigger.inputs, variables))
             except Exception as exc:  # noqa: BLE001 - InputError, ExpressionError
                 return 422, {"message": f"inputs of trigger {trigger.id} are invalid: {exc}"}, {}
         if await self.pending_count(flow.uid) >= self.config.max_pending_per_flow:
@@ -305,11 +307,11 @@ class WebhookIntake:
 
         task_outputs, outputs = await asyncio.to_thread(run_outputs, self.store.instance, run.run_id)
         if trigger.responseCode is not None:
-            from kestra_dagster.triggers.render import render
+            from kestra_dagster.triggers.render import render_off_loop
 
             try:  # rendered as Kestra does, against the ended execution (task outputs by task id)
-                status = int(render(trigger.responseCode, {**variables, "execution": execution,
-                                                           "outputs": task_outputs}))
+                status = int(await render_off_loop(trigger.responseCode, {**variables, "execution": execution,
+                                                                          "outputs": task_outputs}))
             except Exception as exc:  # noqa: BLE001 - the execution happened; say why the answer is odd
                 return 500, {**summary, "message": f"responseCode of trigger {trigger.id} is not a status: {exc}"}, {}
         if trigger.responseContentType == "text/plain":
