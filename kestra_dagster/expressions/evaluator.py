@@ -27,9 +27,9 @@ from typing import Any, Callable, Mapping
 
 from kestra_dagster.errors import ExpressionError, TaskKilled
 
-from . import dates
-from . import parser as P
-from . import budget as render_budget
+import kestra_dagster.expressions.dates as dates
+import kestra_dagster.expressions.parser as P
+import kestra_dagster.expressions.budget as render_budget
 from .filters import FILTERS, TESTS, _java_split
 from .regex import compile_safe_regex
 from .functions import FUNCTIONS, make_range

@@ -31,10 +31,10 @@ import yaml
 
 from kestra_dagster.errors import ExpressionError
 
-from . import budget as render_budget
+import kestra_dagster.expressions.budget as render_budget
 
-from . import dates
-from . import jq as jq_module
+import kestra_dagster.expressions.dates as dates
+import kestra_dagster.expressions.jq as jq_module
 from .regex import _REGEX_META, compile_safe_regex
 from .values import (
     DEFAULT_MAX_TEXT,

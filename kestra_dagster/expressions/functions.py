@@ -20,7 +20,7 @@ import yaml
 
 from kestra_dagster.errors import ExpressionError
 
-from . import dates
+import kestra_dagster.expressions.dates as dates
 from .filters import parse_json
 from .values import contextual, is_number, plain, short, to_text, type_name
 

@@ -37,7 +37,7 @@ from urllib.parse import quote
 
 from kestra_dagster.errors import ExpressionError
 
-from . import budget as render_budget
+import kestra_dagster.expressions.budget as render_budget
 from .values import to_json
 
 MAX_STEPS = 1_000_000

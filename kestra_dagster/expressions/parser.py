@@ -18,7 +18,7 @@ from typing import Any
 
 from kestra_dagster.errors import ExpressionError
 
-from . import lexer as L
+import kestra_dagster.expressions.lexer as L
 from .lexer import Token, syntax_error
 
 #: Nesting budget shared by brackets, tags and operator chains: it bounds both parsing and the
