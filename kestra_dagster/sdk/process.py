@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from kestra_dagster.errors import TaskKilled
-from kestra_dagster.tasks.scripts._reaper import watch_group
+from kestra_dagster.sdk.reaper import watch_group
 
 #: Kestra's ``PluginUtilsService`` pattern for structured output lines.
 OUTPUT_LINE = re.compile(r"^::(\{.*\})::$")

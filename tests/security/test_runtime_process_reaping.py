@@ -1,6 +1,6 @@
 """Attack/robustness: a run worker is SIGKILLed while a script task runs; its commands must not
 run on forever (holding CPU, files, credentials). Fails if the process-group watchdog
-(tasks/scripts/_reaper.py) were removed.
+(sdk/reaper.py) were removed.
 """
 
 from __future__ import annotations

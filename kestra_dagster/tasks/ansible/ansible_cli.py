@@ -26,7 +26,7 @@ from kestra_dagster.errors import TaskFailed
 from kestra_dagster.tasks._run_state import run_state
 from kestra_dagster.tasks.scripts._docker_runner import wants_docker
 from kestra_dagster.tasks.scripts._exec import HIDDEN_PREFIX
-from kestra_dagster.tasks.scripts._process import LineHandler
+from kestra_dagster.sdk.process import LineHandler
 from kestra_dagster.tasks.scripts.shell_commands import ShellCommands
 
 DEFAULT_CONFIG = """[defaults]

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from kestra_dagster.tasks.dbt._common import DbtScript
-from kestra_dagster.tasks.scripts._exec import as_list
+from kestra_dagster.sdk.values import as_list
 
 
 class AbstractDbt(DbtScript):

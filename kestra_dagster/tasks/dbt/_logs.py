@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from kestra_dagster.tasks.scripts._process import LineHandler
+from kestra_dagster.sdk.process import LineHandler
 
 
 @dataclass

@@ -22,7 +22,7 @@ from typing import Any, ClassVar, Literal
 from kestra_dagster.errors import TaskFailed
 from kestra_dagster.model.common import KestraModel
 from kestra_dagster.tasks.dbt._common import DbtScript
-from kestra_dagster.tasks.scripts._exec import as_list
+from kestra_dagster.sdk.values import as_list
 
 
 class KvStoreManifest(KestraModel):

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 from kestra_dagster.tasks.dbt._common import DbtScript
 from kestra_dagster.tasks.scripts._docker_runner import wants_docker
-from kestra_dagster.tasks.scripts._exec import as_list
+from kestra_dagster.sdk.values import as_list
 
 
 class Setup(DbtScript):

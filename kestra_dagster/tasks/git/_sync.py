@@ -65,7 +65,7 @@ def in_namespace(namespace: str, root: str, children: bool) -> bool:
 
 
 def glob_list(ctx, value: Any, prop: str) -> list[str]:
-    from kestra_dagster.tasks.scripts._exec import as_list
+    from kestra_dagster.sdk.values import as_list
 
     rendered = ctx.render(value, prop) if value is not None else None
     return [g for g in as_list(rendered, prop) if g] if rendered is not None else []
