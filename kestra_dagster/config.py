@@ -36,7 +36,7 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, MutableMapping
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import yaml
@@ -607,6 +607,20 @@ def load_config(path: str | os.PathLike | None = None, env: Mapping[str, str] | 
     return parse_config(tree, tuple(sources), env)
 
 
+def export_process_env(environ: MutableMapping[str, str] | None = None) -> None:
+    """Complete ``environ`` (default ``os.environ``) with what the configuration exports, keeping any
+    variable already set.
+
+    Processes we start get these variables from ``server``; processes we do not start (Dagster's
+    Helm chart runs ``dagster api grpc`` and run pods with only ``$KESTRA_CONFIGURATION``) get them
+    here, when the code location loads. The engine reads only the variables, never this module."""
+    environ = os.environ if environ is None else environ
+    if not (environ.get(INLINE_ENV, "").strip() or environ.get(FILE_ENV)):
+        return
+    for name, value in load_config(env=environ).process_env().items():
+        environ.setdefault(name, value)
+
+
 # --------------------------------------------------------------------------- DAGSTER_HOME
 def default_dagster_home() -> Path:
     return Path(os.environ.get("DAGSTER_HOME") or Path.cwd() / ".dagster_home").expanduser().resolve()
@@ -693,5 +707,5 @@ def _looks_like_connection_error(exc: BaseException) -> bool:
 __all__ = [
     "ConfigError", "KestraConfig", "PostgresSettings", "BasicAuthSettings", "StorageSettings",
     "load_config", "parse_config", "parse_jdbc_url", "write_instance_yaml", "prepare_instance",
-    "migrate_storage", "default_dagster_home", "INLINE_ENV", "FILE_ENV", "PG_PASSWORD_ENV",
+    "migrate_storage", "default_dagster_home", "export_process_env", "INLINE_ENV", "FILE_ENV", "PG_PASSWORD_ENV",
 ]

@@ -142,29 +142,15 @@ def default_storage_path(env: Mapping[str, str] | None = None) -> Path:
 
 
 _s3_storages: dict[tuple, "_Storage"] = {}
-_config_env: dict[tuple, dict[str, str]] = {}
-
-
-def _storage_env() -> dict[str, str]:
-    """``os.environ``, completed from ``$KESTRA_CONFIGURATION`` / ``$KESTRA_CONFIG_FILE`` when no
-    ``KESTRA_STORAGE_TYPE`` is set: processes we do not start ourselves (Dagster's Helm chart runs
-    ``dagster api grpc`` and Kubernetes run pods directly) still follow the one configuration."""
-    from kestra_dagster.config import FILE_ENV, INLINE_ENV, load_config
-
-    env = dict(os.environ)
-    source = (env.get(INLINE_ENV), env.get(FILE_ENV))
-    if env.get("KESTRA_STORAGE_TYPE") or not any(source):
-        return env
-    if source not in _config_env:
-        _config_env[source] = load_config().process_env()
-    return {**_config_env[source], **env}
 
 
 def default_storage() -> "_Storage":
     """The storage the environment selects: ``KESTRA_STORAGE_TYPE=s3`` (+ ``KESTRA_STORAGE_S3_*``,
     which ``config.KestraConfig.process_env`` exports), else local files under
-    :func:`default_storage_path`. S3 storages are kept per settings: one boto3 client per process."""
-    env = _storage_env()
+    :func:`default_storage_path`. S3 storages are kept per settings: one boto3 client per process.
+    (A process that only has ``$KESTRA_CONFIGURATION`` gets these variables from
+    ``config.export_process_env``, which the code location runs when it loads.)"""
+    env = dict(os.environ)
     kind = (env.get("KESTRA_STORAGE_TYPE") or "local").strip().lower()
     if kind == "local":
         return LocalStorage(default_storage_path(env))

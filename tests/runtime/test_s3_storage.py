@@ -7,12 +7,13 @@ error that says what to change and never shows the secret.
 
 from __future__ import annotations
 
+import os
 import uuid
 
 import pytest
 
 from kd_testing import S3_BUCKET, moto_checks_credentials
-from kestra_dagster.config import parse_config
+from kestra_dagster.config import export_process_env, parse_config
 from kestra_dagster.engine.storage import StorageError, StorageFileNotFound, default_storage
 
 from .conftest import dump
@@ -110,6 +111,11 @@ kestra:
     s3: {{bucket: {S3_BUCKET}, endpoint: "{endpoint}", access-key: test, secret-key: "${{S3_SECRET}}"}}
 """)
     monkeypatch.setenv("S3_SECRET", "test")
+    environ = dict(os.environ)
+    export_process_env(environ)  # what the code location does to os.environ when it loads
+    assert environ["KESTRA_STORAGE_TYPE"] == "s3"
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)  # restored after the test
     storage = default_storage()
     assert repr(storage) == f"S3Storage(bucket='{S3_BUCKET}', endpoint='{endpoint}')"
     uri = storage.for_task("acme.cfg", "f", uuid.uuid4().hex[:8], "t", "r").put_bytes(b"via config", "c.txt")
