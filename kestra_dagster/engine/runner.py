@@ -27,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from kestra_dagster.engine.context import (
     SUB_TASK_OUTPUTS_KEY, KVBackend, TaskContext, TaskLogger, TaskRunInfo, fold_metrics, mask_secrets,
@@ -167,7 +167,21 @@ class Runner:
             ]
 
         storage = self.services.storage
-        from kestra_dagster.engine.storage import namespace_parts
+        from kestra_dagster.engine.storage import is_storage_uri, namespace_parts
+
+        def _uris(value: Any) -> Iterator[str]:
+            if isinstance(value, dict):
+                value = list(value.values())
+            if isinstance(value, list):
+                for item in value:
+                    yield from _uris(item)
+            elif is_storage_uri(value):
+                yield value
+
+        # what a trigger of this flow stored and handed to this run; a URI the trigger merely carries
+        # (a webhook body) names no file of this flow's triggers and stays refused
+        handed_over = set(_uris(self.execution.trigger or {}))
+        trigger_root = [*namespace_parts(flow_namespace), self.flow.id, "triggers"]
 
         def _check_readable(uri: str, fn: str) -> None:
             """Kestra's rule for file functions: a flow reads its own execution's files, its parent
@@ -185,6 +199,8 @@ class Runner:
                                                             str(trigger["executionId"])))
                 except Exception:  # noqa: BLE001 - not a parent execution we can name
                     pass
+            if uri in handed_over and parts[:len(trigger_root)] == trigger_root:
+                return  # a file this flow's trigger stored for this execution (Kestra keeps those under it)
             if not any(parts[:len(prefix)] == prefix for prefix in allowed):
                 raise ExpressionError(f"{fn}() cannot use {uri!r}: a flow reads only the files of its own execution, "
                                       "of its parent execution and of its namespace (as Kestra)")

@@ -86,7 +86,7 @@ class Outcome:
 
 
 def execute(path: Path, inputs: dict | None = None, instance: DagsterInstance | None = None,
-            labels: dict | None = None, file: Path | None = None) -> Outcome:
+            labels: dict | None = None, file: Path | None = None, trigger: dict | None = None) -> Outcome:
     """Compile ``path`` (a file, or a directory with ``file`` the flow to run) and execute it."""
     catalog = load_catalog([path])
     assert not catalog.broken, catalog.broken
@@ -96,6 +96,8 @@ def execute(path: Path, inputs: dict | None = None, instance: DagsterInstance | 
     run_config: dict[str, Any] = {"inputs": inputs or {}}
     if labels:
         run_config["labels"] = labels
+    if trigger:
+        run_config["trigger"] = trigger
     own = instance is None
     instance = instance or DagsterInstance.ephemeral()
     try:
