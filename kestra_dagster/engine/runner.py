@@ -25,7 +25,7 @@ import traceback
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
@@ -33,6 +33,7 @@ from kestra_dagster.engine.context import (
     SUB_TASK_OUTPUTS_KEY, KVBackend, TaskContext, TaskLogger, TaskRunInfo, fold_metrics, mask_secrets,
 )
 from kestra_dagster.engine.execution import ExecutionState, TaskRunRecord, utcnow_iso
+from kestra_dagster.engine.kv import format_duration
 from kestra_dagster.engine.envs import kestra_envs
 from kestra_dagster.engine.states import State, apply_allow, guess_final_state
 from kestra_dagster.errors import ExpressionError, KestraDagsterError, TaskFailed, TaskKilled
@@ -392,7 +393,8 @@ class Runner:
             delay = _retry_delay(policy, attempt, time.time() - first_attempt)
             if delay is None:
                 break
-            log.warning(f"attempt {attempt} failed: {error}; retrying in {delay:.1f}s")
+            # Kestra writes durations as ISO-8601 (PT0.25S); so do we, exactly (no rounding to 0.2s).
+            log.warning(f"attempt {attempt} failed: {error}; retrying in {format_duration(timedelta(seconds=delay))}")
             if step is not None:
                 raise RetryStep(delay)
             if self.services.cancel_event.wait(delay):

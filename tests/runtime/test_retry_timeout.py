@@ -62,7 +62,7 @@ def test_constant_retry_until_success(run_flow):
     assert all(g >= 0.09 for g in _gaps("constant"))
     assert out.outputs["flaky"] == {"attempt": 3}
     assert out.outputs["after"] == {"value": "after 3 attempts"}
-    assert "attempt 1 failed" in out.log_text() and "retrying in 0.1s" in out.log_text()
+    assert "attempt 1 failed" in out.log_text() and "retrying in PT0.1S" in out.log_text()
     # A top-level task is its own op: each retry is a Dagster step retry, visible in the run.
     assert out.steps("STEP_UP_FOR_RETRY") == ["flaky", "flaky"]
     assert out.steps("STEP_RESTARTED") == ["flaky", "flaky"]
@@ -84,7 +84,7 @@ def test_exponential_retry_grows_and_is_capped(run_flow):
     assert out.run("flaky").attempts == 4
     # interval * factor^(n-1), capped at maxInterval: 0.1, 0.2, then 0.25 instead of 0.4
     delays = [m.split("retrying in ")[1] for m in out.messages if "retrying in " in m]
-    assert delays == ["0.1s", "0.2s", "0.2s"]  # 0.25 printed with one decimal; uncapped would be 0.4s
+    assert delays == ["PT0.1S", "PT0.2S", "PT0.25S"]  # as Kestra writes durations; uncapped would be PT0.4S
     g1, g2, g3 = _gaps("exponential")  # each gap is the delay plus the attempt's own run time
     assert g1 >= 0.09 and g2 >= 0.19 and g3 >= 0.24
     assert g3 < 0.4 + 0.3
