@@ -14,7 +14,24 @@ import click
 from kestra_dagster.errors import FlowValidationError, InputError
 
 
+def _versions() -> str:
+    """Package, Dagster and Python versions: what a bug report needs first."""
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    def of(dist: str) -> str:
+        try:
+            return version(dist)
+        except PackageNotFoundError:
+            return "not installed"
+
+    return f"kestra-dagster {of('kestra-dagster')}, dagster {of('dagster')}, Python {platform.python_version()}"
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True,
+              help="Print the kestra-dagster, Dagster and Python versions and exit.",
+              callback=lambda ctx, _param, value: (click.echo(_versions()), ctx.exit()) if value else None)
 def main() -> None:
     """Kestra-style YAML flows, compiled into Dagster jobs."""
 

@@ -217,3 +217,16 @@ def test_run_waits_for_wait_false_subflows_and_lists_them(tmp_path):
     child_id = result["outputs"]["call"]["executionId"]
     # the command did not exit before the background child ended, and says which run it was
     assert result["detachedRuns"] == [{"runId": child_id, "flow": "tests.subflow.child_sleeps", "state": "SUCCESS"}]
+
+
+# ----------------------------------------------------------------------------- --version
+
+
+def test_version_names_package_dagster_and_python(tmp_path):
+    import platform
+    from importlib.metadata import version
+
+    proc = cli("--version", tmp_path=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == (f"kestra-dagster {version('kestra-dagster')}, dagster {version('dagster')}, "
+                                   f"Python {platform.python_version()}")
