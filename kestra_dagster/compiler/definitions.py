@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -142,6 +143,26 @@ def build_trigger_definitions(catalog: FlowCatalog, translator: "TriggerTranslat
     return build_triggers(catalog, translator)
 
 
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>#|])")
+
+
+def report_markdown(report: str) -> str:
+    """A load report as Markdown that wraps in the UI: one problem per line, its caret snippet in a code block.
+
+    In a report each problem's headline (``file:line:col: path: message``) starts a line and its
+    snippet lines are indented (:meth:`FlowIssue.render`); one long code block would scroll sideways.
+    """
+    parts: list[str] = []
+    for line in report.splitlines():
+        if line[:1].isspace() and parts:
+            if not parts[-1].startswith("```"):
+                parts.append("```\n")
+            parts[-1] += line + "\n"
+        elif line.strip():
+            parts.append("- " + _MARKDOWN_SPECIAL.sub(r"\\\1", line))
+    return "\n\n".join(p + "```" if p.startswith("```") else p for p in parts)
+
+
 def _broken_flow_job(file: str, report: str, taken: set[str]) -> JobDefinition:
     name = dagster_name(f"invalid__{Path(file).stem}")
     while name in taken:
@@ -155,7 +176,7 @@ def _broken_flow_job(file: str, report: str, taken: set[str]) -> JobDefinition:
                       description="Fails with the flow's validation errors")
     from dagster import GraphDefinition
 
-    description = f"**This flow file could not be loaded.** Fix it and reload the code location.\n\n```\n{report}\n```"
+    description = f"**This flow file could not be loaded.** Fix it and reload the code location.\n\n{report_markdown(report)}"
     return GraphDefinition(name=name, node_defs=[op]).to_job(
         description=description, tags={"kestra/load_error": "true"}, metadata={"kestra/source_file": file},
     )

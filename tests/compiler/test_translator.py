@@ -141,6 +141,28 @@ def test_broken_flow_becomes_an_invalid_job_and_the_rest_load(tmp_path):
     assert not result.success
 
 
+def test_invalid_job_description_wraps_one_problem_per_line_with_the_caret_in_a_code_block(tmp_path):
+    """A long problem must wrap in the UI: prose lines, not one wide code block (issue 17 item 7)."""
+    (tmp_path / "bad.yaml").write_text(
+        "id: bad\nnamespace: acme\ntasks:\n  - id: t\n    type: io.kestra.plugin.core.log.Log\n"
+        "    message: hi\n    retry:\n      type: linear\n  - id: t\n    type: io.kestra.plugin.core.log.Log\n"
+        "    message: again\n")
+    description = build_definitions([tmp_path]).get_repository_def().get_job("invalid__bad").description
+    file = str(tmp_path / "bad.yaml").replace("_", "\\_")  # Markdown-escaped, as the description shows it
+    head, *blocks = description.split("\n\n")
+    assert head == "**This flow file could not be loaded.** Fix it and reload the code location."
+    problems = [b for b in blocks if b.startswith("- ")]
+    assert problems == [
+        f"- {file}:8:7: tasks\\[0\\].retry.type: unknown type 'linear'; expected one of 'constant', 'exponential', "
+        "'random'",
+        f"- {file}:9:5: tasks\\[1\\].id: duplicate task id 't' (first used on line 4); task ids must be unique in "
+        "the whole flow",
+    ]
+    snippets = [b for b in blocks if b.startswith("```")]
+    assert snippets[0] == "```\n  7 |     retry:\n  8 |       type: linear\n    |       ^\n```"
+    assert blocks == [problems[0], snippets[0], problems[1], snippets[1]]
+
+
 def test_duplicate_flow_uid_is_reported(tmp_path):
     (tmp_path / "a.yaml").write_text(FLOW)
     (tmp_path / "b.yaml").write_text(FLOW)
