@@ -91,8 +91,8 @@ def test_database_down_is_a_clear_error_and_nothing_is_lost(postgres, tmp_path, 
     assert statuses[before["runId"]] == "SUCCESS" and statuses[after["runId"]] == "SUCCESS"
 
 
-def test_repository_dagster_yaml_is_the_postgres_form(postgres, tmp_path, clean_environ):
-    text = (ROOT / "dagster.yaml").read_text()
+def test_deploy_dagster_postgres_yaml_is_the_postgres_form(postgres, tmp_path, clean_environ):
+    text = (ROOT / "deploy" / "dagster.postgres.yaml").read_text()
     assert postgres["password"] not in text and "password: {env: DAGSTER_PG_PASSWORD}" in text
     home = tmp_path / "home"
     home.mkdir()
@@ -109,16 +109,16 @@ def test_repository_dagster_yaml_is_the_postgres_form(postgres, tmp_path, clean_
         instance.get_runs(limit=1)
 
 
-def test_local_dagster_yaml_stays_sqlite(tmp_path, clean_environ):
+def test_root_dagster_yaml_stays_sqlite(tmp_path, clean_environ):
     home = tmp_path / "home"
     home.mkdir()
-    (home / "dagster.yaml").write_text((ROOT / "deploy" / "dagster.local.yaml").read_text())
+    (home / "dagster.yaml").write_text((ROOT / "dagster.yaml").read_text())
     os.environ["DAGSTER_HOME"] = str(home)
     from dagster import DagsterInstance
 
     with DagsterInstance.get() as instance:
         assert type(instance.run_storage).__name__ == "SqliteRunStorage"
-    assert "deploy/dagster.local.yaml" in (ROOT / "scripts" / "dev").read_text()
+    assert '"$ROOT/dagster.yaml" "$DAGSTER_HOME/dagster.yaml"' in (ROOT / "scripts" / "dev").read_text()
 
 
 def test_standalone_on_postgres_as_the_readme_shows(postgres, tmp_path):

@@ -2,7 +2,7 @@
 
 One ``dagster dev -w workspace.yaml`` is started for the whole module, from the repository root,
 with a temporary ``DAGSTER_HOME`` holding the instance file ``scripts/dev`` uses (the embedded
-SQLite ``deploy/dagster.local.yaml``; the root ``dagster.yaml`` is the PostgreSQL form), and
+SQLite root ``dagster.yaml``; ``deploy/dagster.postgres.yaml`` is the PostgreSQL form), and
 ``KESTRA_FLOWS_DIR`` pointing at a temporary copy of ``flows/`` plus one broken flow file. A
 single server keeps the module well inside its time budget; the copy holds every example flow,
 so the example jobs are checked from it just as from ``flows/`` itself.
@@ -112,11 +112,8 @@ def _example_job_names() -> set[str]:
 
 
 def _instance_yaml() -> Path:
-    """The SQLite instance settings ``scripts/dev`` copies into ``$DAGSTER_HOME``."""
-    for candidate in (REPO / "deploy" / "dagster.local.yaml", REPO / "dagster.yaml"):
-        if candidate.exists() and "postgres" not in candidate.read_text(encoding="utf-8"):
-            return candidate
-    pytest.fail("no SQLite instance settings found (deploy/dagster.local.yaml, as scripts/dev copies)")
+    """The SQLite instance settings ``scripts/dev`` runs on (``$DAGSTER_HOME/dagster.yaml`` links to it)."""
+    return REPO / "dagster.yaml"
 
 
 def _group_members(pgid: int) -> list[str]:
