@@ -13,6 +13,7 @@ from kestra_dagster.compiler.definitions import load_catalog
 from kestra_dagster.compiler.ops import END_NODE, FAILED, OK, TrackingSecrets
 from kestra_dagster.compiler.subflow import wait_for_detached
 from kestra_dagster.engine.context import mask_secrets
+from kestra_dagster.instance_schema import ensure_instance_schema
 from kestra_dagster.engine.execution import ExecutionState
 from kestra_dagster.engine.inputs import resolve_inputs
 from kestra_dagster.errors import FlowValidationError
@@ -32,6 +33,7 @@ def run_flow_file(flow_file: str, inputs: dict[str, Any], flows_dir: str | None 
         paths.append(flow_file)  # (a flow inside flows_dir is loaded once, with the others)
     catalog = load_catalog(paths)
     compiled = catalog.by_file(flow_file) or catalog.flows[loaded.flow.uid]
+    ensure_instance_schema()  # a fresh DAGSTER_HOME shared with a daemon starting now
     instance = DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else DagsterInstance.ephemeral()
     with instance:
         result = compiled.job.execute_in_process(

@@ -32,9 +32,12 @@ def webhooks(host: str, port: int, flows_dir: str, max_body_bytes: int, max_pend
     Runs are started by each flow's webhook sensor, so the Dagster daemon must run too
     (`python -m kestra_dagster.triggers.daemon run` polls every second instead of every five).
     """
+    from kestra_dagster.instance_schema import ensure_instance_schema
     from kestra_dagster.intake.app import IntakeConfig, build_app, serve
 
     import sys
+
+    ensure_instance_schema()  # before the intake and the approval API open the instance
 
     proxy_secret = None
     if proxy_secret_stdin:

@@ -33,7 +33,8 @@ from pathlib import Path
 
 import yaml
 
-from kestra_dagster.config import KestraConfig, default_dagster_home, load_config, prepare_instance
+from kestra_dagster.config import KestraConfig, default_dagster_home, load_config, migrate_storage, prepare_instance
+from kestra_dagster.instance_schema import ensure_instance_schema
 
 LOCATION_NAME = "kestra_flows"
 DEFINITIONS_MODULE = "kestra_dagster.definitions"
@@ -41,6 +42,15 @@ DEFINITIONS_MODULE = "kestra_dagster.definitions"
 
 def _echo(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
+
+
+def _prepare(config: KestraConfig, home: Path, migrate: bool, echo) -> dict[str, str]:
+    """Settings written, schema created once under the lock (no race with another part starting), migrations."""
+    env = prepare_instance(config, home, migrate=False, echo=echo)
+    ensure_instance_schema(home)
+    if migrate:
+        migrate_storage(echo=echo)
+    return env
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -139,7 +149,7 @@ def run_server(opts: ServerOptions) -> int:
     home = Path(opts.dagster_home).resolve() if opts.dagster_home else default_dagster_home()
     flows_dir = str(Path(opts.flows_dir).resolve())
     try:
-        env = prepare_instance(config, home, migrate=opts.migrate, echo=_echo)
+        env = _prepare(config, home, opts.migrate, _echo)
     except ConfigError as exc:
         _echo(f"kestra-dagster: {exc}")
         return 2
@@ -259,7 +269,7 @@ def exec_part(part: str, *, config_path: str | None, dagster_home: str | None, f
     try:
         config = load_config(config_path)
         home = Path(dagster_home).resolve() if dagster_home else default_dagster_home()
-        prepare_instance(config, home, migrate=migrate, echo=_echo)
+        _prepare(config, home, migrate, _echo)
     except ConfigError as exc:
         _echo(f"kestra-dagster: {exc}")
         return 2
@@ -292,7 +302,7 @@ def exec_command(argv: list[str], *, config_path: str | None, dagster_home: str 
     try:
         config = load_config(config_path)
         home = Path(dagster_home).resolve() if dagster_home else default_dagster_home()
-        prepare_instance(config, home, migrate=migrate, echo=_echo if migrate else (lambda m: None))
+        _prepare(config, home, migrate, _echo if migrate else (lambda m: None))
     except ConfigError as exc:
         _echo(f"kestra-dagster: {exc}")
         return 2
