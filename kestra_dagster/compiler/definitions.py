@@ -143,7 +143,8 @@ def build_trigger_definitions(catalog: FlowCatalog, translator: "TriggerTranslat
     return build_triggers(catalog, translator)
 
 
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>#|])")
+#: What would turn a problem's text into markup (underscores inside words and brackets never do).
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*<])")
 
 
 def report_markdown(report: str) -> str:
