@@ -40,7 +40,8 @@ def test_scripts_dev_uses_the_root_dagster_yaml_and_warns_nothing(tmp_path):
             time.sleep(1)
     finally:
         left = _stop_group(proc)
-    text = re.sub(r"\x1b\[[0-9;]*m", "", log.read_text(errors="replace"))
+    # The start-up, up to the webserver serving; stopping it early may make Dagster warn about its code server.
+    text = re.sub(r"\x1b\[[0-9;]*m", "", log.read_text(errors="replace")).split("Serving dagster-webserver")[0]
     assert not left, f"processes left: {left}"
     assert (home / "dagster.yaml").resolve() == (REPO / "dagster.yaml").resolve()
     assert "postgres" not in (REPO / "dagster.yaml").read_text().split("# ", 1)[0]
