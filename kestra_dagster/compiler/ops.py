@@ -530,6 +530,9 @@ def make_end_fn(compiled: "CompiledFlow") -> Callable:
             "kestra/task_states": _json_preview(execution.task_states()),
             "kestra/flow_outputs": _json_preview(execution.flow_outputs, runner.services.secrets.revealed),
         }
+        retried = retried_task_runs(execution)
+        if retried:  # what HasRetryAttempt conditions of Flow triggers look at
+            metadata[RETRIED_KEY] = MetadataValue.json(retried)
         metrics = [m for r in execution.task_runs for m in r.metrics]
         if metrics:
             metadata["kestra/metrics"] = MetadataValue.json(metrics_summary(metrics))
@@ -539,13 +542,31 @@ def make_end_fn(compiled: "CompiledFlow") -> Callable:
         if state in (State.FAILED, State.KILLED) and not execution.failed_steps:
             # No task step failed (an SLA, a failure that was allowed inside): fail here, so the
             # run's Dagster status is Kestra's.
-            raise TaskFailure(f"execution ended {state.value}" + _end_reason(execution), metadata={"kestra/state": state.value})
+            raise TaskFailure(f"execution ended {state.value}" + _end_reason(execution), metadata={
+                "kestra/state": state.value, **({RETRIED_KEY: metadata[RETRIED_KEY]} if retried else {})})
         if state == State.PAUSED:  # the execution goes on in the next part job: no afterExecution yet
             context.log.info(f"execution {execution.execution_id} waits at a gate; afterExecution runs when it ends")
             return
         yield Output(execution, OK, metadata=metadata)
 
     return compute
+
+
+#: kestra_end's metadata: the task runs that took more than one attempt (``retried_task_runs``).
+RETRIED_KEY = "kestra/retried_task_runs"
+#: Most retried task runs listed there (a ForEach of retried items could list thousands).
+MAX_RETRIED_LISTED = 500
+
+
+def retried_task_runs(execution: ExecutionState) -> list[dict[str, Any]]:
+    """Task runs with more than one attempt, each attempt's state as Kestra lists them: every
+    attempt before the last ended FAILED (the engine retries only a failed attempt)."""
+    out = []
+    for r in execution.task_runs:
+        if r.attempts > 1:
+            out.append({"taskId": r.task_id, "value": "/".join(r.values) or None,
+                        "attempts": [{"state": "FAILED"}] * (r.attempts - 1) + [{"state": r.state}]})
+    return out[:MAX_RETRIED_LISTED]
 
 
 def _end_reason(execution: ExecutionState) -> str:

@@ -36,10 +36,11 @@ from kestra_dagster.compiler.resources import SERVICES_KEY, KestraServices
 from kestra_dagster.compiler.graph import LIST_GRAPHS, GraphBuilder, Level, Placement, fan_in, outcomes, prototype
 from kestra_dagster.compiler.naming import dagster_name, label_tag
 from kestra_dagster.engine.execution import ExecutionState, utcnow_iso
-from kestra_dagster.engine.inputs import resolve_inputs
+from kestra_dagster.engine.inputs import flatten_given, nest_inputs, resolve_inputs
 from kestra_dagster.errors import KestraDagsterError
 from kestra_dagster.model.common import Task, is_dynamic
 from kestra_dagster.model.flow import Flow
+from kestra_dagster.model.inputs import conditional_inputs
 from kestra_dagster.model.loader import LoadedFlow
 
 
@@ -127,13 +128,14 @@ class CompiledFlow:
         are coerced first; a value that does not coerce is passed as given, and the run rejects
         it with the input's own message.
         """
-        given = dict(inputs or {})
+        given = flatten_given(self.flow, dict(inputs or {}))
         for inp in self.flow.inputs:
             if inp.id in given and getattr(inp, "launchpad_type", str) in (int, float, bool):
                 try:
                     given[inp.id] = inp.coerce(given[inp.id])
                 except ValueError:
                     pass
+        given = nest_inputs(given)  # the Launchpad's shape: dotted ids nest (get_inputs_config)
         config: dict[str, Any] = {"inputs": given}
         if trigger:
             config["trigger"] = trigger
@@ -239,22 +241,37 @@ class KestraTranslator:
         return KestraServices()
 
     def get_inputs_config(self, flow: Flow) -> dict[str, Field]:
-        """The Launchpad schema: one typed field per input, defaults filled in."""
-        fields: dict[str, Field] = {}
+        """The Launchpad schema: one typed field per input, defaults filled in.
+
+        A dotted id nests, as it does in ``{{ inputs.request.name }}``: ``request.name`` is field
+        ``name`` of a ``request`` section, which is what a Dagster user types in run config YAML
+        (dotted keys would read as one opaque name there). An input a ``dependsOn.condition`` may
+        disable is never a required field: Kestra does not ask for it then.
+        """
+        conditional = conditional_inputs(flow.inputs)
+        tree: dict[str, Any] = {}
         for inp in flow.inputs:
-            py_type = getattr(inp, "launchpad_type", str)
-            dagster_type = {str: str, int: int, float: float, bool: bool}.get(py_type, DagsterAny)
-            description = inp.description or inp.displayName or f"{inp.type} input"
-            default = inp.defaults
-            if default is not None and not is_dynamic(default):
-                if dagster_type is str and not isinstance(default, str):
-                    default = yaml.safe_dump(default).strip() if isinstance(default, (dict, list)) else str(default)
-                fields[inp.id] = Field(Noneable(dagster_type), default_value=default, description=description)
-            else:
-                required = inp.required and default is None
-                fields[inp.id] = Field(Noneable(dagster_type) if not required else dagster_type,
-                                       is_required=required, description=description)
-        return fields
+            *parents, leaf = inp.id.split(".")
+            node = tree
+            for part in parents:
+                node = node.setdefault(part, {})
+            node[leaf] = self._input_field(inp, inp.id in conditional)
+        return _nested_fields(tree)
+
+    def _input_field(self, inp, conditional: bool) -> Field:
+        py_type = getattr(inp, "launchpad_type", str)
+        dagster_type = {str: str, int: int, float: float, bool: bool}.get(py_type, DagsterAny)
+        description = inp.description or inp.displayName or f"{inp.type} input"
+        if conditional:
+            description += f" (asked only when its dependsOn condition holds: {inp.dependsOn.condition or 'see the inputs it depends on'})"
+        default = inp.defaults
+        if default is not None and not is_dynamic(default):
+            if dagster_type is str and not isinstance(default, str):
+                default = yaml.safe_dump(default).strip() if isinstance(default, (dict, list)) else str(default)
+            return Field(Noneable(dagster_type), default_value=default, description=description)
+        required = inp.required and default is None and not conditional
+        return Field(Noneable(dagster_type) if not required else dagster_type, is_required=required,
+                     description=description)
 
     def enforce_concurrency(self, context, flow: Flow) -> None:
         from kestra_dagster.compiler.concurrency import enforce
@@ -372,6 +389,18 @@ class KestraTranslator:
         dep = ({ops.CTX: DependencyDefinition(*upstream[0]) if len(upstream) == 1 else fan_in(upstream)}
                if upstream else {})
         return level.add(op_def, node, dep)
+
+
+def _nested_fields(tree: dict[str, Any]) -> dict[str, Field]:
+    """Fields from a tree of fields: a section is required when one of its fields is."""
+    out: dict[str, Field] = {}
+    for name, node in tree.items():
+        if isinstance(node, dict):
+            inner = _nested_fields(node)
+            out[name] = Field(inner, is_required=any(f.is_required for f in inner.values()))
+        else:
+            out[name] = node
+    return out
 
 
 def _to_resource_config(config: dict) -> dict:

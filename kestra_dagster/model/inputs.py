@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import date, datetime, time
-from typing import Annotated, Any, ClassVar, Literal, Union
+from typing import Annotated, Any, ClassVar, Iterable, Literal, Union
 from urllib.parse import urlparse
 
 import yaml
@@ -333,6 +333,36 @@ INPUT_TYPES: dict[str, type[_Input]] = {
     "ARRAY": ArrayInput, "URI": UriInput, "EMAIL": EmailInput, "DATETIME": DateTimeInput,
     "DATE": DateInput, "TIME": TimeInput, "FILE": FileInput,
 }
+
+
+def input_prefixes(ids: Iterable[str]) -> set[str]:
+    """Every proper prefix of dotted input ids: ``{"request"}`` for ``request.name`` (a dotted id
+    nests, as Kestra's ``{{ inputs.request.name }}``)."""
+    found: set[str] = set()
+    for input_id in ids:
+        parts = input_id.split(".")
+        found.update(".".join(parts[:k]) for k in range(1, len(parts)))
+    return found
+
+
+def conditional_inputs(inputs: list) -> set[str]:
+    """Ids of inputs a ``dependsOn.condition`` may disable, directly or through an input they
+    depend on: such inputs are never required up front (Kestra does not ask for them)."""
+    by_id = {i.id: i for i in inputs}
+    found: set[str] = set()
+
+    def may_be_disabled(input_id: str, seen: frozenset) -> bool:
+        inp = by_id.get(input_id)
+        if inp is None or inp.dependsOn is None or input_id in seen:
+            return False
+        if inp.dependsOn.condition is not None:
+            return True
+        return any(may_be_disabled(d, seen | {input_id}) for d in inp.dependsOn.inputs)
+
+    for inp in inputs:
+        if may_be_disabled(inp.id, frozenset()):
+            found.add(inp.id)
+    return found
 
 
 def coerce_default(inp: _Input) -> Any:

@@ -22,7 +22,7 @@ from kestra_dagster.expressions import check_template
 from kestra_dagster.type_aliases import canonical_type
 from kestra_dagster.model.common import Task, UnsupportedTask
 from kestra_dagster.model.flow import IGNORED_TOP_LEVEL_KEYS, Flow
-from kestra_dagster.model.inputs import coerce_default
+from kestra_dagster.model.inputs import coerce_default, input_prefixes
 from kestra_dagster.model.triggers import Trigger, UnsupportedTrigger
 from kestra_dagster.model.yaml_source import (
     MAX_FLOW_BYTES, SourceLocator, check_text_bounds, format_path, load_yaml, snippet, yaml_error_issue,
@@ -581,6 +581,7 @@ def _check_unique(items: list, key: str, what: str, state: _ParseState) -> None:
 
 def _check_inputs(flow: Flow, state: _ParseState) -> None:
     ids = {i.id for i in flow.inputs}
+    prefixes = input_prefixes(ids)
     for i, inp in enumerate(flow.inputs):
         try:
             coerce_default(inp)
@@ -590,3 +591,33 @@ def _check_inputs(flow: Flow, state: _ParseState) -> None:
             for dep in inp.dependsOn.inputs:
                 if dep not in ids:
                     state.error(("inputs", i, "dependsOn", "inputs"), f"depends on unknown input '{dep}'")
+        if inp.id in prefixes:
+            inner = sorted(other for other in ids if other.startswith(inp.id + "."))
+            state.error(("inputs", i, "id"), f"input '{inp.id}' collides with '{inner[0]}': a dotted id nests "
+                        f"under '{inp.id}' (inputs.{inner[0]}), so '{inp.id}' cannot hold a value too; rename one")
+    for i, cycle in _dependency_cycles(flow):
+        state.error(("inputs", i, "dependsOn", "inputs"),
+                    f"dependsOn cycle: {' -> '.join(cycle)}; an input cannot depend on itself, even through others")
+
+
+def _dependency_cycles(flow: Flow) -> list[tuple[int, list[str]]]:
+    """(index of the input where a ``dependsOn`` cycle is found, the cycle), once per cycle."""
+    graph = {inp.id: [d for d in (inp.dependsOn.inputs if inp.dependsOn else [])] for inp in flow.inputs}
+    index = {inp.id: i for i, inp in enumerate(flow.inputs)}
+    done: set[str] = set()
+    found: list[tuple[int, list[str]]] = []
+
+    def visit(node: str, path: list[str]) -> None:
+        if node in path:
+            cycle = path[path.index(node):] + [node]
+            found.append((index[cycle[0]], cycle))
+            return
+        if node in done or node not in graph:
+            return
+        for dep in graph[node]:
+            visit(dep, [*path, node])
+        done.add(node)
+
+    for inp in flow.inputs:
+        visit(inp.id, [])
+    return found

@@ -9,8 +9,8 @@ time, naming the condition.
 
 Calendar conditions (DayWeek, DayWeekInMonth, Weekend, DateTimeBetween, TimeBetween,
 PublicHoliday) look at ``date`` (default: the trigger date); execution conditions (ExecutionStatus, ExecutionFlow,
-ExecutionNamespace, ExecutionLabels, ExecutionOutputs) look at the execution that ended (Flow
-trigger); Expression, Not and Or work everywhere. ``MultipleCondition`` needs memory across
+ExecutionNamespace, ExecutionLabels, ExecutionOutputs, HasRetryAttempt) look at the execution that
+ended (Flow trigger); Expression, Not and Or work everywhere. ``MultipleCondition`` needs memory across
 executions and is handled by the Flow trigger's sensor (``compiler.triggers``), like
 ``preconditions``.
 """
@@ -33,7 +33,7 @@ _P = "io.kestra.plugin.core.condition."
 CALENDAR = {f"{_P}{n}" for n in ("DayWeek", "DayWeekInMonth", "Weekend", "DateTimeBetween", "TimeBetween",
                                   "PublicHoliday")}
 EXECUTION = {f"{_P}{n}" for n in ("ExecutionStatus", "ExecutionFlow", "ExecutionNamespace", "ExecutionLabels",
-                                  "ExecutionOutputs")}
+                                  "ExecutionOutputs", "HasRetryAttempt")}
 GENERIC = {f"{_P}{n}" for n in ("Expression", "Not", "Or", "FlowCondition", "FlowNamespaceCondition")}
 MULTIPLE = f"{_P}MultipleCondition"
 #: Where a condition can be evaluated (``Condition.kestra_scope``).
@@ -335,6 +335,41 @@ def _execution_outputs(cond, ctx):
     return _expression(cond, ctx)
 
 
+def _has_retry_attempt(cond, ctx):
+    """A task run of the ended execution took several attempts, one of them in ``in`` / not in ``notIn``."""
+    for run in _execution(ctx).get("taskRunList") or []:
+        attempts = run.get("attempts") or []
+        if len(attempts) < 2:
+            continue
+        for attempt in attempts:
+            state = attempt.get("state")
+            if cond.get("in") and state not in cond["in"]:
+                continue
+            if cond.get("notIn") and state in cond["notIn"]:
+                continue
+            return True
+    return False
+
+
+def _state_list_problems(cond: dict) -> list[str]:
+    """``in``/``notIn`` are lists of Kestra states: a typo would silently never match."""
+    from kestra_dagster.engine.states import State
+
+    known = [s.value for s in State]
+    problems = []
+    for prop in ("in", "notIn"):
+        value = cond.get(prop)
+        if value is None:
+            continue
+        if not isinstance(value, list):
+            problems.append(f"{prop} must be a list of states, e.g. [FAILED, KILLED]")
+            continue
+        for state in value:
+            if state not in known:
+                problems.append(f"{prop}: unknown state {state!r}; expected one of {', '.join(known)}")
+    return problems
+
+
 def _flow_condition(cond, ctx):
     flow = ctx.variables.get("flow") or {}
     return flow.get("namespace") == cond.get("namespace") and flow.get("id") == cond.get("flowId")
@@ -408,6 +443,9 @@ CONDITIONS: list[type[Condition]] = [
                {"namespace": None, "prefix": None}),
     _condition("ExecutionStatus", _E, _execution_status, "The ended execution's state is ``in`` / not ``notIn``.",
                {"in": None, "notIn": None}),
+    _condition("HasRetryAttempt", _E, _has_retry_attempt,
+               "A task run of the ended execution was retried, with an attempt ``in`` / not ``notIn`` these states.",
+               {"in": None, "notIn": None}, problems=_state_list_problems),
     _condition("ExecutionFlow", _E, _execution_flow, "The ended execution is of flow ``namespace``/``flowId``.",
                {"namespace": None, "flowId": None}),
     _condition("ExecutionNamespace", _E, _execution_namespace, "The ended execution's namespace matches.",

@@ -234,3 +234,55 @@ def test_depends_on_unknown_input_is_a_load_error(F):
         "inputs:\n  - id: a\n    type: STRING\n    dependsOn:\n      inputs: [zzz]\ntasks:\n" + LOG))
     assert issue.path == "inputs[0].dependsOn.inputs"
     assert "depends on unknown input 'zzz'" in issue.message
+
+
+# ----------------------------------------------------------------------------- dotted ids, dependsOn
+
+
+def test_dotted_ids_nest_and_accept_flat_or_nested_values(F):
+    flow = _flow(F, "  - id: request.name\n    type: STRING\n  - id: request.count\n    type: INT\n    defaults: 2\n")
+    assert resolve_inputs(flow, {"request.name": "x"}) == {"request": {"name": "x", "count": 2}}
+    assert resolve_inputs(flow, {"request": {"name": "y", "count": "3"}}) == {"request": {"name": "y", "count": 3}}
+    [err] = _rejected(flow, {"request": {"name": "y", "count": "many"}})
+    assert err.startswith("'request.count' = 'many' is not a valid INT")
+    errors = _rejected(flow, {"request": {"nme": "y"}})  # a typo under a section names the full id
+    assert errors[0].startswith("'request.nme' is not an input of company.team.f")
+    assert errors[1] == "'request.name' is required (STRING) and has no default"
+
+
+def test_dotted_id_colliding_with_a_plain_one_is_a_load_error(F):
+    issue = F.only(F.text("inputs:\n  - id: a\n    type: STRING\n  - id: a.b\n    type: STRING\ntasks:\n" + LOG))
+    assert issue.path == "inputs[0].id"
+    assert issue.line == 4
+    assert "collides with 'a.b'" in issue.message and "rename one" in issue.message
+
+
+def test_depends_on_condition_disables_the_input(F):
+    flow = _flow(F, (
+        "  - id: region\n    type: STRING\n    dependsOn:\n      inputs: [provider]\n"
+        "      condition: \"{{ inputs.provider == 'aws' }}\"\n"
+        "  - id: provider\n    type: STRING\n"
+        "  - id: zone\n    type: STRING\n    dependsOn:\n      inputs: [region]\n"))
+    # condition false: region and zone (which depends on it) are neither required nor kept
+    assert resolve_inputs(flow, {"provider": "gcp", "region": "ignored"}) == {"provider": "gcp"}
+    # condition true: both are asked for, although region is declared before provider
+    assert sorted(_rejected(flow, {"provider": "aws"})) == [
+        "'region' is required (STRING) and has no default", "'zone' is required (STRING) and has no default"]
+    assert resolve_inputs(flow, {"provider": "aws", "region": "eu", "zone": "a"}) == {
+        "region": "eu", "provider": "aws", "zone": "a"}
+
+
+def test_depends_on_condition_that_is_not_boolean_is_a_clear_error(F):
+    flow = _flow(F, "  - id: a\n    type: STRING\n  - id: b\n    type: STRING\n    dependsOn:\n      inputs: [a]\n"
+                    "      condition: \"{{ inputs.a }}\"\n")
+    [err] = _rejected(flow, {"a": "maybe", "b": "x"})
+    assert err == "'b': its dependsOn.condition cannot be evaluated: it must render to true or false, got 'maybe'"
+    assert resolve_inputs(flow, {"a": "true", "b": "x"}) == {"a": "true", "b": "x"}
+
+
+def test_depends_on_cycle_is_a_load_error(F):
+    issue = F.only(F.text(
+        "inputs:\n  - id: a\n    type: STRING\n    dependsOn:\n      inputs: [b]\n"
+        "  - id: b\n    type: STRING\n    dependsOn:\n      inputs: [a]\ntasks:\n" + LOG))
+    assert issue.path == "inputs[0].dependsOn.inputs"
+    assert "dependsOn cycle: a -> b -> a" in issue.message

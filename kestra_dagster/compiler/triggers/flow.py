@@ -80,6 +80,38 @@ def run_outputs(instance, run_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
     return task_outputs, flow_outputs
 
 
+def retried_task_runs_of(instance, run_id: str) -> list[dict[str, Any]]:
+    """The task runs of a finished run that took several attempts, as its end node listed them
+    (``ops.retried_task_runs``): Kestra's ``taskRunList`` as far as HasRetryAttempt needs it."""
+    from dagster import DagsterEventType
+
+    from kestra_dagster.compiler.ops import END_NODE, RETRIED_KEY
+
+    for kind in (DagsterEventType.STEP_OUTPUT, DagsterEventType.STEP_FAILURE):
+        for record in instance.get_records_for_run(run_id, of_type=kind).records:
+            entry = record.event_log_entry
+            if entry.step_key != END_NODE or entry.dagster_event is None:
+                continue
+            event = entry.dagster_event
+            data = event.step_output_data if kind == DagsterEventType.STEP_OUTPUT else (
+                event.step_failure_data.user_failure_data if event.step_failure_data else None)
+            metadata = getattr(data, "metadata", None) or {}
+            if RETRIED_KEY in metadata:
+                return list(metadata[RETRIED_KEY].value or [])
+    return []
+
+
+def _uses_condition(conditions, type_suffix: str) -> bool:
+    """Whether ``type_suffix`` conditions appear among ``conditions``, nested ones included."""
+    for cond in conditions or []:
+        if condition_type(cond).endswith(type_suffix):
+            return True
+        subs = cond.get("conditions")
+        if _uses_condition(list(subs.values()) if isinstance(subs, dict) else subs, type_suffix):
+            return True
+    return False
+
+
 def _listened_flows(trigger: FlowTrigger) -> set[str] | None:
     """Flow uids the trigger can fire on, when its conditions say; None = any flow."""
     uids: set[str] = set()
@@ -142,6 +174,7 @@ def flow_trigger_evaluator(compiled: "CompiledFlow", trigger: FlowTrigger, state
     set ``clock`` to place executions inside or outside a time window)."""
     target = compiled.flow
     checks = _named_checks(trigger)
+    needs_attempts = _uses_condition(trigger.conditions, ".HasRetryAttempt")
 
     def evaluate_run(instance, run):
         uid = run.tags.get("kestra/flow")
@@ -160,6 +193,8 @@ def flow_trigger_evaluator(compiled: "CompiledFlow", trigger: FlowTrigger, state
                 "state": state, "outputs": flow_outputs, "executionLabels": labels}
         execution = {"namespace": namespace, "flowId": flow_id, "state": state, "labels": labels,
                      "outputs": flow_outputs}
+        if needs_attempts and state != "RUNNING":
+            execution["taskRunList"] = retried_task_runs_of(instance, run.run_id)
         variables = {"trigger": trig, "outputs": task_outputs, "flow": {"namespace": namespace, "id": flow_id},
                      "labels": labels, "execution": {"id": execution_id, "state": state}}
         now = clock()

@@ -1,4 +1,4 @@
-"""``io.kestra.plugin.core.execution.Fail`` and ``Labels``: act on the execution itself."""
+"""``io.kestra.plugin.core.execution.Fail``, ``Assert`` and ``Labels``: act on the execution itself."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any, ClassVar
 
 from pydantic import field_validator
 
-from kestra_dagster.errors import TaskFailed
+from kestra_dagster.errors import ExpressionError, TaskFailed
 from kestra_dagster.expressions import is_truthy
 from kestra_dagster.tasks.base import RunnableTask
 
@@ -26,6 +26,38 @@ class Fail(RunnableTask):
                 ctx.logger.info("condition is false: not failing")
                 return {}
         raise TaskFailed(ctx.render_str(self.errorMessage, prop="errorMessage") or "Task failure")
+
+
+class Assert(RunnableTask):
+    """Check ``conditions`` (each rendered, then Kestra's truthiness); fail the task when one is false.
+
+    Every condition is checked (each failure is logged with its text), so one run names them all;
+    the ``success``/``failed`` counters say how many held.
+    """
+
+    kestra_type: ClassVar[str] = "io.kestra.plugin.core.execution.Assert"
+
+    conditions: list[str]
+    errorMessage: str | None = None
+
+    def run(self, ctx):
+        failed = 0
+        for i, condition in enumerate(self.conditions):
+            try:
+                holds = is_truthy(ctx.render(condition, prop=f"conditions[{i}]"))
+            except ExpressionError as exc:
+                ctx.logger.error(f"assertion `{condition}` failed: it cannot be rendered: {exc}")
+                holds = False
+            else:
+                if not holds:
+                    ctx.logger.error(f"assertion `{condition}` failed")
+            failed += not holds
+        ctx.record_metric("success", "counter", len(self.conditions) - failed)
+        ctx.record_metric("failed", "counter", failed)
+        if failed:
+            extra = ctx.render_str(self.errorMessage, prop="errorMessage") if self.errorMessage else None
+            raise TaskFailed(f"{failed} assertion{'s' if failed > 1 else ''} failed" + (f": {extra}" if extra else ""))
+        return {}
 
 
 class Labels(RunnableTask):

@@ -1,5 +1,9 @@
 """``io.kestra.plugin.core.http.Request``: one HTTP call, the response kept as outputs.
 
+``HttpTask`` (Kestra's ``AbstractHttp``) holds the properties, rendering and masking every core
+HTTP task shares, and ``send`` streams a response body to a sink: Request keeps it in memory
+(bounded), ``http_download.Download`` writes it to a file.
+
 Mirrors Kestra's ``AbstractHttp``/``Request`` and its ``HttpConfiguration`` (``options``):
 ``uri``, ``method`` (GET), ``headers``, ``body`` (a map or list is sent as JSON), ``formData``
 (URL-encoded, or multipart when ``contentType: multipart/form-data``; ``kestra://`` values are
@@ -19,7 +23,8 @@ import base64
 import json
 import re
 import threading
-from typing import Any, ClassVar
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar
 
 import httpx
 from pydantic import Field
@@ -119,11 +124,35 @@ def _text(value: Any) -> str:
 
 
 # --------------------------------------------------------------------------- task
-class Request(RunnableTask):
-    """Make an HTTP request and keep the response (code, headers, body) as outputs."""
+@dataclass
+class Prepared:
+    """One request ready to send: what httpx needs, plus how to name and mask it in messages."""
 
-    kestra_type: ClassVar[str] = "io.kestra.plugin.core.http.Request"
-    kestra_aliases: ClassVar[tuple[str, ...]] = ("io.kestra.plugin.fs.http.Request",)
+    method: str
+    uri: str
+    headers: list[tuple[str, str]]
+    auth: httpx.Auth | None
+    content: bytes | None
+    data: Any
+    files: Any
+    client_kwargs: dict[str, Any]
+    allow_failed: bool
+    logs: set[str]
+    where: str
+    secrets: set[str]
+    ctx: Any = field(repr=False)
+
+    def mask(self, text: str) -> str:
+        text = self.ctx.mask(text)
+        for secret in sorted(self.secrets, key=len, reverse=True):
+            if secret and len(secret) >= 3:
+                text = text.replace(secret, "******")
+        return text
+
+
+class HttpTask(RunnableTask):
+    """Kestra's ``AbstractHttp``: the properties and the client every core HTTP task shares."""
+
     compute_kind: ClassVar[str | None] = "http"
 
     uri: str
@@ -133,26 +162,17 @@ class Request(RunnableTask):
     formData: dict[str, Any] | None = None
     contentType: str | None = "application/json"
     options: HttpOptions | None = None
-    encryptBody: bool | str = False
     # deprecated top-level spellings
     allowFailed: bool | str | None = None
     sslOptions: SslOptions | None = None
     basicAuthUser: str | None = None
     basicAuthPassword: str | None = None
 
-    # ----------------------------------------------------------------- run
-    def run(self, ctx) -> dict[str, Any]:
+    def prepare(self, ctx) -> Prepared:
+        """Render everything the request needs; secrets it carries are remembered for masking."""
         ctx.check_cancelled()
         opts = self.options or HttpOptions()
         secrets: set[str] = set()
-
-        def mask(text: str) -> str:
-            text = ctx.mask(text)
-            for secret in sorted(secrets, key=len, reverse=True):
-                if secret and len(secret) >= 3:
-                    text = text.replace(secret, "******")
-            return text
-
         uri = self._uri(ctx, secrets)
         method = (ctx.render_str(self.method, prop="method") or "GET").strip().upper()
         allow_failed = self._allow_failed(ctx, opts)
@@ -180,51 +200,28 @@ class Request(RunnableTask):
             verify=verify,
             proxy=self._proxy(ctx, opts, secrets),
         )
-        limit = opts.maxContentLength or DEFAULT_MAX_CONTENT_LENGTH
-        logs = self._log_types(opts)
+        prepared = Prepared(method=method, uri=uri, headers=headers, auth=auth, content=content, data=data,
+                            files=files, client_kwargs=client_kwargs, allow_failed=allow_failed,
+                            logs=self._log_types(opts), where="", secrets=secrets, ctx=ctx)
+        prepared.where = f"{method} {prepared.mask(_strip_userinfo(uri))}"
+        if "REQUEST_HEADERS" in prepared.logs:
+            ctx.logger.info(prepared.mask(f"request headers: {_redact_headers(headers)}"))
+        if "REQUEST_BODY" in prepared.logs and content is not None:
+            ctx.logger.info(prepared.mask(f"request body: {content[:2000].decode('utf-8', 'replace')}"))
+        return prepared
 
-        where = f"{method} {mask(_strip_userinfo(uri))}"
-        if "REQUEST_HEADERS" in logs:
-            ctx.logger.info(mask(f"request headers: {_redact_headers(headers)}"))
-        if "REQUEST_BODY" in logs and content is not None:
-            ctx.logger.info(mask(f"request body: {content[:2000].decode('utf-8', 'replace')}"))
+    def error_message(self, prepared: Prepared, response: httpx.Response, body: str | None) -> str:
+        """The failure of an error response (>= 400 without allowFailed), its body clipped and masked."""
+        snippet = (body or "").strip()
+        if len(snippet) > ERROR_BODY_LIMIT:
+            snippet = snippet[:ERROR_BODY_LIMIT] + f"… ({len(body or '')} characters in all)"
+        reason = f" {response.reason_phrase}" if response.reason_phrase else ""
+        message = f"{prepared.where} failed with response code {response.status_code}{reason}"
+        if snippet:
+            message += f"; response body: {snippet}"
+        message += " (set options.allowFailed: true to keep going on error responses)"
+        return prepared.mask(message)
 
-        response, raw_body = self._send(ctx, client_kwargs, method, uri, headers, auth, content, data, files,
-                                         limit, where, mask)
-
-        out_headers: dict[str, list[str]] = {}
-        for key, value in response.headers.raw:
-            out_headers.setdefault(key.decode("latin-1"), []).append(value.decode("latin-1"))
-        charset = response.charset_encoding or (opts.defaultCharset or "utf-8")
-        try:
-            body = raw_body.decode(charset) if raw_body else None
-        except (UnicodeDecodeError, LookupError):
-            raise TaskFailed(
-                f"{where}: the response body is not valid {charset} text; the Request task only supports "
-                "text bodies (use io.kestra.plugin.core.http.Download for binary content)"
-            ) from None
-        code = response.status_code
-        ctx.logger.debug(mask(f"{where} → {code}"))
-        if "RESPONSE_HEADERS" in logs:
-            ctx.logger.info(mask(f"response headers: {_redact_headers(list(response.headers.items()))}"))
-        if "RESPONSE_BODY" in logs and body:
-            ctx.logger.info(mask(f"response body: {body[:2000]}"))
-
-        outputs = {"uri": uri, "code": code,
-                   "headers": out_headers, "body": body}
-        if code >= 400 and not allow_failed:
-            snippet = (body or "").strip()
-            if len(snippet) > ERROR_BODY_LIMIT:
-                snippet = snippet[:ERROR_BODY_LIMIT] + f"… ({len(body or '')} characters in all)"
-            reason = f" {response.reason_phrase}" if response.reason_phrase else ""
-            message = f"{where} failed with response code {code}{reason}"
-            if snippet:
-                message += f"; response body: {snippet}"
-            message += " (set options.allowFailed: true to keep going on error responses)"
-            raise TaskFailed(mask(message), outputs={k: v for k, v in outputs.items() if k != "body"} | {"body": mask(body) if body else body})
-        if ctx.render_bool(self.encryptBody, "encryptBody"):
-            ctx.logger.warning("encryptBody is not supported here: the body is kept as a plain `body` output")
-        return outputs
 
     # ----------------------------------------------------------------- pieces
     def _uri(self, ctx, secrets: set[str]) -> str:
@@ -362,58 +359,117 @@ class Request(RunnableTask):
             "INFO": {"RESPONSE_HEADERS"},
         }.get(level, set())
 
-    def _send(self, ctx, client_kwargs, method, uri, headers, auth, content, data, files, limit, where, mask):
-        """Run the request in a worker thread so that cancellation (timeout, run terminated)
-        returns at once; the worker finishes on its own within the read timeout."""
-        result: dict[str, Any] = {}
-        done = threading.Event()
 
-        def work() -> None:
-            try:
-                with httpx.Client(**client_kwargs) as client:
-                    request = client.build_request(method, uri, headers=headers, content=content, data=data, files=files)
-                    response = client.send(request, auth=auth, stream=True)
-                    try:
-                        chunks: list[bytes] = []
-                        size = 0
-                        for chunk in response.iter_bytes():
-                            if ctx.cancel_event.is_set():
-                                return
-                            size += len(chunk)
-                            if size > limit:
-                                raise _TooLarge(size)
-                            chunks.append(chunk)
-                    finally:
-                        response.close()
-                    result["response"] = response
-                    result["body"] = b"".join(chunks)
-            except BaseException as exc:  # handed to the caller's thread
-                result["error"] = exc
-            finally:
-                done.set()
-
-        thread = threading.Thread(target=work, name=f"http-{ctx.task_id}", daemon=True)
-        thread.start()
-        while not done.wait(_POLL):
-            if ctx.cancel_event.is_set():
-                raise TaskKilled(f"task '{ctx.task_id}' was stopped during {where}")
-        if ctx.cancel_event.is_set() and "response" not in result:
-            raise TaskKilled(f"task '{ctx.task_id}' was stopped during {where}")
-        error = result.get("error")
-        if error is not None:
-            raise TaskFailed(mask(_describe(error, where, limit))) from None
-        return result["response"], result["body"]
+def response_headers(response: httpx.Response) -> dict[str, list[str]]:
+    """Name → list of values, names as the server sent them (Kestra's ``headers`` output)."""
+    out: dict[str, list[str]] = {}
+    for key, value in response.headers.raw:
+        out.setdefault(key.decode("latin-1"), []).append(value.decode("latin-1"))
+    return out
 
 
-class _TooLarge(Exception):
-    def __init__(self, size: int):
-        self.size = size
+class Request(HttpTask):
+    """Make an HTTP request and keep the response (code, headers, body) as outputs."""
+
+    kestra_type: ClassVar[str] = "io.kestra.plugin.core.http.Request"
+    kestra_aliases: ClassVar[tuple[str, ...]] = ("io.kestra.plugin.fs.http.Request",)
+
+    encryptBody: bool | str = False
+
+    # ----------------------------------------------------------------- run
+    def run(self, ctx) -> dict[str, Any]:
+        prepared = self.prepare(ctx)
+        opts = self.options or HttpOptions()
+        limit = opts.maxContentLength or DEFAULT_MAX_CONTENT_LENGTH
+        chunks: list[bytes] = []
+        size = 0
+
+        def keep(chunk: bytes) -> None:
+            nonlocal size
+            size += len(chunk)
+            if size > limit:
+                raise TooLarge(size, limit, "raise options.maxContentLength or use io.kestra.plugin.core.http.Download")
+            chunks.append(chunk)
+
+        response = send(ctx, prepared, keep)
+        raw_body = b"".join(chunks)
+        where, mask, logs = prepared.where, prepared.mask, prepared.logs
+        charset = response.charset_encoding or (opts.defaultCharset or "utf-8")
+        try:
+            body = raw_body.decode(charset) if raw_body else None
+        except (UnicodeDecodeError, LookupError):
+            raise TaskFailed(
+                f"{where}: the response body is not valid {charset} text; the Request task only supports "
+                "text bodies (use io.kestra.plugin.core.http.Download for binary content)"
+            ) from None
+        code = response.status_code
+        ctx.logger.debug(mask(f"{where} → {code}"))
+        if "RESPONSE_HEADERS" in logs:
+            ctx.logger.info(mask(f"response headers: {_redact_headers(list(response.headers.items()))}"))
+        if "RESPONSE_BODY" in logs and body:
+            ctx.logger.info(mask(f"response body: {body[:2000]}"))
+
+        outputs = {"uri": prepared.uri, "code": code, "headers": response_headers(response), "body": body}
+        if code >= 400 and not prepared.allow_failed:
+            raise TaskFailed(self.error_message(prepared, response, body),
+                             outputs={k: v for k, v in outputs.items() if k != "body"} | {"body": mask(body) if body else body})
+        if ctx.render_bool(self.encryptBody, "encryptBody"):
+            ctx.logger.warning("encryptBody is not supported here: the body is kept as a plain `body` output")
+        return outputs
+
+def send(ctx, prepared: Prepared, sink: Callable[[bytes], None]) -> httpx.Response:
+    """Send ``prepared``, handing each chunk of the response body to ``sink`` as it arrives.
+
+    Runs in a worker thread so that cancellation (timeout, run terminated) returns at once; the
+    worker stops at its next chunk, or on its own within the read timeout. Transport errors and
+    a ``sink`` that raises ``TooLarge`` fail the task with a message that names the request and
+    never a credential."""
+    result: dict[str, Any] = {}
+    done = threading.Event()
+    p = prepared
+
+    def work() -> None:
+        try:
+            with httpx.Client(**p.client_kwargs) as client:
+                request = client.build_request(p.method, p.uri, headers=p.headers, content=p.content, data=p.data,
+                                               files=p.files)
+                response = client.send(request, auth=p.auth, stream=True)
+                try:
+                    for chunk in response.iter_bytes():
+                        if ctx.cancel_event.is_set():
+                            return
+                        sink(chunk)
+                finally:
+                    response.close()
+                result["response"] = response
+        except BaseException as exc:  # handed to the caller's thread
+            result["error"] = exc
+        finally:
+            done.set()
+
+    thread = threading.Thread(target=work, name=f"http-{ctx.task_id}", daemon=True)
+    thread.start()
+    while not done.wait(_POLL):
+        if ctx.cancel_event.is_set():
+            raise TaskKilled(f"task '{ctx.task_id}' was stopped during {p.where}")
+    if ctx.cancel_event.is_set() and "response" not in result:
+        raise TaskKilled(f"task '{ctx.task_id}' was stopped during {p.where}")
+    error = result.get("error")
+    if error is not None:
+        raise TaskFailed(p.mask(_describe(error, p.where))) from None
+    return result["response"]
 
 
-def _describe(exc: BaseException, where: str, limit: int) -> str:
-    if isinstance(exc, _TooLarge):
-        return (f"{where}: the response is larger than {limit} bytes; raise options.maxContentLength "
-                "or use io.kestra.plugin.core.http.Download")
+class TooLarge(Exception):
+    """A response body passed the size a task accepts (``hint`` says what to do)."""
+
+    def __init__(self, size: int, limit: int, hint: str):
+        self.size, self.limit, self.hint = size, limit, hint
+
+
+def _describe(exc: BaseException, where: str) -> str:
+    if isinstance(exc, TooLarge):
+        return f"{where}: the response is larger than {exc.limit} bytes; {exc.hint}"
     detail = str(exc) or type(exc).__name__
     if isinstance(exc, httpx.ConnectTimeout):
         return f"{where} failed: timed out while connecting ({detail})"
