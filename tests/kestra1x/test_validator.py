@@ -43,10 +43,10 @@ def test_validate_json_lists_every_unsupported_type_with_its_kind(tmp_path):
     # a far-fetched "did you mean" is worse than none
     assert mixed["unsupported"][0]["suggestion"] is None
     other = entries["today_with_other_error"]
-    assert other["unsupported_types"] == ["io.kestra.plugin.core.http.Download"]
+    assert other["unsupported_types"] == ["io.kestra.plugin.gcp.gcs.Download"]
     messages = [e["message"] for e in other["errors"]]
     assert any("ISO-8601 duration" in m for m in messages)
-    assert any(m.startswith("unsupported task type io.kestra.plugin.core.http.Download") for m in messages)
+    assert any(m.startswith("unsupported task type io.kestra.plugin.gcp.gcs.Download") for m in messages)
 
 
 def test_text_output_names_each_kind(tmp_path):
@@ -102,7 +102,7 @@ pluginDefaults:
     ("io.kestra.plugin.core.log.Logg", "io.kestra.plugin.core.log.Log"),
     ("io.kestra.plugin.scripts.pyton.Script", "io.kestra.plugin.scripts.python.Script"),
     ("io.kestra.plugin.slack.notifications.SlackIncomingWebhok", "io.kestra.plugin.slack.notifications.SlackIncomingWebhook"),
-    ("io.kestra.plugin.core.execution.Assert", None),
+    ("io.kestra.plugin.core.execution.Count", None),
     ("io.kestra.plugin.core.flow.foreach", "io.kestra.plugin.core.flow.ForEach"),
 ])
 def test_did_you_mean_only_for_close_names(written, expected):
@@ -114,8 +114,8 @@ def test_run_prints_the_same_located_error_as_validate(tmp_path):
     validate = cli("validate", str(flow), tmp_path=tmp_path)
     run = cli("run", str(flow), tmp_path=tmp_path)
     assert run.returncode == 2
-    headline = f"{flow}:6:5: tasks[0]: unsupported task type io.kestra.plugin.core.http.Download (task 'download')"
-    caret = "  6 |     type: io.kestra.plugin.core.http.Download\n    |     ^"
+    headline = f"{flow}:6:5: tasks[0]: unsupported task type io.kestra.plugin.gcp.gcs.Download (task 'download')"
+    caret = "  6 |     type: io.kestra.plugin.gcp.gcs.Download\n    |     ^"
     assert headline in validate.stdout and caret in validate.stdout
     assert headline in run.stderr and caret in run.stderr
 
