@@ -178,6 +178,33 @@ def sql_run_storage(instance: Any) -> Any | None:
     return None
 
 
+def kept_engine(sql_storage: Any) -> Any | None:
+    """A SQLAlchemy engine to ``sql_storage``'s database that keeps one connection, or None.
+
+    Dagster's run storages open a connection per ``connect()`` (NullPool: a new TCP connection and
+    SCRAM handshake on PostgreSQL, a new engine on SQLite); a writer that commits many times a
+    second keeps one instead. Built from the storage's own URL (``_conn_string`` of
+    ``SqliteRunStorage``; ``postgres_url`` and ``_token_provider`` of ``PostgresRunStorage``).
+    Not autocommit: the caller commits each transaction itself.
+    """
+    import sqlalchemy as sa
+
+    pool = {"poolclass": sa.pool.QueuePool, "pool_size": 1, "max_overflow": 0, "pool_pre_ping": True,
+            "pool_recycle": 3600}
+    conn_string = getattr(sql_storage, "_conn_string", None)
+    if isinstance(conn_string, str) and conn_string.startswith("sqlite"):
+        from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
+
+        return sa.create_engine(conn_string, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS,
+                                                           "check_same_thread": False}, **pool)
+    postgres_url = getattr(sql_storage, "postgres_url", None)
+    if isinstance(postgres_url, str):
+        from dagster_postgres.utils import create_pg_engine
+
+        return create_pg_engine(postgres_url, getattr(sql_storage, "_token_provider", None), **pool)
+    return None
+
+
 def kv_table() -> Any:
     """The SQLAlchemy table behind ``instance.get_kvs``/``set_kvs`` (columns ``key``, ``value``)."""
     from dagster._core.storage.runs.schema import KeyValueStoreTable

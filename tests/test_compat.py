@@ -126,6 +126,17 @@ def test_sql_run_storage_and_kv_table(instance):
     assert [tuple(r)[-1] for r in rows] == ["v"]
 
 
+def test_kept_engine_reaches_the_run_storage_database(tmp_path):
+    import sqlalchemy as sa
+
+    with DagsterInstance.local_temp(str(tmp_path)) as inst:
+        engine = compat.kept_engine(compat.sql_run_storage(inst))
+        assert engine is not None and engine.pool.size() == 1
+        with engine.connect() as conn:  # Dagster's own tables are there
+            assert "runs" in sa.inspect(conn).get_table_names()
+        engine.dispose()
+
+
 def test_cron_helpers():
     assert compat.is_valid_cron("*/5 * * * *") and not compat.is_valid_cron("61 * * * *")
     start = datetime(2026, 1, 1, 12, 2, tzinfo=timezone.utc).timestamp()

@@ -22,17 +22,34 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
 
 
+PG_ENV = {"PG_USER": "kd", "PG_PASSWORD": "pw-triggers", "PG_DB": "kd"}
+
+
+def _postgres(action: str, workdir: str, *args: str) -> str:
+    """scripts/postgres-start|stop on ``workdir``; its output."""
+    out = subprocess.run([str(ROOT / "scripts" / f"postgres-{action}"), workdir, *args], env={**os.environ, **PG_ENV},
+                         check=True, capture_output=True, text=True, timeout=90)
+    return out.stdout
+
+
 @pytest.fixture(scope="module")
-def pg_instance():
+def pg_cluster():
+    """A throwaway cluster: ``{"dir", "port"}``."""
     from kd_testing import unavailable
 
     if not (shutil.which("initdb") or Path("/usr/lib/postgresql/15/bin/initdb").exists()):
         unavailable("PostgreSQL binaries (initdb/pg_ctl) not installed")
     workdir = tempfile.mkdtemp(prefix="kd-pg-triggers-", dir="/tmp")
-    env = {**os.environ, "PG_USER": "kd", "PG_PASSWORD": "pw-triggers", "PG_DB": "kd"}
-    out = subprocess.run([str(ROOT / "scripts" / "postgres-start"), workdir], env=env, check=True,
-                         capture_output=True, text=True, timeout=90)
-    port = int(out.stdout.strip().splitlines()[-1])
+    try:
+        port = int(_postgres("start", workdir).strip().splitlines()[-1])
+        yield {"dir": workdir, "port": port}
+    finally:
+        subprocess.run([str(ROOT / "scripts" / "postgres-stop"), workdir, "--rm"], timeout=60, check=False)
+
+
+@pytest.fixture(scope="module")
+def pg_instance(pg_cluster):
+    workdir, port = pg_cluster["dir"], pg_cluster["port"]
     home = Path(workdir) / "dagster_home"
     home.mkdir()
     (home / "dagster.yaml").write_text(f"""
@@ -54,7 +71,6 @@ telemetry: {{enabled: false}}
         yield instance
     finally:
         instance.dispose()
-        subprocess.run([str(ROOT / "scripts" / "postgres-stop"), workdir, "--rm"], timeout=60, check=False)
 
 
 def test_deliveries_group_committed_and_read_back_on_postgres(pg_instance):
@@ -100,3 +116,26 @@ def test_a_decision_is_recorded_once_on_postgres(pg_instance):
     assert [r.approval_id for r in store.due_to_expire("demo.pg")] == ["a2"]
     assert store.decide("a2", EXPIRED, by="system").decision == EXPIRED
     assert {r.approval_id for r in store.decided("demo.pg")} == {"a1", "a2"}
+
+
+def _delivery(delivery_id: str) -> Delivery:
+    return Delivery(delivery_id=delivery_id, flow_uid="demo.restart", trigger_id="hook", status=PENDING,
+                    payload={"trigger": {"body": {}}}, run_id=None, received_at=time.time())
+
+
+def test_the_kept_connection_reconnects_after_postgres_restarts(pg_cluster, pg_instance):
+    store = DeliveryStore(pg_instance)
+    writer = GroupCommitWriter(store)
+    try:
+        writer.submit(_delivery("before-1")).result(timeout=30)
+        writer.submit(_delivery("before-2")).result(timeout=30)
+        assert store._kept.connects == 1  # one connection for both batches
+        _postgres("stop", pg_cluster["dir"])  # fast shutdown: the kept connection is cut
+        _postgres("start", pg_cluster["dir"], str(pg_cluster["port"]))
+        # the dead connection is found before anything is written, replaced, and the write goes through
+        writer.submit(_delivery("after-1")).result(timeout=60)
+        writer.submit(_delivery("after-2")).result(timeout=30)
+        assert store._kept.connects == 2
+    finally:
+        writer.close()
+    assert [d.delivery_id for d in store.pending("demo.restart", "hook")] == ["before-1", "before-2", "after-1", "after-2"]
