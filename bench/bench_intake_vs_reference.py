@@ -10,7 +10,9 @@ Both servers run on SQLite for the whole run:
 - **ours**: ``kestra-dagster server webhooks`` (one uvicorn process) on a fresh Dagster instance;
   a 200 means the delivery is committed (group commit over one kept connection);
 - **reference**: Starlette on the same uvicorn, a sync endpoint that inserts the body into SQLite
-  with one commit per request (WAL, ``synchronous=NORMAL`` — the usual durable setting).
+  with one commit per request (WAL, SQLite's default ``synchronous=FULL``: as with ours, a 200
+  means the delivery is on disk; ``--reference-synchronous normal`` gives the reference the
+  weaker setting, where a power cut can lose answered deliveries).
 
 The client is a small keep-alive HTTP/1.1 client on raw asyncio streams (no HTTP library between
 the clock and the socket), ``--clients`` connections. Rounds alternate ours/reference so both see
@@ -54,6 +56,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 DB = {db!r}
+SYNCHRONOUS = {synchronous!r}
 _local = threading.local()
 with sqlite3.connect(DB) as c:
     c.execute("pragma journal_mode=wal")
@@ -62,7 +65,7 @@ with sqlite3.connect(DB) as c:
 def _conn():
     if not hasattr(_local, "conn"):
         _local.conn = sqlite3.connect(DB, timeout=30)
-        _local.conn.execute("pragma synchronous=normal")
+        _local.conn.execute(f"pragma synchronous={{SYNCHRONOUS}}")
     return _local.conn
 
 def _store(path, body):
@@ -124,9 +127,10 @@ def load(url: str, requests: int, clients: int) -> tuple[float, float, dict[int,
     return requests / elapsed, sorted(latencies)[int(0.99 * (len(latencies) - 1))] * 1000, statuses
 
 
-def start_reference(root: Path) -> tuple[subprocess.Popen, str]:
+def start_reference(root: Path, synchronous: str) -> tuple[subprocess.Popen, str]:
     app = root / "reference_app.py"
-    app.write_text(textwrap.dedent(REFERENCE_APP.format(db=str(root / "reference.sqlite"), path=PATH)))
+    app.write_text(textwrap.dedent(REFERENCE_APP.format(db=str(root / "reference.sqlite"), path=PATH,
+                                                        synchronous=synchronous)))
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "reference_app:app", "--host", "127.0.0.1",
                              "--port", str(port), "--no-access-log", "--log-level", "warning"],
@@ -146,13 +150,14 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--reference-synchronous", choices=["full", "normal"], default="full")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="kd-bench-intake-") as tmp:
         root = Path(tmp)
         flows = root / "flows"
         flows.mkdir()
         (flows / "hook.yaml").write_text(FLOW)
-        reference, ref_url = start_reference(root)
+        reference, ref_url = start_reference(root, args.reference_synchronous)
         try:
             with LocalDeployment(root / "ours", flows) as dep:
                 ours_url = dep.start_intake()
@@ -176,7 +181,8 @@ def main() -> None:
     for name, (rate, p99) in medians.items():
         print(f"{name:<10} {rate:7.0f} requests/s (median of {args.rounds}), p99 {p99:5.1f} ms")
     print(f"ratio ours/reference: {medians['ours'][0] / medians['reference'][0]:.2f} "
-          f"({args.requests} POSTs x {args.clients} keep-alive clients per round, SQLite; "
+          f"({args.requests} POSTs x {args.clients} keep-alive clients per round, SQLite, reference "
+          f"synchronous={args.reference_synchronous}; "
           f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())})")
 
 

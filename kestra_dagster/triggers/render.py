@@ -38,6 +38,8 @@ def render_secret(value: str | None, variables: dict) -> str | None:
     """A rendered, trimmed secret-bearing property (webhook key, HMAC secret); None stays None."""
     if value is None:
         return None
+    if isinstance(value, str) and "{{" not in value and "{%" not in value:
+        return value.strip()  # a literal (most webhook keys): nothing to render on every request
     out = render(value, variables)
     return str(out).strip()
 
