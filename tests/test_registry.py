@@ -73,3 +73,34 @@ def test_a_bare_checkout_without_pyproject_has_no_builtin_list(tmp_path):
     from kestra_dagster.registry import checkout_families
 
     assert checkout_families(tmp_path / "missing.toml") == {}
+
+
+def test_the_committed_type_index_is_current():
+    """Regenerate with ``python -m kestra_dagster.registry --write-index`` when this fails."""
+    import json
+
+    from kestra_dagster.registry import TYPE_INDEX, build_index
+
+    assert json.loads(TYPE_INDEX.read_text()) == build_index(), \
+        "kestra_dagster/type_index.json is stale: run python -m kestra_dagster.registry --write-index"
+
+
+def test_a_flow_imports_only_the_families_it_uses(tmp_path):
+    """Loading a flow of core types leaves the other families unimported (they cost start-up time)."""
+    import subprocess
+    import sys
+
+    flow = tmp_path / "hello.yaml"
+    flow.write_text("id: hello\nnamespace: company.team\ntasks:\n"
+                    "  - {id: hi, type: io.kestra.plugin.core.log.Log, message: hi}\n")
+    script = f"""
+import sys
+from kestra_dagster.model.loader import load_flow_file
+load_flow_file({str(flow)!r})
+print(sorted(m for m in ("kestra_dagster.tasks.jdbc", "kestra_dagster.tasks.dbt", "kestra_dagster.tasks.cosign",
+                         "kestra_dagster.tasks.serdes", "kestra_dagster.tasks.aws", "kestra_dagster.tasks.core")
+             if m in sys.modules))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip().splitlines()[-1] == "['kestra_dagster.tasks.core']"
