@@ -64,6 +64,83 @@ def job_origins(launched: Any, job_name: str) -> tuple[Any, Any]:
     return origin, code_origin
 
 
+def delete_log_lines(instance: Any, run_id: str, doomed: Callable[[Any], bool]) -> int:
+    """Delete the user log lines (entries without a Dagster event) of run ``run_id`` that
+    ``doomed(entry)`` selects; returns how many went.
+
+    Kestra's ``PurgeLogs`` removes log lines, not execution history. A Dagster run's lines and its
+    step events share one event log, and ``EventLogStorage.delete_events`` drops them all (the run
+    page would lose its steps), so this deletes the selected rows by id on SQL event storages.
+    """
+    from dagster._core.events.log import EventLogEntry
+    from dagster._core.storage.event_log.schema import SqlEventLogStorageTable as table
+    from dagster._core.storage.event_log.sql_event_log import SqlEventLogStorage
+    from dagster._serdes import deserialize_value
+
+    storage = instance.event_log_storage
+    if not isinstance(storage, SqlEventLogStorage):
+        raise RuntimeError(f"purging log lines needs a SQL event log storage, not {type(storage).__name__}")
+    with storage.run_connection(run_id) as conn:
+        rows = conn.execute(table.select().with_only_columns(table.c.id, table.c.event).where(
+            table.c.run_id == run_id, table.c.dagster_event_type.is_(None))).fetchall()
+        ids = [row[0] for row in rows if doomed(deserialize_value(row[1], EventLogEntry))]
+        for start in range(0, len(ids), 500):
+            conn.execute(table.delete().where(table.c.id.in_(ids[start:start + 500])))
+    return len(ids)
+
+
+def instigator_states_named(instance: Any, names: set[str]) -> list[Any]:
+    """Stored schedule/sensor states whose name is one of ``names`` (any code location)."""
+    return [state for state in instance.all_instigator_state() if state.origin.instigator_name in names]
+
+
+def instigator_status(instance: Any, repository_origin: Any, name: str) -> str | None:
+    """``RUNNING``/``STOPPED``/… as stored for schedule or sensor ``name`` of that code location."""
+    from dagster._core.remote_origin import RemoteInstigatorOrigin
+
+    origin = RemoteInstigatorOrigin(repository_origin=repository_origin, instigator_name=name)
+    state = instance.get_instigator_state(origin.get_id(), origin.get_selector().get_id())
+    return state.status.value if state is not None else None
+
+
+def set_instigator_running(instance: Any, repository_origin: Any, definition: Any, running: bool) -> None:
+    """Start or stop a schedule/sensor of the code location ``repository_origin`` names, as the UI's
+    toggle does (``DagsterInstance.start_sensor``/``stop_schedule`` want a remote definition
+    loaded from a workspace, which a run does not have; the stored state is what they write)."""
+    from dagster import ScheduleDefinition
+    from dagster._core.definitions.run_request import InstigatorType
+    from dagster._core.remote_origin import RemoteInstigatorOrigin
+    from dagster._core.scheduler.instigation import (
+        InstigatorState,
+        InstigatorStatus,
+        ScheduleInstigatorData,
+        SensorInstigatorData,
+    )
+    from dagster._time import get_current_timestamp
+
+    origin = RemoteInstigatorOrigin(repository_origin=repository_origin, instigator_name=definition.name)
+    origin_id, selector_id = origin.get_id(), origin.get_selector().get_id()
+    status = InstigatorStatus.RUNNING if running else InstigatorStatus.STOPPED
+    now = get_current_timestamp()
+    is_schedule = isinstance(definition, ScheduleDefinition)
+    stored = instance.get_instigator_state(origin_id, selector_id)
+    if is_schedule:
+        data = ScheduleInstigatorData(cron_schedule=definition.cron_schedule, start_timestamp=now if running else None)
+    else:
+        data = SensorInstigatorData(min_interval=definition.minimum_interval_seconds,
+                                    last_sensor_start_timestamp=now if running else None,
+                                    sensor_type=definition.sensor_type)
+    if stored is None:
+        kind = InstigatorType.SCHEDULE if is_schedule else InstigatorType.SENSOR
+        instance.add_instigator_state(InstigatorState(origin, kind, status, data))
+    elif stored.status != status:
+        if running and not is_schedule:
+            data = stored.instigator_data.with_sensor_start_timestamp(now)
+        elif not is_schedule:
+            data = stored.instigator_data
+        instance.update_instigator_state(stored.with_status(status).with_data(data))
+
+
 def grpc_info_tag() -> str:
     """The run tag where the DefaultRunLauncher records the code server that launched a run."""
     from dagster._core.storage.tags import GRPC_INFO_TAG

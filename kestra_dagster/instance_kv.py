@@ -13,9 +13,17 @@ from __future__ import annotations
 
 import json
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
-from kestra_dagster.engine.kv import decode_entry, encode_entry, validate_key, validate_namespace
+from kestra_dagster.engine.kv import (
+    KVError,
+    decode_entry,
+    encode_entry,
+    entry_expiry,
+    purgeable,
+    validate_key,
+    validate_namespace,
+)
 
 if TYPE_CHECKING:
     from dagster import DagsterInstance
@@ -111,6 +119,30 @@ class DagsterInstanceKV:
         names = self._index(namespace)
         values = self.instance.run_storage.get_cursor_values({prefix + k for k in names}) if names else {}
         return sorted(k for k in names if decode_entry(values.get(prefix + k), now)[0])
+
+    def namespaces(self) -> list[str]:
+        if self._sql is not None:
+            return sorted({skey[len(KEY_PREFIX):].split("/", 1)[0] for skey in _sql_keys(self._sql, KEY_PREFIX)})
+        raise KVError("listing every KV namespace needs a SQL run storage; give PurgeKV its namespaces")
+
+    def purge(self, namespace: str, *, expired_only: bool, key_filter: Callable[[str], bool] | None = None) -> int:
+        prefix = f"{KEY_PREFIX}{validate_namespace(namespace)}/"
+        now = time.time()
+        if self._sql is not None:
+            rows = _sql_keys(self._sql, prefix)
+        else:
+            names = self._index(namespace)
+            rows = self.instance.run_storage.get_cursor_values({prefix + k for k in names}) if names else {}
+        doomed = [skey for skey, raw in rows.items() if raw is not None and raw != _TOMBSTONE
+                  and purgeable(skey[len(prefix):], entry_expiry(raw), now, expired_only, key_filter)]
+        if self._sql is not None:
+            if doomed:
+                _sql_delete(self._sql, doomed)
+        else:
+            for skey in doomed:
+                self.instance.run_storage.set_cursor_values({skey: _TOMBSTONE})
+                self._index_update(namespace, remove=skey[len(prefix):])
+        return len(doomed)
 
     # ---------------------------------------------------- index (non-SQL run storages only)
     def _index(self, namespace: str) -> list[str]:

@@ -153,3 +153,45 @@ def test_clone_op_uses_the_fast_path():
     assert isinstance(clone, OpDefinition)
     assert (clone.name, clone.description, clone.tags) == ("other", "desc", {"k": "v"})
     assert prototype.name == "prototype"
+
+
+def test_delete_log_lines_removes_only_the_selected_user_lines(tmp_path):
+    from dagster import job
+
+    @op
+    def talk(context):
+        context.log.info("keep me")
+        context.log.debug("drop me")
+
+    @job
+    def chatty():
+        talk()
+
+    with DagsterInstance.local_temp(str(tmp_path)) as inst:
+        run_id = chatty.execute_in_process(instance=inst).run_id
+        events_before = sum(1 for e in inst.all_logs(run_id) if e.is_dagster_event)
+        assert compat.delete_log_lines(inst, run_id, lambda entry: entry.user_message == "drop me") == 1
+        lines = [e.user_message for e in inst.all_logs(run_id) if not e.is_dagster_event]
+        assert "keep me" in lines and "drop me" not in lines
+        assert sum(1 for e in inst.all_logs(run_id) if e.is_dagster_event) == events_before
+
+
+def test_instigator_state_helpers_write_what_the_daemon_reads(tmp_path):
+    from dagster import ScheduleDefinition, job
+    # the origin shape a launched run carries (run.remote_job_origin.repository_origin)
+    from dagster._core.remote_origin import InProcessCodeLocationOrigin, RemoteRepositoryOrigin
+    from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
+
+    @job
+    def nothing():
+        pass
+
+    schedule = ScheduleDefinition(name="yearly", cron_schedule="0 0 1 1 *", job=nothing)
+    origin = RemoteRepositoryOrigin(InProcessCodeLocationOrigin(LoadableTargetOrigin(module_name="x")), "repo")
+    with DagsterInstance.local_temp(str(tmp_path)) as inst:
+        compat.set_instigator_running(inst, origin, schedule, False)
+        assert compat.instigator_status(inst, origin, "yearly") == "STOPPED"
+        compat.set_instigator_running(inst, origin, schedule, True)
+        assert compat.instigator_status(inst, origin, "yearly") == "RUNNING"
+        (state,) = compat.instigator_states_named(inst, {"yearly"})
+        assert state.origin.repository_origin == origin

@@ -22,7 +22,7 @@ def task_log_prefix(task_id: str, values: tuple[str, ...]) -> str:
     return f"[{task_id}{suffix}] "
 
 
-def _kestra_level(level: int) -> str:
+def kestra_level(level: int) -> str:
     if level >= logging.ERROR:
         return "ERROR"
     if level >= logging.WARNING:
@@ -57,6 +57,6 @@ class DagsterLogFetcher:
                 "taskId": match["task"], "value": match["values"],
                 "timestamp": datetime.fromtimestamp(entry.timestamp, timezone.utc)
                 .isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-                "level": _kestra_level(entry.level), "message": match["message"],
+                "level": kestra_level(entry.level), "message": match["message"],
             })
         return entries

@@ -141,6 +141,7 @@ class TrackingSecrets(SecretResolver):
 
 def make_services(context, compiled: "CompiledFlow", execution: ExecutionState) -> RunServices:
     from kestra_dagster.instance_kv import DagsterInstanceKV
+    from kestra_dagster.compiler.instance_ops import DagsterInstanceOps
     from kestra_dagster.compiler.logs import DagsterLogFetcher, task_log_prefix
     from kestra_dagster.compiler.resources import SERVICES_KEY, KestraServices
 
@@ -153,13 +154,15 @@ def make_services(context, compiled: "CompiledFlow", execution: ExecutionState) 
     def logger_factory(task_id: str, values: tuple[str, ...]) -> _TaskLogger:
         return _TaskLogger(context.log, task_log_prefix(task_id, values), secrets, tail)
 
+    storage = run_services.storage()
     services = RunServices(
-        storage=run_services.storage(),
+        storage=storage,
         kv=DagsterInstanceKV(context.instance),
         logger_factory=logger_factory,
         secrets=secrets,
         subflow_launcher=compiled.subflow_launcher(context),
         log_fetcher=DagsterLogFetcher(context.instance),
+        instance_ops=DagsterInstanceOps(context.instance, context.run_id, execution.execution_id, compiled, storage),
         work_root=run_services.work_root(),
     )
     services.log_tail = tail  # type: ignore[attr-defined]

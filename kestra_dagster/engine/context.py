@@ -49,6 +49,9 @@ class KVBackend(Protocol):
     def set(self, namespace: str, key: str, value: Any, ttl_seconds: float | None = None) -> None: ...
     def delete(self, namespace: str, key: str) -> bool: ...
     def keys(self, namespace: str) -> list[str]: ...
+    def namespaces(self) -> list[str]: ...
+    def purge(self, namespace: str, *, expired_only: bool,
+              key_filter: Callable[[str], bool] | None = None) -> int: ...
 
 
 class LogFetcher(Protocol):
@@ -158,6 +161,8 @@ class TaskContext:
     subflow_launcher: Callable[..., dict] | None = None
     #: Set by the compiler: an execution's task log entries (see ``LogFetcher``).
     log_fetcher: "LogFetcher | None" = None
+    #: Set by the compiler: the orchestrator's instance, for system tasks (``engine.instance_ops``).
+    instance_ops: Any = None
     #: Secrets to mask in anything the task logs or returns as an error message.
     secret_values: set[str] = field(default_factory=set)
     _secret_outputs: set[str] = field(default_factory=set)

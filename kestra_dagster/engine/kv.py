@@ -14,7 +14,7 @@ import threading
 import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from kestra_dagster.errors import KestraDagsterError
 
@@ -178,6 +178,21 @@ class SQLiteKV:
             ).fetchall()
         return [r[0] for r in rows]
 
+    def namespaces(self) -> list[str]:
+        with self._lock:
+            rows = self._conn.execute("SELECT DISTINCT namespace FROM kestra_kv ORDER BY namespace").fetchall()
+        return [r[0] for r in rows]
+
+    def purge(self, namespace: str, *, expired_only: bool, key_filter: Callable[[str], bool] | None = None) -> int:
+        validate_namespace(namespace)
+        now = time.time()
+        with self._lock:
+            rows = self._conn.execute("SELECT key, expires FROM kestra_kv WHERE namespace = ?", (namespace,)).fetchall()
+            doomed = [key for key, expires in rows if purgeable(key, expires, now, expired_only, key_filter)]
+            for key in doomed:
+                self._conn.execute("DELETE FROM kestra_kv WHERE namespace = ? AND key = ?", (namespace, key))
+        return len(doomed)
+
 
 class MemoryKV:
     """KVBackend in a dict (single process; for tests and dry runs)."""
@@ -206,6 +221,36 @@ class MemoryKV:
     def keys(self, namespace: str) -> list[str]:
         with self._lock:
             return sorted(k for (ns, k), raw in self._data.items() if ns == namespace and decode_entry(raw)[0])
+
+    def namespaces(self) -> list[str]:
+        with self._lock:
+            return sorted({ns for ns, _ in self._data})
+
+    def purge(self, namespace: str, *, expired_only: bool, key_filter: Callable[[str], bool] | None = None) -> int:
+        now = time.time()
+        with self._lock:
+            doomed = [k for (ns, k), raw in self._data.items()
+                      if ns == namespace and purgeable(k, entry_expiry(raw), now, expired_only, key_filter)]
+            for key in doomed:
+                del self._data[(namespace, key)]
+        return len(doomed)
+
+
+def entry_expiry(raw: str | None) -> float | None:
+    """The expiry (epoch seconds) of a stored entry, None when it never expires."""
+    try:
+        expires = json.loads(raw).get("expires") if raw else None
+    except (ValueError, AttributeError):
+        return None
+    return float(expires) if expires is not None else None
+
+
+def purgeable(key: str, expires: float | None, now: float, expired_only: bool,
+              key_filter: Callable[[str], bool] | None) -> bool:
+    """Whether ``kv.PurgeKV`` deletes this entry: its key matches, and it expired unless any will do."""
+    if key_filter is not None and not key_filter(key):
+        return False
+    return not expired_only or (expires is not None and expires <= now)
 
 
 __all__ = [

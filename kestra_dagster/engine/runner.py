@@ -77,6 +77,8 @@ class RunServices:
     secrets: SecretResolver = field(default_factory=SecretResolver)
     subflow_launcher: Callable[..., dict] | None = None
     log_fetcher: Any = None  # engine.context.LogFetcher
+    #: The orchestrator's instance, for system tasks (engine.instance_ops.InstanceOperations).
+    instance_ops: Any = None
     cancel_event: threading.Event = field(default_factory=threading.Event)
     work_root: Path | None = None
     #: Set when the top-level task is its own executor step that the executor can retry (a
@@ -425,7 +427,7 @@ class Runner:
             kv=self.services.kv, namespace=self.flow.namespace, flow_id=self.flow.id,
             execution_id=self.execution.execution_id, taskrun=taskrun, renderer=self._renderer(),
             cancel_event=cancel, subflow_launcher=self.services.subflow_launcher,
-            log_fetcher=self.services.log_fetcher,
+            log_fetcher=self.services.log_fetcher, instance_ops=self.services.instance_ops,
             secret_values=self.services.secrets.revealed,
         )
         result: dict[str, Any] = {}

@@ -141,6 +141,27 @@ triggers:
     prefix: none/
     action: NONE
 """,
+    "toggle_target.yaml": """
+id: target
+namespace: demo.toggle
+tasks:
+  - {id: log, type: io.kestra.plugin.core.log.Log, message: "new year"}
+triggers:
+  - {id: yearly, type: io.kestra.plugin.core.trigger.Schedule, cron: "0 0 1 1 *"}
+""",
+    "toggler.yaml": """
+id: toggler
+namespace: demo.toggle
+tasks:
+  - id: toggle
+    type: io.kestra.plugin.core.trigger.Toggle
+    namespace: demo.toggle
+    flowId: target
+    trigger: yearly
+    enabled: "{{ trigger.body.enabled }}"
+triggers:
+  - {id: hook, type: io.kestra.plugin.core.trigger.Webhook, key: toggle-key}
+""",
     "git_poll.yaml": """
 id: git-poll
 namespace: demo.git

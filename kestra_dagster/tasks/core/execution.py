@@ -1,4 +1,5 @@
-"""``io.kestra.plugin.core.execution.Fail``, ``Assert`` and ``Labels``: act on the execution itself."""
+"""``io.kestra.plugin.core.execution.Fail``, ``Assert`` and ``Labels`` act on the execution itself;
+``Resume`` resumes a paused one (``PurgeExecutions`` is in ``purge.py``)."""
 
 from __future__ import annotations
 
@@ -107,3 +108,38 @@ def refuse_secret_labels(labels, secrets) -> None:
         if contains_secret(str(key), secrets) or contains_secret(str(value), secrets):
             raise TaskFailed(f"label '{key if not contains_secret(str(key), secrets) else '******'}' would store a "
                              "secret value in clear as a run tag; labels are never secret: remove the secret from it")
+
+
+class Resume(RunnableTask):
+    """Resume a paused execution: ``executionId``, else the oldest paused execution of
+    ``namespace``/``flowId``, else the current one; ``inputs`` are the gate's ``onResume`` values.
+
+    The decision is recorded on the gate like one from the approval page, by
+    ``flow <namespace>.<flow> (execution <id>, task <id>)``, and the flow's resume sensor starts the
+    rest of the paused execution.
+    """
+
+    kestra_type: ClassVar[str] = "io.kestra.plugin.core.execution.Resume"
+
+    executionId: str | None = None
+    namespace: str | None = None
+    flowId: str | None = None
+    inputs: dict[str, Any] | None = None
+
+    def run(self, ctx):
+        from kestra_dagster.engine.instance_ops import checked_namespace, required
+
+        ops = required(ctx.instance_ops, self.kestra_type)
+        namespace = checked_namespace(ctx.render_str(self.namespace, prop="namespace"), "namespace")
+        flow_id = (ctx.render_str(self.flowId, prop="flowId") or "").strip() or None
+        execution_id = (ctx.render_str(self.executionId, prop="executionId") or "").strip() or None
+        if execution_id is None and self.executionId is not None:
+            raise TaskFailed("property 'executionId' rendered empty: name the paused execution to resume")
+        if execution_id is None:
+            execution_id = ops.paused_execution(namespace, flow_id) if namespace and flow_id else ctx.execution_id
+        inputs = ctx.render(self.inputs, prop="inputs") if self.inputs is not None else None
+        by = f"flow {ctx.namespace}.{ctx.flow_id} (execution {ctx.execution_id}, task {self.id})"
+        resumed = ops.resume(execution_id=execution_id, namespace=namespace, flow_id=flow_id, inputs=inputs, by=by)
+        ctx.logger.info(f"resumed execution {resumed['id']} of {resumed['namespace']}.{resumed['flowId']} "
+                        f"at '{resumed['task']}'")
+        return {}
