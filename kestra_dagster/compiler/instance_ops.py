@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from dagster import DagsterEventType, RunsFilter
 
+from kestra_dagster.compat import delete_log_lines
 from kestra_dagster.compiler.logs import kestra_level
 from kestra_dagster.engine.instance_ops import ExecutionFilter, PurgeResult
 from kestra_dagster.errors import TaskFailed
@@ -100,8 +101,6 @@ class DagsterInstanceOps:
                     result.logs += sum(1 for entry in self.instance.all_logs(run.run_id) if entry.dagster_event is None)
                     self.instance.delete_run(run.run_id)  # its event log and metrics go with it
                 elif logs:
-                    from kestra_dagster.compat import delete_log_lines
-
                     result.logs += delete_log_lines(self.instance, run.run_id, lambda entry: True)
             if storage:
                 first = runs[0]
@@ -113,8 +112,6 @@ class DagsterInstanceOps:
         return result
 
     def purge_logs(self, which: ExecutionFilter, *, levels: tuple[str, ...] | None) -> int:
-        from kestra_dagster.compat import delete_log_lines
-
         tags = self._scope_tags(which)
         if tags is None:
             return 0
@@ -134,8 +131,9 @@ class DagsterInstanceOps:
                                                            updated_after=which.start))
         deleted = 0
         for record in records:
-            if record.dagster_run.run_id != self.run_id:  # this run's own lines are still being written
-                deleted += delete_log_lines(self.instance, record.dagster_run.run_id, doomed)
+            if record.dagster_run.run_id == self.run_id:  # this run's own lines are still being written
+                continue
+            deleted += delete_log_lines(self.instance, record.dagster_run.run_id, doomed)
         return deleted
 
     # ------------------------------------------------------------------ paused executions

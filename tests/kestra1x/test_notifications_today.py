@@ -33,6 +33,8 @@ RENAMES = {
     "io.kestra.plugin.googleworkspace.chat.GoogleChatExecution": [
         "io.kestra.plugin.notifications.google.GoogleChatExecution"],
     "io.kestra.plugin.docker.cli.Compose": ["io.kestra.plugin.docker.Compose"],
+    "io.kestra.plugin.core.execution.PurgeExecutions": ["io.kestra.plugin.core.storage.Purge",
+                                                        "io.kestra.core.tasks.storages.Purge"],
 }
 
 

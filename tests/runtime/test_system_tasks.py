@@ -348,3 +348,17 @@ tasks:
 """, tmp_path)
     assert result.state == "FAILED"
     assert "acts on the Dagster instance" in " ".join(result.messages())
+
+
+def test_purge_logs_works_on_an_ephemeral_instance_too(tmp_path):
+    """``kestra-dagster run`` without DAGSTER_HOME keeps its event log in memory (SQLite too)."""
+    with dg.DagsterInstance.ephemeral() as memory:
+        victim = run_writer(tmp_path, memory, "a", "company.team")
+        out = execute(write(tmp_path / "p", "p", """
+id: p
+namespace: system
+tasks:
+  - {id: purge, type: io.kestra.plugin.core.log.PurgeLogs, endDate: "{{ now() }}"}
+"""), instance=memory)
+        assert out.state == "SUCCESS" and out.outputs["purge"]["count"] >= 2
+        assert user_lines(memory, victim.run_id) == []
