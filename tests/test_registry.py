@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import ClassVar
 
 from kestra_dagster.registry import Registry, get_registry, types_table_markdown
@@ -94,6 +95,7 @@ def test_a_flow_imports_only_the_families_it_uses(tmp_path):
     flow.write_text("id: hello\nnamespace: company.team\ntasks:\n"
                     "  - {id: hi, type: io.kestra.plugin.core.log.Log, message: hi}\n")
     script = f"""
+import os
 import sys
 from kestra_dagster.model.loader import load_flow_file
 load_flow_file({str(flow)!r})
@@ -104,3 +106,24 @@ print(sorted(m for m in ("kestra_dagster.tasks.jdbc", "kestra_dagster.tasks.dbt"
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.strip().splitlines()[-1] == "['kestra_dagster.tasks.core']"
+
+
+def test_the_code_location_loads_a_gated_flow_without_sqlalchemy(tmp_path):
+    """Gate records need SQLAlchemy only when an op or the resume sensor touches them; loading the
+    code location must not pay its ~0.2 s import (approvals.records holds what compiling needs)."""
+    import subprocess
+    import sys
+
+    (tmp_path / "gated.yaml").write_text("id: gated\nnamespace: company.team\ntasks:\n"
+                                         "  - {id: wait, type: io.kestra.plugin.core.flow.Pause}\n"
+                                         "  - {id: hi, type: io.kestra.plugin.core.log.Log, message: hi}\n")
+    script = """
+import sys
+import kestra_dagster.definitions as d
+assert any(s.name.endswith("__resume") for s in d.defs.sensor_defs), "the gate's resume sensor is built"
+print("sqlalchemy" in sys.modules)
+"""
+    env = {**os.environ, "KESTRA_FLOWS_DIR": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip().splitlines()[-1] == "False"

@@ -10,19 +10,25 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from kestra_dagster.approvals.records import (  # noqa: F401 - re-exported: the store's vocabulary
+    APPROVED,
+    DECIDED,
+    DENIED,
+    EXPIRED,
+    LAUNCHED,
+    WAITING,
+    DecisionRefused,
+    GateRecord,
+    iso_timestamp,
+)
 from kestra_dagster.triggers.store import ensure_tables
 
 if TYPE_CHECKING:
     from dagster import DagsterInstance
-
-WAITING, DECIDED, LAUNCHED = "WAITING", "DECIDED", "LAUNCHED"
-APPROVED, DENIED, EXPIRED = "APPROVED", "DENIED", "EXPIRED"
 
 _metadata = sa.MetaData()
 approvals = sa.Table(
@@ -53,71 +59,6 @@ approvals = sa.Table(
 
 
 _STORES: dict[int, "ApprovalStore"] = {}
-
-
-class DecisionRefused(Exception):
-    """The gate cannot take this decision (already decided, expired, unknown, invalid input)."""
-
-    def __init__(self, message: str, status: int = 409):
-        super().__init__(message)
-        self.status = status
-
-
-@dataclass
-class GateRecord:
-    approval_id: str
-    execution_id: str
-    flow_uid: str
-    gate_id: str
-    gate_type: str
-    part: int
-    next_job: str
-    part_run_id: str
-    status: str
-    created_at: float
-    spec: dict[str, Any]
-    summary: dict[str, Any]
-    snapshot: dict[str, Any]
-    expires_at: float | None = None
-    decision: str | None = None
-    decided_by: str | None = None
-    decided_at: float | None = None
-    comment: str | None = None
-    inputs: dict[str, Any] = field(default_factory=dict)
-    auto: bool = False
-    next_run_id: str | None = None
-
-    @classmethod
-    def from_row(cls, row: Any) -> "GateRecord":
-        m = dict(row._mapping)
-        for key in ("spec", "summary", "snapshot"):
-            m[key] = json.loads(m[key]) if m[key] else {}
-        m["inputs"] = json.loads(m["inputs"]) if m["inputs"] else {}
-        return cls(**m)
-
-    def row(self) -> dict[str, Any]:
-        out = dict(self.__dict__)
-        for key in ("spec", "summary", "snapshot", "inputs"):
-            out[key] = json.dumps(out[key], default=str)
-        return out
-
-    def public(self) -> dict[str, Any]:
-        """What the API and page show (never the execution snapshot)."""
-        return {
-            "id": self.approval_id, "executionId": self.execution_id, "flow": self.flow_uid, "task": self.gate_id,
-            "type": self.gate_type.rsplit(".", 1)[-1], "status": self.status, "decision": self.decision,
-            "by": self.decided_by, "on": _iso(self.decided_at), "comment": self.comment, "inputs": self.inputs,
-            "created": _iso(self.created_at), "due": _iso(self.expires_at), "auto": self.auto,
-            "summary": self.summary, "expects": self.spec.get("inputs", []),
-            "commentRequired": self.spec.get("commentRequired", "NEVER"), "decisions": self.spec.get("decisions"),
-            "partRunId": self.part_run_id, "nextRunId": self.next_run_id,
-        }
-
-
-def _iso(ts: float | None) -> str | None:
-    if ts is None:
-        return None
-    return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 class ApprovalStore:
@@ -191,12 +132,12 @@ class ApprovalStore:
         if record.status != WAITING:
             if record.decision == EXPIRED:
                 return (f"execution {record.execution_id} is no longer waiting at '{record.gate_id}': it expired at "
-                        f"{_iso(record.expires_at)}")
+                        f"{iso_timestamp(record.expires_at)}")
             return (f"execution {record.execution_id} is no longer waiting at '{record.gate_id}': already "
-                    f"{record.decision} by {record.decided_by} at {_iso(record.decided_at)}")
+                    f"{record.decision} by {record.decided_by} at {iso_timestamp(record.decided_at)}")
         if record.expires_at is not None and record.expires_at <= now:
             return (f"execution {record.execution_id} is no longer waiting at '{record.gate_id}': it expired at "
-                    f"{_iso(record.expires_at)}")
+                    f"{iso_timestamp(record.expires_at)}")
         return f"the decision on '{record.gate_id}' of execution {record.execution_id} was not recorded"
 
     def due_to_expire(self, flow_uid: str, now: float | None = None) -> list[GateRecord]:

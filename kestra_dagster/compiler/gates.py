@@ -27,12 +27,11 @@ import json
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable
 
 from dagster import MetadataValue, Output, ResourceDefinition
 
-from kestra_dagster.approvals.store import APPROVED, DENIED, EXPIRED, ApprovalStore, GateRecord, WAITING
+from kestra_dagster.approvals.records import APPROVED, DENIED, EXPIRED, WAITING, GateRecord, iso_timestamp
 from kestra_dagster.approvals.task import Approval
 from kestra_dagster.engine.context import mask_secrets
 from kestra_dagster.engine.execution import ExecutionState, TaskRunRecord, utcnow_iso
@@ -122,6 +121,8 @@ def resume_resource() -> ResourceDefinition:
 
     def init(init_context) -> ResumeSetup:
         approval_id = init_context.resource_config["resume"]
+        from kestra_dagster.approvals.store import ApprovalStore
+
         record = ApprovalStore(init_context.instance).get(approval_id)
         if record is None:
             from dagster import Failure
@@ -159,6 +160,8 @@ def make_pause_fn(compiled: "CompiledFlow", gate: Task, part: int, next_job: str
         runner = Runner(compiled.flow, execution, services)
         started = utcnow_iso()
         log = services.logger_factory(gate.id, ())
+        from kestra_dagster.approvals.store import ApprovalStore
+
         store = ApprovalStore(context.instance)
 
         def failed(error: str) -> list:
@@ -207,9 +210,9 @@ def make_pause_fn(compiled: "CompiledFlow", gate: Task, part: int, next_job: str
         execution.secret_names = list(services.secrets.names)
         context.instance.add_run_tags(context.run_id, {
             TAG_EXECUTION: execution_id, TAG_APPROVAL: record.approval_id, "kestra/waiting_for": gate.id,
-            **({"kestra/paused_until": _iso(expires_at)} if expires_at else {}),
+            **({"kestra/paused_until": iso_timestamp(expires_at)} if expires_at else {}),
         })
-        until = f" until {_iso(expires_at)} (then {record.spec['expireBehavior']})" if expires_at else ""
+        until = f" until {iso_timestamp(expires_at)} (then {record.spec['expireBehavior']})" if expires_at else ""
         log.info(f"execution {execution_id} is PAUSED at '{gate.id}'{until}. Decide with "
                  f"`kestra-dagster resume {execution_id} --by NAME [--deny]`, POST /api/v1/executions/{execution_id}"
                  f"/resume or the approvals page")
@@ -249,12 +252,6 @@ def _summary(runner: Runner, gate: Task, execution: ExecutionState, secrets: set
             "inputs": execution.inputs and json.loads(mask_secrets(json.dumps(execution.inputs, default=str), secrets))}
 
 
-def _iso(ts: float | None) -> str | None:
-    if ts is None:
-        return None
-    return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
 # ----------------------------------------------------------------------------- resume half
 
 _BEHAVIOR_STATE = {
@@ -290,25 +287,25 @@ def make_resume_fn(compiled: "CompiledFlow", gate: Task) -> Callable:
         if record.spec.get("skipped"):
             behavior, state, stop = "SKIPPED", State.SKIPPED, False
         who = record.decided_by or "system"
-        log.info(f"{record.decision} by {who} at {_iso(record.decided_at)}"
+        log.info(f"{record.decision} by {who} at {iso_timestamp(record.decided_at)}"
                  + (f": {record.comment}" if record.comment else "") + f" → {behavior}")
         context.instance.add_run_tags(context.run_id, {
             TAG_EXECUTION: execution.execution_id, TAG_APPROVAL: record.approval_id,
             "kestra/decision": record.decision or "", "kestra/decided_by": who[:255],
-            "kestra/decided_at": _iso(record.decided_at) or "",
+            "kestra/decided_at": iso_timestamp(record.decided_at) or "",
         })
         branch: list[Task] = []
         errors: list[Task] = list(getattr(gate, "errors", []) or [])
         finally_: list[Task] = list(getattr(gate, "finally_", []) or [])
         if isinstance(gate, Approval):
             branch = list(gate.onApprove if record.decision == APPROVED else gate.onDeny if record.decision == DENIED else [])
-            outputs = {"decision": record.decision, "auto": record.auto, "by": who, "on": _iso(record.decided_at),
-                       "comment": record.comment, "inputs": record.inputs, "due": _iso(record.expires_at),
+            outputs = {"decision": record.decision, "auto": record.auto, "by": who, "on": iso_timestamp(record.decided_at),
+                       "comment": record.comment, "inputs": record.inputs, "due": iso_timestamp(record.expires_at),
                        "url": f"/approvals#{record.approval_id}"}
         else:
             branch = list(getattr(gate, "tasks", []) or [])
             to = "RUNNING" if not stop and state != State.FAILED else state.value
-            outputs = {"onResume": record.inputs, "resumed": {"by": who, "on": _iso(record.decided_at), "to": to}}
+            outputs = {"onResume": record.inputs, "resumed": {"by": who, "on": iso_timestamp(record.decided_at), "to": to}}
         if state == State.SKIPPED:
             branch, finally_ = [], []
         else:

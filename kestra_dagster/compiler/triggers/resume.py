@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dagster import DefaultSensorStatus, RunRequest, RunsFilter, SkipReason, sensor
 
-from kestra_dagster.compiler.gates import TAG_APPROVAL, TAG_EXECUTION, _iso
-from kestra_dagster.approvals.store import EXPIRED, ApprovalStore, DecisionRefused
+from kestra_dagster.approvals.records import EXPIRED, DecisionRefused, iso_timestamp
+from kestra_dagster.compiler.gates import TAG_APPROVAL, TAG_EXECUTION
 
 RESUME_INTERVAL = 1
 
@@ -25,6 +25,8 @@ def build_resume_sensor(compiled):
             default_status=DefaultSensorStatus.RUNNING,
             description=f"Starts the part of `{flow.uid}` after a Pause/Approval gate once it is decided or expires")
     def _resume(context):
+        from kestra_dagster.approvals.store import ApprovalStore  # SQLAlchemy: only when the sensor ticks
+
         store = ApprovalStore.for_instance(context.instance)
         for record in store.due_to_expire(flow.uid):
             try:
@@ -44,7 +46,7 @@ def build_resume_sensor(compiled):
                 store.mark_launched(record.approval_id, existing[0])
                 continue
             decision_tags = {"kestra/decision": record.decision, "kestra/decided_by": (record.decided_by or "system")[:255],
-                             "kestra/decided_at": _iso(record.decided_at) or ""}
+                             "kestra/decided_at": iso_timestamp(record.decided_at) or ""}
             context.instance.add_run_tags(record.part_run_id, {"kestra/approval": record.decision, **decision_tags})
             requests.append(RunRequest(
                 run_key=run_key, job_name=record.next_job, run_config={"resume": record.approval_id},
