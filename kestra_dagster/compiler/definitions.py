@@ -20,7 +20,8 @@ from dagster import Definitions, Failure, JobDefinition, OpDefinition, Out, Repo
 
 from kestra_dagster.compiler.translator import CompiledFlow, KestraTranslator, dagster_name
 from kestra_dagster.errors import FlowValidationError
-from kestra_dagster.model.loader import iter_flow_files, load_flow_file
+from kestra_dagster.model.loader import iter_flow_files
+from kestra_dagster.model.parse_cache import ParseCache
 from kestra_dagster.registry import get_registry
 
 if TYPE_CHECKING:
@@ -67,13 +68,17 @@ def flows_dir_from_env() -> Path:
     return Path(os.environ.get("KESTRA_FLOWS_DIR", DEFAULT_FLOWS_DIR))
 
 
-def load_catalog(paths: list[str | os.PathLike] | None = None, translator: KestraTranslator | None = None) -> FlowCatalog:
+def load_catalog(paths: list[str | os.PathLike] | None = None, translator: KestraTranslator | None = None,
+                 parse_cache: ParseCache | None = None) -> FlowCatalog:
+    """Every flow file under ``paths`` parsed (through ``parse_cache``: by default the instance
+    home's, so a reload re-parses only changed files) and planned; broken files become reports."""
     translator = translator or KestraTranslator()
+    cache = parse_cache if parse_cache is not None else ParseCache.for_instance_home()
     catalog = FlowCatalog()
     files_by_uid: dict[str, str] = {}
     for file in iter_flow_files(paths or [flows_dir_from_env()]):
         try:
-            flow = load_flow_file(file)
+            flow = cache.load(file)
         except FlowValidationError as exc:
             catalog.broken[str(file)] = "\n".join(i.render() for i in exc.issues)
             continue

@@ -1,0 +1,103 @@
+"""Parsed flows kept on disk by content hash, so a reloaded code location re-parses only the files
+that changed.
+
+Dagster reloads a code location by starting a new code-server process, so an in-memory cache
+would not survive it. Entries live under ``$DAGSTER_HOME/.kestra-cache/flows`` (a directory only
+this user may open), keyed by the file's path and bytes plus a fingerprint of the code that parses
+them (our modules' mtimes, the type index, the installed plugin families): editing a flow, our
+code or a plugin misses the cache. Files that do not validate are never cached (their errors are
+produced afresh). Without ``DAGSTER_HOME`` nothing is cached.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import stat
+import tempfile
+from pathlib import Path
+
+from kestra_dagster.model.loader import MAX_FLOW_BYTES, LoadedFlow, load_flow_file, parse_flow
+
+CACHE_DIR_NAME = ".kestra-cache"
+_PACKAGE = Path(__file__).resolve().parents[1]
+
+
+def code_fingerprint() -> str:
+    """What the parse depends on besides the file: our code, the type index, plugin families."""
+    from importlib.metadata import entry_points
+
+    from kestra_dagster.registry import ENTRY_POINT_GROUP
+
+    digest = hashlib.sha256()
+    for path in sorted(_PACKAGE.rglob("*.py")) + [_PACKAGE / "type_index.json"]:
+        try:
+            info = path.stat()
+        except OSError:
+            continue
+        digest.update(f"{path.relative_to(_PACKAGE)}:{info.st_mtime_ns}:{info.st_size};".encode())
+    for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        dist = getattr(ep, "dist", None)
+        digest.update(f"{ep.name}={ep.value}@{getattr(dist, 'version', '')};".encode())
+    return digest.hexdigest()[:32]
+
+
+class ParseCache:
+    """``load(path)`` is ``load_flow_file(path)``, answered from disk when nothing it depends on changed."""
+
+    def __init__(self, directory: str | os.PathLike | None):
+        self.directory = Path(directory) if directory else None
+        self.hits = self.misses = 0
+        self._fingerprint = code_fingerprint() if self.directory else ""
+        if self.directory is not None:
+            self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+            info = self.directory.stat()
+            if info.st_uid != os.getuid() or stat.S_IMODE(info.st_mode) & 0o077:
+                # others could plant entries that unpickle as code: do not use it
+                self.directory = None
+
+    @classmethod
+    def for_instance_home(cls) -> "ParseCache":
+        home = os.environ.get("DAGSTER_HOME")
+        return cls(Path(home) / CACHE_DIR_NAME / "flows" if home else None)
+
+    def load(self, path: str | os.PathLike) -> LoadedFlow:
+        if self.directory is None:
+            return load_flow_file(path)
+        path = Path(path)
+        try:
+            data = path.read_bytes() if path.stat().st_size <= MAX_FLOW_BYTES else None
+        except OSError:
+            data = None
+        if data is None:  # too large or unreadable: the loader says why
+            return load_flow_file(path)
+        key = hashlib.sha256(f"{self._fingerprint}\0{path}\0".encode() + data).hexdigest()
+        entry = self.directory / f"{key}.pickle"
+        try:
+            with open(entry, "rb") as handle:
+                loaded = pickle.load(handle)
+            self.hits += 1
+            return loaded
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+            pass
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            return load_flow_file(path)
+        loaded = parse_flow(text, file=str(path))  # raises FlowValidationError: not cached
+        self.misses += 1
+        self._store(entry, loaded)
+        return loaded
+
+    def _store(self, entry: Path, loaded: LoadedFlow) -> None:
+        try:
+            fd, tmp = tempfile.mkstemp(dir=self.directory, suffix=".tmp")
+            with os.fdopen(fd, "wb") as handle:
+                pickle.dump(loaded, handle, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, entry)  # readers see a whole entry or none
+        except (OSError, pickle.PicklingError, TypeError, AttributeError):
+            try:
+                os.unlink(tmp)
+            except (OSError, UnboundLocalError):
+                pass
