@@ -42,7 +42,15 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 import yaml
 
 from kestra_dagster.compat import LOCAL_ARTIFACT_STORAGE, LOCAL_COMPUTE_LOG_MANAGER, run_coordinator
-from kestra_dagster.errors import KestraDagsterError
+from kestra_dagster.config_schema import (  # noqa: F401 - ConfigError and is_secret_key are this module's API
+    MASK,
+    ConfigError,
+    Locations,
+    is_secret_key,
+    located,
+    validate_tree,
+    yaml_locations,
+)
 
 INLINE_ENV = "KESTRA_CONFIGURATION"
 FILE_ENV = "KESTRA_CONFIG_FILE"
@@ -54,11 +62,6 @@ S3_ACCESS_KEY_ENV = "KESTRA_STORAGE_S3_ACCESS_KEY"
 S3_SECRET_KEY_ENV = "KESTRA_STORAGE_S3_SECRET_KEY"
 
 SECRET_KEY_WORDS = ("password", "secret", "token", "access-key", "secret-key", "key")
-MASK = "******"
-
-
-class ConfigError(KestraDagsterError, ValueError):
-    """The configuration is invalid or asks for something we do not support."""
 
 
 # --------------------------------------------------------------------------- key handling
@@ -66,15 +69,6 @@ def _kebab(key: str) -> str:
     """Micronaut's relaxed binding: ``basicAuth``, ``basic_auth`` and ``basic-auth`` are one key."""
     key = re.sub(r"(?<=[a-z0-9])([A-Z])", r"-\1", str(key))
     return key.replace("_", "-").lower()
-
-
-def is_secret_key(path: str) -> bool:
-    last = path.rsplit(".", 1)[-1]
-    return any(last == w or last.endswith("-" + w) for w in ("password", "secret-key", "access-key", "token", "secret"))
-
-
-def _shown(path: str, value: Any) -> str:
-    return MASK if is_secret_key(path) else repr(value)
 
 
 def _normalise(tree: Any, path: str = "") -> Any:
@@ -118,12 +112,12 @@ def _deep_merge(base: dict, over: Mapping) -> dict:
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_.\-]*)(?::([^}]*))?\}")
 
 
-def _substitute(tree: Any, env: Mapping[str, str], path: str = "") -> Any:
+def _substitute(tree: Any, env: Mapping[str, str], path: str = "", locations: Locations | None = None) -> Any:
     """Resolve ``${VAR}`` / ``${VAR:default}`` in string values (Micronaut placeholders)."""
     if isinstance(tree, dict):
-        return {k: _substitute(v, env, f"{path}.{k}" if path else k) for k, v in tree.items()}
+        return {k: _substitute(v, env, f"{path}.{k}" if path else k, locations) for k, v in tree.items()}
     if isinstance(tree, list):
-        return [_substitute(v, env, f"{path}[{i}]") for i, v in enumerate(tree)]
+        return [_substitute(v, env, f"{path}[{i}]", locations) for i, v in enumerate(tree)]
     if not isinstance(tree, str) or "${" not in tree:
         return tree
 
@@ -135,7 +129,8 @@ def _substitute(tree: Any, env: Mapping[str, str], path: str = "") -> Any:
                 return env[c]
         if default is not None:
             return default
-        raise ConfigError(f"{path}: environment variable {name} is not set (used as ${{{name}}})")
+        raise ConfigError(located(path, f"{path}: environment variable {name} is not set (used as ${{{name}}})",
+                                  locations))
 
     whole = _PLACEHOLDER.fullmatch(tree)
     value = _PLACEHOLDER.sub(repl, tree)
@@ -342,50 +337,6 @@ def parse_jdbc_url(url: str, path: str = "datasources.postgres.url") -> tuple[di
     return {"hostname": parts.hostname, "port": port, "db_name": db, "params": params}, user, password
 
 
-_Handler = Callable[[Any, str], Any]
-
-
-def _as_bool(value: Any, path: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-        return value.strip().lower() == "true"
-    raise ConfigError(f"{path}: expected true or false, got {_shown(path, value)}")
-
-
-def _as_str(value: Any, path: str) -> str:
-    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
-        return str(value)
-    raise ConfigError(f"{path}: expected a string, got {type(value).__name__}")
-
-
-def _as_int(value: Any, path: str) -> int:
-    try:
-        if isinstance(value, bool):
-            raise ValueError
-        return int(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{path}: expected an integer, got {_shown(path, value)}") from None
-
-
-def _section(tree: Any, path: str) -> dict:
-    if tree is None:
-        return {}
-    if not isinstance(tree, dict):
-        raise ConfigError(f"{path}: expected a mapping, got {type(tree).__name__}")
-    return tree
-
-
-def _check_keys(tree: dict, path: str, allowed: set[str], hints: Mapping[str, str] | None = None) -> None:
-    for key in tree:
-        if key not in allowed:
-            full = f"{path}.{key}" if path else key
-            hint = (hints or {}).get(key)
-            msg = f"unsupported configuration key '{full}'"
-            msg += f": {hint}" if hint else f" (supported under '{path or '<root>'}': {', '.join(sorted(allowed))})"
-            raise ConfigError(msg)
-
-
 _UNSUPPORTED_BACKENDS = {
     "kafka": "Kafka queues are a Kestra Enterprise feature; kestra-dagster queues runs in the Dagster "
              "database (use postgres, or h2/memory for the embedded SQLite default)",
@@ -395,183 +346,135 @@ _UNSUPPORTED_BACKENDS = {
 }
 
 
-def _backend(value: Any, path: str, has_postgres: bool) -> str:
-    kind = _as_str(value, path).lower()
-    if kind in _UNSUPPORTED_BACKENDS:
-        raise ConfigError(f"unsupported configuration value '{path}: {kind}': {_UNSUPPORTED_BACKENDS[kind]}")
-    if kind not in ("postgres", "h2", "memory"):
-        raise ConfigError(f"unsupported configuration value '{path}: {kind}' (supported: postgres, h2, memory)")
-    if kind == "postgres" and not has_postgres:
-        raise ConfigError(f"{path}: postgres needs datasources.postgres (url, username, password)")
-    if kind in ("h2", "memory") and has_postgres:
-        raise ConfigError(f"{path}: {kind} contradicts datasources.postgres; use postgres or remove the datasource")
-    return kind
+def parse_config(tree: Any, sources: tuple[str, ...] = ("<inline>",), env: Mapping[str, str] | None = None,
+                 locations: Locations | None = None) -> KestraConfig:
+    """Validate one merged YAML tree into a :class:`KestraConfig`.
 
-
-def parse_config(tree: Any, sources: tuple[str, ...] = ("<inline>",), env: Mapping[str, str] | None = None) -> KestraConfig:
-    """Validate one merged YAML tree into a :class:`KestraConfig`."""
+    The schema (``config_schema``) checks every key and value kind; the rules here span keys.
+    ``locations`` (dotted path → source, line, column) puts the YAML position in every error.
+    """
     env = os.environ if env is None else env
-    root = _section(_normalise(tree or {}), "<root>")
-    root = _substitute(root, env)
-    _check_keys(root, "", {"datasources", "kestra", "micronaut", "dagster"}, {
-        "endpoints": "Micronaut management endpoints are not served; use /health",
-    })
+
+    def fail(path: str, message: str) -> ConfigError:
+        return ConfigError(located(path, message, locations))
+
+    if tree is not None and not isinstance(tree, Mapping):
+        raise ConfigError(f"<root>: expected a mapping, got {type(tree).__name__}")
+    raw = _substitute(_normalise(tree or {}), env, locations=locations)
+    model = validate_tree(raw, locations)
     kw: dict[str, Any] = {"sources": sources}
 
-    # datasources
-    ds = _section(root.get("datasources"), "datasources")
-    _check_keys(ds, "datasources", {"postgres"}, {
-        "h2": "the embedded default is SQLite under DAGSTER_HOME; remove datasources.h2",
-        "mysql": "MySQL is not supported by kestra-dagster yet (use datasources.postgres)",
-    })
-    if "postgres" in ds:
-        pg = _section(ds["postgres"], "datasources.postgres")
-        _check_keys(pg, "datasources.postgres", {"url", "username", "password", "driver-class-name", "maximum-pool-size"})
-        if "url" not in pg:
-            raise ConfigError("datasources.postgres.url is required (jdbc:postgresql://HOST:PORT/DATABASE)")
-        driver = pg.get("driver-class-name")
-        if driver is not None and _as_str(driver, "datasources.postgres.driver-class-name") != "org.postgresql.Driver":
-            raise ConfigError("datasources.postgres.driver-class-name: only org.postgresql.Driver is supported")
-        parts, url_user, url_password = parse_jdbc_url(_as_str(pg["url"], "datasources.postgres.url"))
-        user = _as_str(pg["username"], "datasources.postgres.username") if "username" in pg else url_user
-        password = _as_str(pg["password"], "datasources.postgres.password") if "password" in pg else url_password
+    pg = model.datasources.postgres
+    if pg is not None:
+        if pg.url is None:
+            raise fail("datasources.postgres", "datasources.postgres.url is required (jdbc:postgresql://HOST:PORT/DATABASE)")
+        if pg.driver_class_name is not None and pg.driver_class_name != "org.postgresql.Driver":
+            raise fail("datasources.postgres.driver-class-name",
+                       "datasources.postgres.driver-class-name: only org.postgresql.Driver is supported")
+        try:
+            parts, url_user, url_password = parse_jdbc_url(pg.url)
+        except ConfigError as exc:
+            raise fail("datasources.postgres.url", str(exc)) from None
+        user = pg.username if pg.username is not None else url_user
+        password = pg.password if pg.password is not None else url_password
         if not user:
-            raise ConfigError("datasources.postgres.username is required")
+            raise fail("datasources.postgres", "datasources.postgres.username is required")
         kw["postgres"] = PostgresSettings(username=user, password=password or "", **parts)
 
-    # micronaut
-    mn = _section(root.get("micronaut"), "micronaut")
-    _check_keys(mn, "micronaut", {"server"})
-    mserver = _section(mn.get("server"), "micronaut.server")
-    _check_keys(mserver, "micronaut.server", {"port"})
-    if "port" in mserver:
-        kw["port"] = _as_int(mserver["port"], "micronaut.server.port")
+    if model.micronaut.server.port is not None:
+        kw["port"] = model.micronaut.server.port
 
-    # kestra
-    k = _section(root.get("kestra"), "kestra")
-    _check_keys(k, "kestra", {"repository", "queue", "server", "storage", "tasks", "secret", "webhooks",
-                              "approvals", "url", "encryption", "variables"}, {
-        "ee": "Kestra Enterprise settings are not supported",
-        "kafka": "Kafka is a Kestra Enterprise feature; kestra-dagster queues runs in the Dagster database",
-        "elasticsearch": "Elasticsearch is a Kestra Enterprise feature; kestra-dagster stores executions in the Dagster database",
-        "plugins": "task plugins are Python packages registered through the kestra_dagster.plugins entry point",
-    })
+    k = model.kestra
     has_pg = "postgres" in kw
     for name in ("repository", "queue"):
-        sec = _section(k.get(name), f"kestra.{name}")
-        _check_keys(sec, f"kestra.{name}", {"type"})
-        if "type" in sec:
-            _backend(sec["type"], f"kestra.{name}.type", has_pg)
+        kind = getattr(k, name).type
+        if kind is None:
+            continue
+        path, kind = f"kestra.{name}.type", kind.lower()
+        if kind in _UNSUPPORTED_BACKENDS:
+            raise fail(path, f"unsupported configuration value '{path}: {kind}': {_UNSUPPORTED_BACKENDS[kind]}")
+        if kind not in ("postgres", "h2", "memory"):
+            raise fail(path, f"unsupported configuration value '{path}: {kind}' (supported: postgres, h2, memory)")
+        if kind == "postgres" and not has_pg:
+            raise fail(path, f"{path}: postgres needs datasources.postgres (url, username, password)")
+        if kind in ("h2", "memory") and has_pg:
+            raise fail(path, f"{path}: {kind} contradicts datasources.postgres; use postgres or remove the datasource")
 
-    server = _section(k.get("server"), "kestra.server")
-    _check_keys(server, "kestra.server", {"basic-auth"})
-    ba = _section(server.get("basic-auth"), "kestra.server.basic-auth")
-    _check_keys(ba, "kestra.server.basic-auth", {"enabled", "username", "password", "realm", "open-urls"})
-    if ba:
-        enabled = _as_bool(ba.get("enabled", False), "kestra.server.basic-auth.enabled")
-        username = _as_str(ba.get("username", ""), "kestra.server.basic-auth.username")
-        password = _as_str(ba.get("password", ""), "kestra.server.basic-auth.password")
-        if enabled and (not username or not password):
-            raise ConfigError("kestra.server.basic-auth: enabled needs both username and password")
-        if enabled and ":" in username:
-            raise ConfigError("kestra.server.basic-auth.username: must not contain ':'")
-        kw["basic_auth"] = BasicAuthSettings(enabled=enabled, username=username, password=password,
-                                             realm=_as_str(ba.get("realm", "kestra-dagster"), "kestra.server.basic-auth.realm"))
+    ba = k.server.basic_auth
+    if ba is not None:
+        where = "kestra.server.basic-auth"
+        if ba.enabled and (not ba.username or not ba.password):
+            raise fail(where, f"{where}: enabled needs both username and password")
+        if ba.enabled and ":" in ba.username:
+            raise fail(f"{where}.username", f"{where}.username: must not contain ':'")
+        kw["basic_auth"] = BasicAuthSettings(enabled=ba.enabled, username=ba.username, password=ba.password,
+                                             realm=ba.realm)
 
-    st = _section(k.get("storage"), "kestra.storage")
-    _check_keys(st, "kestra.storage", {"type", "local", "s3"}, {
-        "gcs": "GCS storage is not supported (use local or s3)", "azure": "Azure storage is not supported (use local or s3)",
-        "minio": "use kestra.storage.type: s3 with kestra.storage.s3.endpoint for MinIO",
-    })
-    if st:
-        stype = _as_str(st.get("type", "local"), "kestra.storage.type").lower()
+    st = k.storage
+    if st is not None:
+        stype, s3 = st.type.lower(), st.s3
         if stype not in ("local", "s3"):
-            raise ConfigError(f"unsupported configuration value 'kestra.storage.type: {stype}' (supported: local, s3)")
-        local = _section(st.get("local"), "kestra.storage.local")
-        _check_keys(local, "kestra.storage.local", {"base-path"})
-        s3 = _section(st.get("s3"), "kestra.storage.s3")
-        _check_keys(s3, "kestra.storage.s3", {"bucket", "endpoint", "region", "access-key", "secret-key"})
+            raise fail("kestra.storage.type", f"unsupported configuration value 'kestra.storage.type: {stype}' "
+                                              "(supported: local, s3)")
         if stype == "s3":
-            if not s3.get("bucket"):
-                raise ConfigError("kestra.storage.s3.bucket is required when kestra.storage.type is s3")
-            endpoint = s3.get("endpoint")
-            if endpoint is not None and not re.match(r"https?://[^/\s]+", _as_str(endpoint, "kestra.storage.s3.endpoint")):
-                raise ConfigError(f"kestra.storage.s3.endpoint: expected http(s)://HOST[:PORT], got {endpoint!r}")
-            if bool(s3.get("access-key")) != bool(s3.get("secret-key")):
-                raise ConfigError("kestra.storage.s3: access-key and secret-key go together (or leave both out "
-                                  "to use the AWS_* variables / instance role)")
-        base = local.get("base-path")
-        kw["storage"] = StorageSettings(type=stype, base_path=_as_str(base, "kestra.storage.local.base-path") if base else None,
-                                        s3={kk: _as_str(v, f"kestra.storage.s3.{kk}") for kk, v in s3.items()})
+            if not s3.bucket:
+                raise fail("kestra.storage.s3", "kestra.storage.s3.bucket is required when kestra.storage.type is s3")
+            if s3.endpoint is not None and not re.match(r"https?://[^/\s]+", s3.endpoint):
+                raise fail("kestra.storage.s3.endpoint",
+                           f"kestra.storage.s3.endpoint: expected http(s)://HOST[:PORT], got {s3.endpoint!r}")
+            if bool(s3.access_key) != bool(s3.secret_key):
+                raise fail("kestra.storage.s3", "kestra.storage.s3: access-key and secret-key go together (or leave "
+                                                "both out to use the AWS_* variables / instance role)")
+        kw["storage"] = StorageSettings(type=stype, base_path=st.local.base_path or None,
+                                        s3=s3.model_dump(by_alias=True, exclude_none=True))
 
-    tasks = _section(k.get("tasks"), "kestra.tasks")
-    _check_keys(tasks, "kestra.tasks", {"tmp-dir", "scripts"})
-    scripts = _section(tasks.get("scripts"), "kestra.tasks.scripts")
-    _check_keys(scripts, "kestra.tasks.scripts", {"default-task-runner"})
-    if "default-task-runner" in scripts:
-        runner = _as_str(scripts["default-task-runner"], "kestra.tasks.scripts.default-task-runner").strip().upper()
+    runner = k.tasks.scripts.default_task_runner
+    if runner is not None:
+        runner = runner.strip().upper()
         if runner not in ("DOCKER", "PROCESS"):
-            raise ConfigError(f"kestra.tasks.scripts.default-task-runner: {runner!r} is not DOCKER or PROCESS")
+            raise fail("kestra.tasks.scripts.default-task-runner",
+                       f"kestra.tasks.scripts.default-task-runner: {runner!r} is not DOCKER or PROCESS")
         kw["scripts_default_task_runner"] = runner
-    tmp = _section(tasks.get("tmp-dir"), "kestra.tasks.tmp-dir")
-    _check_keys(tmp, "kestra.tasks.tmp-dir", {"path"})
-    if "path" in tmp:
-        kw["tmp_dir"] = _as_str(tmp["path"], "kestra.tasks.tmp-dir.path")
+    if k.tasks.tmp_dir.path is not None:
+        kw["tmp_dir"] = k.tasks.tmp_dir.path
+    if k.variables.env_vars_prefix is not None:
+        kw["env_vars_prefix"] = k.variables.env_vars_prefix
 
-    variables = _section(k.get("variables"), "kestra.variables")
-    _check_keys(variables, "kestra.variables", {"env-vars-prefix"})
-    if "env-vars-prefix" in variables:
-        kw["env_vars_prefix"] = _as_str(variables["env-vars-prefix"], "kestra.variables.env-vars-prefix")
-
-    sec = _section(k.get("secret"), "kestra.secret")
-    _check_keys(sec, "kestra.secret", {"type", "file", "env"})
-    if sec:
-        stype = _as_str(sec.get("type", "env"), "kestra.secret.type").lower()
+    sec = k.secret
+    if sec is not None:
+        stype = sec.type.lower()
         if stype not in ("env", "file"):
-            raise ConfigError(f"unsupported configuration value 'kestra.secret.type: {stype}' (supported: env = "
-                              "SECRET_<NAME> base64 variables, file = a directory of secret files)")
+            raise fail("kestra.secret.type", f"unsupported configuration value 'kestra.secret.type: {stype}' "
+                                             "(supported: env = SECRET_<NAME> base64 variables, file = a directory of secret files)")
         kw["secret_type"] = stype
         if stype == "file":
-            f = _section(sec.get("file"), "kestra.secret.file")
-            _check_keys(f, "kestra.secret.file", {"path"})
-            if "path" not in f:
-                raise ConfigError("kestra.secret.file.path is required when kestra.secret.type is file")
-            kw["secrets_dir"] = _as_str(f["path"], "kestra.secret.file.path")
+            if sec.file is None or sec.file.path is None:
+                raise fail("kestra.secret", "kestra.secret.file.path is required when kestra.secret.type is file")
+            kw["secrets_dir"] = sec.file.path
 
-    enc = _section(k.get("encryption"), "kestra.encryption")
-    _check_keys(enc, "kestra.encryption", {"secret-key"})
-    if enc.get("secret-key"):
+    if k.encryption.secret_key:
         from kestra_dagster.engine.encryption import EncryptionError, _parse_key
 
-        key = _as_str(enc["secret-key"], "kestra.encryption.secret-key")
         try:
-            _parse_key(key)
+            _parse_key(k.encryption.secret_key)
         except EncryptionError as exc:
-            raise ConfigError(f"kestra.encryption.secret-key: {exc}") from None
-        kw["encryption_key"] = key
-    wh = _section(k.get("webhooks"), "kestra.webhooks")
-    _check_keys(wh, "kestra.webhooks", {"max-body-bytes", "max-pending", "max-json-depth"})
-    kw["webhooks"] = {key: _as_int(v, f"kestra.webhooks.{key}") for key, v in wh.items()}
-    ap = _section(k.get("approvals"), "kestra.approvals")
-    _check_keys(ap, "kestra.approvals", {"users"})
+            raise fail("kestra.encryption.secret-key", f"kestra.encryption.secret-key: {exc}") from None
+        kw["encryption_key"] = k.encryption.secret_key
+    kw["webhooks"] = k.webhooks.model_dump(by_alias=True, exclude_none=True)
     users = []
-    for i, u in enumerate(ap.get("users") or []):
+    for i, u in enumerate(k.approvals.users):
         where = f"kestra.approvals.users[{i}]"
-        u = _section(u, where)
-        _check_keys(u, where, {"username", "password"})
-        name, pw = _as_str(u.get("username", ""), f"{where}.username"), _as_str(u.get("password", ""), f"{where}.password")
-        if not name or not pw or ":" in name or "," in name + pw:
-            raise ConfigError(f"{where}: needs username and password (no ':' in the name, no ',' in either)")
-        users.append((name, pw))
+        if not u.username or not u.password or ":" in u.username or "," in u.username + u.password:
+            raise fail(where, f"{where}: needs username and password (no ':' in the name, no ',' in either)")
+        users.append((u.username, u.password))
     kw["approvals"] = {"users": users} if users else {}
-    if "url" in k:
-        kw["url"] = _as_str(k["url"], "kestra.url")
+    if k.url is not None:
+        kw["url"] = k.url
 
-    dg = _section(root.get("dagster"), "dagster")
-    if dg:
-        if "storage" in dg and has_pg:
-            raise ConfigError("dagster.storage contradicts datasources.postgres; set the database in one place")
-        kw["dagster"] = dg
+    if model.dagster:
+        if "storage" in model.dagster and has_pg:
+            raise fail("dagster.storage", "dagster.storage contradicts datasources.postgres; set the database in one place")
+        kw["dagster"] = model.dagster
     return KestraConfig(**kw)
 
 
@@ -589,22 +492,27 @@ def load_config(path: str | os.PathLike | None = None, env: Mapping[str, str] | 
     env = os.environ if env is None else env
     tree: dict = {}
     sources: list[str] = []
+    locations: dict[str, tuple[str, int, int]] = {}  # later sources win, as their values do
+    texts: list[tuple[str, str]] = []
     file = path or env.get(FILE_ENV)
     if file:
         p = Path(file)
         if not p.is_file():
             raise ConfigError(f"configuration file {p} does not exist")
-        data = _read_yaml(p.read_text(encoding="utf-8"), str(p))
-        tree = _deep_merge(tree, _section(_normalise(data), str(p)))
-        sources.append(str(p))
+        texts.append((str(p), p.read_text(encoding="utf-8")))
     inline = env.get(INLINE_ENV)
     if inline and inline.strip():
-        data = _read_yaml(inline, f"${INLINE_ENV}")
-        tree = _deep_merge(tree, _section(_normalise(data), f"${INLINE_ENV}"))
-        sources.append(f"${INLINE_ENV}")
+        texts.append((f"${INLINE_ENV}", inline))
+    for where, text in texts:
+        data = _read_yaml(text, where)
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"{where}: expected a mapping of settings, got {type(data).__name__}")
+        tree = _deep_merge(tree, _normalise(data))
+        locations.update(yaml_locations(text, where, _kebab))
+        sources.append(where)
     if not sources:
         return KestraConfig()
-    return parse_config(tree, tuple(sources), env)
+    return parse_config(tree, tuple(sources), env, locations)
 
 
 def export_process_env(environ: MutableMapping[str, str] | None = None) -> None:

@@ -203,3 +203,56 @@ def test_webhook_and_approval_settings():
         parse_config({"kestra": {"webhooks": {"colour": 1}}}, env={})
     with pytest.raises(ConfigError, match=r"kestra.approvals.users\[0\]"):
         parse_config({"kestra": {"approvals": {"users": [{"username": "a:b", "password": "x"}]}}}, env={})
+
+
+# ----------------------------------------------------------------------------- located errors (schema)
+def test_an_unknown_key_in_the_file_is_located_with_a_suggestion(tmp_path):
+    f = tmp_path / "application.yml"
+    f.write_text("kestra:\n  server:\n    basicAuth:\n      enabeld: true\n      username: admin\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(f, env={})
+    message = str(info.value)
+    assert message.startswith(f"{f}:4:7: unsupported configuration key 'kestra.server.basic-auth.enabeld'")
+    assert "did you mean 'enabled'?" in message
+
+
+def test_an_inline_configuration_error_names_the_variable_and_line():
+    with pytest.raises(ConfigError) as info:
+        load_config(env={"KESTRA_CONFIGURATION": "kestra:\n  webhooks:\n    max-pending: lots\n"})
+    assert str(info.value) == "$KESTRA_CONFIGURATION:3:5: kestra.webhooks.max-pending: expected an integer, got 'lots'"
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("micronaut:\n  server:\n    port: eighty\n", ":3:5: micronaut.server.port: expected an integer, got 'eighty'"),
+    ("kestra.server.basic-auth.enabled: perhaps\n", ":1:1: kestra.server.basic-auth.enabled: expected true or false, got 'perhaps'"),
+    ("kestra:\n  storage: [local]\n", ":2:3: kestra.storage: expected a mapping, got list"),
+    ("kestra:\n  queue:\n    type: kafka\n", ":3:5: unsupported configuration value 'kestra.queue.type: kafka'"),
+])
+def test_wrong_kinds_are_located_with_what_is_expected(tmp_path, text, expected):
+    f = tmp_path / "c.yml"
+    f.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_config(f, env={})
+    assert str(info.value).startswith(f"{f}{expected}")
+
+
+def test_a_wrongly_typed_secret_is_located_but_never_echoed(tmp_path):
+    f = tmp_path / "c.yml"
+    f.write_text("kestra:\n  storage:\n    type: s3\n    s3:\n      bucket: b\n      access-key: AKIA\n"
+                 "      secret-key: [s3-secret-value]\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(f, env={})
+    assert str(info.value).startswith(f"{f}:7:7: kestra.storage.s3.secret-key: expected a string")
+    assert "s3-secret-value" not in str(info.value)
+    f.write_text("kestra:\n  server:\n    basic-auth:\n      enabled: true\n      username: u\n      password: 12\n"
+                 "      realm: {nested: hunter2}\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(f, env={})
+    assert "hunter2" not in str(info.value) and "kestra.server.basic-auth.realm" in str(info.value)
+
+
+def test_a_far_off_unknown_key_gets_the_list_not_a_guess():
+    with pytest.raises(ConfigError) as info:
+        parse_config({"kestra": {"server": {"basic-auth": {"colour": 1}}}}, env={})
+    assert "did you mean" not in str(info.value)
+    assert "(supported under 'kestra.server.basic-auth': enabled, open-urls, password, realm, username)" in str(info.value)
