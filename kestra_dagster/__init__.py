@@ -6,7 +6,9 @@ The public API, importable from the package itself (names resolve on first use, 
 Loading flows into Dagster
     :func:`load_flows` (a directory or files → ``dagster.Definitions``, for ``Definitions.merge``),
     :func:`build_definitions` (the same, with a custom translator), :func:`build_repository`
-    (lazy jobs: a run worker builds only its own flow's job), :class:`KestraFlowComponent` (the
+    (lazy jobs: a run worker builds only its own flow's job), :func:`code_location` (a lazy
+    repository plus what a code-location process needs: one per directory when flows are split
+    across code locations), :class:`KestraFlowComponent` (the
     Dagster component for ``defs.yaml``), :func:`load_flow_file` (one file → the validated model,
     raising :class:`FlowValidationError` with file, line and YAML path).
 
@@ -35,6 +37,7 @@ _EXPORTS = {
     "KestraFlowComponent": "kestra_dagster.components",
     "build_definitions": "kestra_dagster.compiler.definitions",
     "build_repository": "kestra_dagster.compiler.definitions",
+    "code_location": "kestra_dagster.code_location",
     "load_flow_file": "kestra_dagster.model.loader",
     "FlowValidationError": "kestra_dagster.errors",
     "KestraTranslator": "kestra_dagster.compiler.translator",

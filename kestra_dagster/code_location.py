@@ -1,0 +1,36 @@
+"""One code location of flows: what ``kestra_dagster.definitions`` exposes for ``$KESTRA_FLOWS_DIR``,
+for any directories.
+
+Flows split across several code locations (one per namespace directory, when one location grows
+too large to load quickly) each get a two-line module::
+
+    from pathlib import Path
+    from kestra_dagster import code_location
+    defs = code_location([Path(__file__).parent / "flows" / "team-a"])
+
+and one ``python_file`` entry each in ``workspace.yaml`` (README: "Splitting flows across code
+locations").
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Sequence
+
+from dagster import RepositoryDefinition
+
+from kestra_dagster.compiler.definitions import REPOSITORY_NAME, build_repository
+
+
+def code_location(paths: Sequence[str | os.PathLike] | None = None, name: str = REPOSITORY_NAME) -> RepositoryDefinition:
+    """The repository of one code location over ``paths`` (default ``$KESTRA_FLOWS_DIR``), with
+    what every code location of ours needs in its process: settings from ``$KESTRA_CONFIGURATION``,
+    the hardened code server and run workers started from a fork server."""
+    from kestra_dagster.compiler.run_workers import start_runs_from_forkserver
+    from kestra_dagster.config import export_process_env
+    from kestra_dagster.server import code_server_fix
+
+    export_process_env()  # a pod started with only $KESTRA_CONFIGURATION follows it like `server` does
+    code_server_fix.install()
+    start_runs_from_forkserver()
+    return build_repository(list(paths) if paths is not None else None, name=name)
