@@ -48,6 +48,11 @@ def write(folder: Path, name: str, text: str) -> Path:
     return path
 
 
+def system_flow(folder: Path, name: str, tasks: str) -> Path:
+    """A flow ``name`` in namespace ``system`` (where housekeeping flows live) with these ``tasks``."""
+    return write(folder, name, f"id: {name}\nnamespace: system\ntasks:{tasks}")
+
+
 def run_writer(tmp_path: Path, instance, flow_id: str, ns: str):
     return execute(write(tmp_path / "flows" / ns, flow_id, WRITER.format(id=flow_id, ns=ns)), instance=instance)
 
@@ -62,10 +67,7 @@ def test_purge_executions_deletes_matching_finished_executions_and_their_files(t
     child = run_writer(tmp_path, instance, "b", "company.team.sub")
     assert all(o.state == "SUCCESS" for o in [kept_other, *team, child])
     assert (storage_dir / "company" / "team" / "a").is_dir()
-    purger = execute(write(tmp_path / "purger", "purge", """
-id: purge
-namespace: system
-tasks:
+    purger = execute(system_flow(tmp_path / "purger", "purge", """
   - id: purge
     type: io.kestra.plugin.core.execution.PurgeExecutions
     namespace: company
@@ -97,10 +99,7 @@ tasks:
     instance.handle_run_event(running.run_id, dg.DagsterEvent(
         event_type_value=dg.DagsterEventType.RUN_START.value, job_name=running.job_name))
     flows = tmp_path / "purgers"
-    write(flows, "future", """
-id: future
-namespace: system
-tasks:
+    system_flow(flows, "future", """
   - id: purge
     type: io.kestra.plugin.core.storage.Purge
     namespace: company.team
@@ -110,10 +109,7 @@ tasks:
 """)
     nothing = execute(flows, instance=instance, file=flows / "future.yaml")
     assert nothing.outputs["purge"]["executionsCount"] == 0 and instance.get_run_by_id(ok.run_id)
-    write(flows, "failed_only", """
-id: failed_only
-namespace: system
-tasks:
+    system_flow(flows, "failed_only", """
   - id: purge
     type: io.kestra.plugin.core.execution.PurgeExecutions
     namespace: company.team
@@ -124,10 +120,7 @@ tasks:
     only_failed = execute(flows, instance=instance, file=flows / "failed_only.yaml")
     assert only_failed.outputs["purge"]["executionsCount"] == 1
     assert instance.get_run_by_id(failed.run_id) is None and instance.get_run_by_id(ok.run_id) is not None
-    write(flows, "all", """
-id: all
-namespace: system
-tasks:
+    system_flow(flows, "all", """
   - id: purge
     type: io.kestra.plugin.core.execution.PurgeExecutions
     namespace: company.team
@@ -143,10 +136,7 @@ tasks:
 def test_purge_executions_without_purging_the_execution_keeps_the_run_and_drops_its_lines(tmp_path, instance):
     kept = run_writer(tmp_path, instance, "a", "company.team")
     assert "a says hi" in " ".join(user_lines(instance, kept.run_id))
-    purger = execute(write(tmp_path / "p", "p", """
-id: p
-namespace: system
-tasks:
+    purger = execute(system_flow(tmp_path / "p", "p", """
   - id: purge
     type: io.kestra.plugin.core.execution.PurgeExecutions
     namespace: company.team
@@ -164,10 +154,7 @@ tasks:
 def test_purge_logs_by_level_keeps_the_other_levels_and_the_steps(tmp_path, instance):
     victim = run_writer(tmp_path, instance, "a", "company.team")
     outsider = run_writer(tmp_path, instance, "a", "elsewhere")
-    purger = execute(write(tmp_path / "p", "p", """
-id: p
-namespace: system
-tasks:
+    purger = execute(system_flow(tmp_path / "p", "p", """
   - id: purge
     type: io.kestra.plugin.core.log.PurgeLogs
     namespace: company.team
@@ -185,10 +172,7 @@ tasks:
 
 def test_purge_logs_respects_the_date_window(tmp_path, instance):
     victim = run_writer(tmp_path, instance, "a", "company.team")
-    purger = execute(write(tmp_path / "p", "p", """
-id: p
-namespace: system
-tasks:
+    purger = execute(system_flow(tmp_path / "p", "p", """
   - id: purge
     type: io.kestra.plugin.core.log.PurgeLogs
     endDate: "{{ now() | dateAdd(-1, 'HOURS') }}"
@@ -203,10 +187,7 @@ def test_a_namespace_rendered_empty_does_not_widen_the_purge(tmp_path, instance,
     namespace" (without this check, every execution of every namespace goes)."""
     victim = run_writer(tmp_path, instance, "a", "company.team")
     flow_line = "flowId: \"{{ trigger.body.flow ?? '' }}\"" if prop == "flowId" else ""
-    purger = execute(write(tmp_path / "p", "p", """
-id: p
-namespace: system
-tasks:
+    purger = execute(system_flow(tmp_path / "p", "p", """
   - id: purge
     type: io.kestra.plugin.core.execution.PurgeExecutions
     namespace: "{{ trigger.body.ns ?? '' }}"
@@ -227,10 +208,7 @@ def test_purge_kv_expired_only_by_default_with_children_and_key_pattern(tmp_path
     kv.set("companyx", "old", 5, ttl_seconds=0.01)
     time.sleep(0.05)
     flows = tmp_path / "p"
-    write(flows, "p", """
-id: p
-namespace: system
-tasks:
+    system_flow(flows, "p", """
   - id: expired
     type: io.kestra.plugin.core.kv.PurgeKV
     namespaces: [company]
@@ -242,10 +220,7 @@ tasks:
     # old, AI_old and keep_old went (expired, under company); fresh stays; companyx is not a child
     assert out.outputs["expired"]["size"] == 3
     assert kv.keys("company") == ["fresh"] and kv.keys("company.team") == []
-    write(flows, "all", """
-id: all
-namespace: system
-tasks:
+    system_flow(flows, "all", """
   - id: everything
     type: io.kestra.plugin.core.kv.PurgeKV
     namespacePattern: "company*"
@@ -258,10 +233,7 @@ tasks:
 def test_purge_kv_version_behavior_is_refused_at_load(tmp_path):
     from kestra_dagster.compiler.definitions import load_catalog
 
-    write(tmp_path, "v", """
-id: v
-namespace: system
-tasks:
+    system_flow(tmp_path, "v", """
   - id: purge
     type: io.kestra.plugin.core.kv.PurgeKV
     behavior: {type: version, before: "2024-01-01T00:00:00Z"}
@@ -354,10 +326,7 @@ def test_purge_logs_works_on_an_ephemeral_instance_too(tmp_path):
     """``kestra-dagster run`` without DAGSTER_HOME keeps its event log in memory (SQLite too)."""
     with dg.DagsterInstance.ephemeral() as memory:
         victim = run_writer(tmp_path, memory, "a", "company.team")
-        out = execute(write(tmp_path / "p", "p", """
-id: p
-namespace: system
-tasks:
+        out = execute(system_flow(tmp_path / "p", "p", """
   - {id: purge, type: io.kestra.plugin.core.log.PurgeLogs, endDate: "{{ now() }}"}
 """), instance=memory)
         assert out.state == "SUCCESS" and out.outputs["purge"]["count"] >= 2
