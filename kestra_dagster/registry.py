@@ -87,6 +87,9 @@ class Registry:
         self._deferred: dict[str, str] = {}
         #: Any spelling of a type (name, alias) → the module that declares it (from the index).
         self._module_of: dict[str, str] = {}
+        #: Any spelling of a deferred family's type → (the module its class is defined in, its kind):
+        #: resolving it imports that one module, not the whole family.
+        self._defined_in: dict[str, tuple[str, str]] = {}
         self._lock = threading.RLock()
 
     @property
@@ -102,9 +105,12 @@ class Registry:
     def defer(self, package: str, module_name: str, index: dict) -> None:
         """Know ``module_name``'s types from ``index`` (see :func:`build_index`) without importing it."""
         self._deferred[module_name] = package
+        defined_in = index.get("defined_in", {})
         for spelling, module in index["types"].items():
             if module == module_name:
                 self._module_of[spelling] = module
+                if spelling in defined_in:
+                    self._defined_in[spelling] = tuple(defined_in[spelling].rsplit(":", 1))
         self.task_runners.update(index["task_runners"].get(module_name, {}))
 
     def load_all(self) -> None:
@@ -156,11 +162,33 @@ class Registry:
     def resolve(self, type_name: str) -> TypeEntry | None:
         entry = self._lookup(type_name)
         if entry is None and self._deferred:
-            module = self._module_of.get(type_name) or self._module_of.get(canonical_type(type_name))
+            spelling = type_name if type_name in self._module_of else canonical_type(type_name)
+            module = self._module_of.get(spelling)
             if module is not None:
-                self._load(module)  # the family that declares it, and only that one
+                if not self._load_part(module, spelling):
+                    self._load(module)  # the family that declares it, and only that one
                 entry = self._lookup(type_name)
         return entry
+
+    def _load_part(self, family: str, spelling: str) -> bool:
+        """Register the classes of the one module that defines ``spelling`` (its family stays
+        deferred for its other types); False when the index does not say where that is."""
+        where = self._defined_in.get(spelling)
+        with self._lock:
+            package = self._deferred.get(family)
+            if where is None or package is None:
+                return False
+            module_name, kind = where
+            try:
+                module = importlib.import_module(module_name)
+            except Exception:  # noqa: BLE001 - the whole family's import reports it
+                return False
+            wanted = {s for s, (m, _) in self._defined_in.items() if m == module_name}
+            for value in list(vars(module).values()):
+                if isinstance(value, type) and vars(value).get("kestra_type") in wanted \
+                        and value.__module__ == module_name:
+                    self.add(value, package=package, kind=self._defined_in[value.kestra_type][1])
+            return self._lookup(spelling) is not None
 
     def _lookup(self, type_name: str) -> TypeEntry | None:
         name = self._by_alias.get(type_name, type_name)
@@ -233,6 +261,7 @@ _default: Registry | None = None
 def build_index(families: dict[str, str] | None = None) -> dict:
     """Which module declares each type, alias and task runner of our ``families`` (name → module)."""
     types: dict[str, str] = {}
+    defined_in: dict[str, str] = {}
     runners: dict[str, dict[str, str]] = {}
     for name, module_name in sorted((families or checkout_families()).items()):
         registry = Registry()
@@ -242,9 +271,11 @@ def build_index(families: dict[str, str] | None = None) -> dict:
         for entry in registry.entries.values():
             for spelling in (entry.type, *entry.aliases):
                 types[spelling] = module_name
+                defined_in[spelling] = f"{entry.cls.__module__}:{entry.kind}"
         if registry.task_runners:
             runners[module_name] = dict(sorted(registry.task_runners.items()))
-    return {"types": dict(sorted(types.items())), "task_runners": runners}
+    return {"types": dict(sorted(types.items())), "defined_in": dict(sorted(defined_in.items())),
+            "task_runners": runners}
 
 
 def _read_index() -> dict | None:

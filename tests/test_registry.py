@@ -127,3 +127,33 @@ print("sqlalchemy" in sys.modules)
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=env)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_a_core_only_flow_imports_only_the_task_modules_it_names(tmp_path):
+    """Resolving ``log.Log`` imports ``tasks/core/log.py``, not the core family's other modules
+    (http and httpx among them): the index says which module defines each type."""
+    import subprocess
+    import sys
+
+    flow = tmp_path / "hello.yaml"
+    flow.write_text("id: hello\nnamespace: company.team\ntasks:\n"
+                    "  - {id: hi, type: io.kestra.plugin.core.log.Log, message: hi}\n")
+    script = f"""
+import sys
+from kestra_dagster.model.loader import load_flow_file
+load_flow_file({str(flow)!r})
+print(sorted(m for m in sys.modules if m.startswith("kestra_dagster.tasks.core.")), "httpx" in sys.modules)
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip().splitlines()[-1] == "['kestra_dagster.tasks.core.log'] False"
+
+
+def test_every_type_still_resolves_when_its_family_loads_piece_by_piece():
+    from kestra_dagster.registry import build_index
+
+    index = build_index()
+    registry = get_registry()
+    for spelling, where in index["defined_in"].items():
+        entry = registry.resolve(spelling)
+        assert entry is not None and entry.cls.__module__ == where.rsplit(":", 1)[0], spelling

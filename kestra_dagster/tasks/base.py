@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import sys
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -41,6 +42,23 @@ class FlowableTask(Task):
     def fold_block_state(self, state: Any) -> Any:
         """The block's own state from its children's (``AllowFailure`` turns FAILED into WARNING)."""
         return state
+
+
+def lazy_family_tasks(package_name: str):
+    """A family package's module ``__getattr__`` that discovers its ``TASKS`` on first access.
+
+    Importing one task module of a family (the registry resolving one type, the compiler importing
+    ``core.flow.subflow``) runs the package's ``__init__``; discovering every task there would
+    import the whole family (the core family: ~0.25 s, httpx included) for one ``log.Log``.
+    """
+    def __getattr__(name: str):
+        if name != "TASKS":
+            raise AttributeError(f"module {package_name!r} has no attribute {name!r}")
+        package = sys.modules[package_name]
+        package.TASKS = discover_tasks(package)
+        return package.TASKS
+
+    return __getattr__
 
 
 def discover_tasks(package: ModuleType) -> list[type[Task]]:

@@ -1,7 +1,5 @@
 """AWS: ``io.kestra.plugin.aws.ecr.GetAuthToken`` (the password of a 12-hour ECR registry login)."""
 
-import sys
+from kestra_dagster.tasks.base import lazy_family_tasks
 
-from kestra_dagster.tasks.base import discover_tasks
-
-TASKS = discover_tasks(sys.modules[__name__])
+__getattr__ = lazy_family_tasks(__name__)  # TASKS, discovered on first use

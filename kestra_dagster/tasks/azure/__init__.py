@@ -1,8 +1,6 @@
 """Azure: ``io.kestra.plugin.azure.auth.OauthAccessToken`` (client-credentials flow with a client
 secret or a certificate)."""
 
-import sys
+from kestra_dagster.tasks.base import lazy_family_tasks
 
-from kestra_dagster.tasks.base import discover_tasks
-
-TASKS = discover_tasks(sys.modules[__name__])
+__getattr__ = lazy_family_tasks(__name__)  # TASKS, discovered on first use

@@ -1,7 +1,5 @@
 """Cosign-compatible signing of image digests: ``io.kestra_dagster.plugin.cosign.Sign`` / ``Verify``."""
 
-import sys
+from kestra_dagster.tasks.base import lazy_family_tasks
 
-from kestra_dagster.tasks.base import discover_tasks
-
-TASKS = discover_tasks(sys.modules[__name__])
+__getattr__ = lazy_family_tasks(__name__)  # TASKS, discovered on first use
