@@ -50,8 +50,10 @@ def _yaml_docs(kind: str) -> list[Block]:
             continue  # test_every_yaml_block_parses names it
         is_flow = isinstance(data, dict) and {"id", "namespace", "tasks"} <= set(data)
         is_config = isinstance(data, dict) and bool(set(data) & CONFIG_KEYS)
+        is_workspace = isinstance(data, dict) and set(data) == {"load_from"}
         if (kind == "flow" and is_flow) or (kind == "config" and is_config) or (
-                kind == "other" and not is_flow and not is_config):
+                kind == "workspace" and is_workspace) or (
+                kind == "other" and not is_flow and not is_config and not is_workspace):
             out.append(b)
     return out
 
@@ -110,6 +112,20 @@ def test_configuration_example_loads(block):
     from kestra_dagster.config import parse_config
 
     parse_config(yaml.safe_load(block.text), (block.where,), _env_for(block.text))
+
+
+@pytest.mark.parametrize("block", _yaml_docs("workspace"), ids=_where)
+def test_workspace_example_is_what_dagster_reads(block):
+    """A ``workspace.yaml`` example: Dagster's own schema, each entry a named location."""
+    from dagster._core.workspace.config_schema import WORKSPACE_CONFIG_SCHEMA
+    from dagster._config import process_config
+
+    data = yaml.safe_load(block.text)
+    result = process_config(WORKSPACE_CONFIG_SCHEMA, data)
+    assert result.success, f"{block.where}: {[e.message for e in result.errors]}"
+    for entry in data["load_from"]:
+        (target,) = entry.values()
+        assert target.get("location_name"), f"{block.where}: every location is named"
 
 
 @pytest.mark.parametrize("block", _yaml_docs("other"), ids=_where)
