@@ -188,19 +188,51 @@ class MotoServer:
 
     ``enforce_auth(endpoint, free_requests)``: after ``free_requests`` more requests (to create an
     IAM user and its key), the server checks every request's signature and IAM policy, as AWS does.
+    That countdown is global to the process moto runs in, so a test that uses it asks for
+    ``MotoServer(own_process=True)``: in the test process, every other moto server (the session's
+    S3, polled by sensors) would spend the free requests too.
     """
 
-    def __enter__(self) -> str:
-        from moto.server import ThreadedMotoServer
+    def __init__(self, own_process: bool = False) -> None:
+        self.own_process = own_process
 
-        from kestra_dagster.testing import free_port
+    def __enter__(self) -> str:
+        from kestra_dagster.testing import free_port, wait_until
 
         port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        if self.own_process:
+            import subprocess
+            import sys
+
+            import httpx
+
+            self.proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+
+            def up() -> bool:
+                try:
+                    return httpx.get(f"{url}/moto-api/", timeout=2).status_code < 500
+                except httpx.HTTPError:
+                    return False
+
+            wait_until(up, 60, what="moto's server process")
+            return url
+        from moto.server import ThreadedMotoServer
+
         self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
         self.server.start()
-        return f"http://127.0.0.1:{port}"
+        return url
 
     def __exit__(self, *exc) -> None:
+        if self.own_process:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except Exception:  # noqa: BLE001 - still running: kill it
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+            return
         self.server.stop()
 
     @staticmethod

@@ -158,7 +158,7 @@ def test_ecr_through_sts_assume_role(moto_endpoint, make_ctx):
 def test_ecr_wrong_secret_is_refused_without_leaking_it(make_ctx):
     import boto3
 
-    with MotoServer() as url:
+    with MotoServer(own_process=True) as url:  # the auth countdown is per process: no other moto user spends it
         previous = MotoServer.enforce_auth(url, 3)  # create_user, put_user_policy, create_access_key
         try:
             iam = boto3.client("iam", region_name="us-east-1", endpoint_url=url, aws_access_key_id="a",
