@@ -117,9 +117,9 @@ class DagsterInstanceOps:
             return 0
         start = which.start.timestamp() if which.start else None
         end = which.end.timestamp() if which.end else None
+        # Dagster has no TRACE level: trace lines are stored as DEBUG, so they go with DEBUG (asking
+        # for TRACE alone keeps them rather than deleting DEBUG lines nobody asked to purge)
         wanted = set(levels) if levels is not None else None
-        if wanted is not None and "TRACE" in wanted:
-            wanted.add("DEBUG")  # Dagster has no TRACE level: trace lines are stored as DEBUG
 
         def doomed(entry) -> bool:
             if (start is not None and entry.timestamp < start) or (end is not None and entry.timestamp > end):
