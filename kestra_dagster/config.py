@@ -61,7 +61,6 @@ PG_PASSWORD_ENV = "KESTRA_DAGSTER_PG_PASSWORD"
 S3_ACCESS_KEY_ENV = "KESTRA_STORAGE_S3_ACCESS_KEY"
 S3_SECRET_KEY_ENV = "KESTRA_STORAGE_S3_SECRET_KEY"
 
-SECRET_KEY_WORDS = ("password", "secret", "token", "access-key", "secret-key", "key")
 
 
 # --------------------------------------------------------------------------- key handling
