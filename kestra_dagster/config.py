@@ -62,7 +62,6 @@ S3_ACCESS_KEY_ENV = "KESTRA_STORAGE_S3_ACCESS_KEY"
 S3_SECRET_KEY_ENV = "KESTRA_STORAGE_S3_SECRET_KEY"
 
 
-
 # --------------------------------------------------------------------------- key handling
 def _kebab(key: str) -> str:
     """Micronaut's relaxed binding: ``basicAuth``, ``basic_auth`` and ``basic-auth`` are one key."""
