@@ -8,7 +8,8 @@ Sources, later ones winning key by key (deep merge):
 Without either, nothing is generated and Dagster uses its embedded SQLite default under
 ``$DAGSTER_HOME``. String values may use Micronaut placeholders ``${VAR}`` / ``${VAR:default}``.
 
-Supported keys (anything else is an error naming the key)::
+Supported keys (modelled 1:1 in ``config_schema.py``; anything else is an error naming the key and
+where it is written)::
 
     datasources.postgres.url / username / password [/ driver-class-name]
     kestra.repository.type, kestra.queue.type          postgres | h2 | memory (must match the datasource)
