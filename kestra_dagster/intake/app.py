@@ -43,6 +43,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 
 from kestra_dagster.model.loader import LoadedFlow
@@ -200,7 +201,8 @@ class WebhookIntake:
         raw = await read_body(self.config.max_body_bytes)
         if raw is None:
             return 413, {"message": f"body larger than {self.config.max_body_bytes} bytes"}, {}
-        if raw.lstrip()[:1] in (b"{", b"["):
+        # nesting cannot exceed the number of opening brackets: count them (in C) before scanning
+        if raw.lstrip()[:1] in (b"{", b"[") and raw.count(b"{") + raw.count(b"[") > self.config.max_json_depth:
             depth = text_depth(raw.decode("utf-8", errors="replace"))
             if depth > self.config.max_json_depth:
                 return 400, {"message": f"the JSON body is nested {depth} levels deep; at most "
@@ -329,8 +331,6 @@ class WebhookIntake:
 
 
 def _utcnow():
-    from datetime import datetime, timezone
-
     return datetime.now(timezone.utc)
 
 
