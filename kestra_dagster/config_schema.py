@@ -71,7 +71,7 @@ class Section(BaseModel):
     """A mapping of the file: unknown keys are errors; fields are written kebab-case."""
 
     model_config = ConfigDict(extra="forbid", alias_generator=lambda name: name.replace("_", "-"),
-                              populate_by_name=True, frozen=True)
+                              populate_by_name=True, frozen=True, defer_build=True)
 
 
 # --------------------------------------------------------------------------- the tree
@@ -289,9 +289,12 @@ def _allowed_keys(model: type[BaseModel], loc: tuple) -> list[str]:
 
 
 def schema_error(exc: ValidationError, locations: Locations | None) -> ConfigError:
-    """The first problem pydantic found, as a ConfigError that names the key, its place in the YAML
-    and what to do (never a secret's value)."""
-    error = exc.errors()[0]
+    """Every problem pydantic found, one per line, each naming the key, its place in the YAML and
+    what to do (never a secret's value)."""
+    return ConfigError("\n".join(_problem(error, locations) for error in exc.errors()))
+
+
+def _problem(error: Any, locations: Locations | None) -> str:
     path = _dotted(tuple(error["loc"]))
     if error["type"] == "extra_forbidden":
         key = str(error["loc"][-1])
@@ -306,7 +309,7 @@ def schema_error(exc: ValidationError, locations: Locations | None) -> ConfigErr
             if close:
                 message += f": did you mean '{close[0]}'?"
             message += f" (supported under '{parent or '<root>'}': {', '.join(allowed)})"
-        return ConfigError(located(path, message, locations))
+        return located(path, message, locations)
     reason = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
     if error["type"] in ("model_type", "dict_type"):
         reason = f"expected a mapping, got {type(error.get('input')).__name__}"
@@ -314,7 +317,7 @@ def schema_error(exc: ValidationError, locations: Locations | None) -> ConfigErr
         reason = f"expected a list, got {type(error.get('input')).__name__}"
     elif "input" in error and error["type"] != "missing":
         reason += f", got {shown(path, error['input'])}" if not isinstance(error["input"], (dict, list)) else ""
-    return ConfigError(located(path, f"{path}: {reason}", locations))
+    return located(path, f"{path}: {reason}", locations)
 
 
 def validate_tree(tree: dict, locations: Locations | None = None) -> ConfigFile:

@@ -256,3 +256,15 @@ def test_a_far_off_unknown_key_gets_the_list_not_a_guess():
         parse_config({"kestra": {"server": {"basic-auth": {"colour": 1}}}}, env={})
     assert "did you mean" not in str(info.value)
     assert "(supported under 'kestra.server.basic-auth': enabled, open-urls, password, realm, username)" in str(info.value)
+
+
+def test_every_problem_of_a_file_is_listed_each_at_its_line(tmp_path):
+    f = tmp_path / "c.yml"
+    f.write_text("kestra:\n  webhooks:\n    max-pending: lots\n  server:\n    basic-auth:\n      enabeld: true\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(f, env={})
+    lines = str(info.value).splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith(f"{f}:6:7: unsupported configuration key 'kestra.server.basic-auth.enabeld'") or \
+        lines[1].startswith(f"{f}:6:7: unsupported configuration key 'kestra.server.basic-auth.enabeld'")
+    assert any(line.startswith(f"{f}:3:5: kestra.webhooks.max-pending: expected an integer") for line in lines)
