@@ -336,6 +336,19 @@ def parse_jdbc_url(url: str, path: str = "datasources.postgres.url") -> tuple[di
     return {"hostname": parts.hostname, "port": port, "db_name": db, "params": params}, user, password
 
 
+def _without_nulls(tree: dict) -> dict:
+    """The tree with empty values left out: ``server:`` with nothing under it means "not set", as
+    Micronaut reads it (Dagster's own ``dagster:`` settings are kept verbatim)."""
+    def strip(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: strip(v) for k, v in value.items() if v is not None}
+        if isinstance(value, list):
+            return [strip(v) for v in value]
+        return value
+
+    return {k: (v if k == "dagster" else strip(v)) for k, v in tree.items() if v is not None}
+
+
 _UNSUPPORTED_BACKENDS = {
     "kafka": "Kafka queues are a Kestra Enterprise feature; kestra-dagster queues runs in the Dagster "
              "database (use postgres, or h2/memory for the embedded SQLite default)",
@@ -360,7 +373,7 @@ def parse_config(tree: Any, sources: tuple[str, ...] = ("<inline>",), env: Mappi
     if tree is not None and not isinstance(tree, Mapping):
         raise ConfigError(f"<root>: expected a mapping, got {type(tree).__name__}")
     raw = _substitute(_normalise(tree or {}), env, locations=locations)
-    model = validate_tree(raw, locations)
+    model = validate_tree(_without_nulls(raw), locations)
     kw: dict[str, Any] = {"sources": sources}
 
     pg = model.datasources.postgres

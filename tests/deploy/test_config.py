@@ -268,3 +268,12 @@ def test_every_problem_of_a_file_is_listed_each_at_its_line(tmp_path):
     assert lines[0].startswith(f"{f}:6:7: unsupported configuration key 'kestra.server.basic-auth.enabeld'") or \
         lines[1].startswith(f"{f}:6:7: unsupported configuration key 'kestra.server.basic-auth.enabeld'")
     assert any(line.startswith(f"{f}:3:5: kestra.webhooks.max-pending: expected an integer") for line in lines)
+
+
+def test_an_empty_section_means_not_set(tmp_path):
+    f = tmp_path / "c.yml"
+    f.write_text("kestra:\n  server:\n  approvals:\n    users:\ndatasources:\n")
+    assert load_config(f, env={}).basic_auth.enabled is False
+    f.write_text("datasources:\n  postgres:\n    url:\n")
+    with pytest.raises(ConfigError, match="datasources.postgres.url is required"):
+        load_config(f, env={})
