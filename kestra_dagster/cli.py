@@ -28,7 +28,31 @@ def _versions() -> str:
     return f"kestra-dagster {of('kestra-dagster')}, dagster {of('dagster')}, Python {platform.python_version()}"
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """The command group, with the deployment, intake and approval commands imported only when
+    named (``kestra-dagster run`` does not pay for the servers' and the approval store's imports)."""
+
+    LAZY = {"server": "kestra_dagster.server.cli:server", "image": "kestra_dagster.server.cli:image",
+            "resume": "kestra_dagster.approvals.cli:resume"}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.LAZY})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in self.commands and name in self.LAZY:
+            import importlib
+
+            module, _, attr = self.LAZY[name].partition(":")
+            command = getattr(importlib.import_module(module), attr)
+            if name == "server":  # the webhook intake is a server too
+                from kestra_dagster.intake.cli import webhooks
+
+                command.add_command(webhooks, "webhooks")
+            self.add_command(command, name)
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--version", is_flag=True, expose_value=False, is_eager=True,
               help="Print the kestra-dagster, Dagster and Python versions and exit.",
               callback=lambda ctx, _param, value: (click.echo(_versions()), ctx.exit()) if value else None)
@@ -169,30 +193,6 @@ def plugins(as_json: bool, markdown: bool) -> None:
             click.echo(f"{e.kind:8} {e.type}  [{e.package}]{aliases}\n         {e.summary}")
     for problem in registry.problems:
         click.echo(f"problem: {problem}", err=True)
-
-
-# ----------------------------------------------------------------------------- server, image (deployment)
-
-from kestra_dagster.server.cli import image as _image_group, server as _server_group  # noqa: E402
-
-main.add_command(_server_group, "server")
-main.add_command(_image_group, "image")
-
-
-# ----------------------------------------------------------------------------- webhooks intake, resume (triggers)
-
-from kestra_dagster.approvals.cli import resume as _resume_command  # noqa: E402
-from kestra_dagster.intake.cli import webhooks as _webhooks_command  # noqa: E402
-
-if "server" not in main.commands:
-
-    @main.group()
-    def server() -> None:
-        """Servers: the webhook intake (and more with the deployment commands)."""
-
-
-main.commands["server"].add_command(_webhooks_command, "webhooks")
-main.add_command(_resume_command, "resume")
 
 
 if __name__ == "__main__":  # pragma: no cover
