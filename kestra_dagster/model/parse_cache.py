@@ -6,7 +6,8 @@ would not survive it. Entries live under ``$DAGSTER_HOME/.kestra-cache/flows`` (
 this user may open), keyed by the file's path and bytes plus a fingerprint of the code that parses
 them (our modules' mtimes, the type index, the installed plugin families): editing a flow, our
 code or a plugin misses the cache. Files that do not validate are never cached (their errors are
-produced afresh). Without ``DAGSTER_HOME`` nothing is cached.
+produced afresh). Without ``DAGSTER_HOME`` nothing is cached. An entry no load has used for
+``MAX_IDLE_DAYS`` is deleted when a code location starts, so edits do not grow the cache forever.
 """
 
 from __future__ import annotations
@@ -16,11 +17,13 @@ import os
 import pickle
 import stat
 import tempfile
+import time
 from pathlib import Path
 
 from kestra_dagster.model.loader import MAX_FLOW_BYTES, LoadedFlow, load_flow_file, parse_flow
 
 CACHE_DIR_NAME = ".kestra-cache"
+MAX_IDLE_DAYS = 14
 _PACKAGE = Path(__file__).resolve().parents[1]
 
 
@@ -56,6 +59,23 @@ class ParseCache:
             if info.st_uid != os.getuid() or stat.S_IMODE(info.st_mode) & 0o077:
                 # others could plant entries that unpickle as code: do not use it
                 self.directory = None
+            else:
+                self.prune()
+
+    def prune(self, max_idle_days: float = MAX_IDLE_DAYS) -> int:
+        """Delete entries (and abandoned temporary files) no load has used for ``max_idle_days``."""
+        if self.directory is None:
+            return 0
+        cutoff = time.time() - max_idle_days * 86400
+        removed = 0
+        for entry in self.directory.iterdir():
+            try:
+                if entry.suffix in (".pickle", ".tmp") and entry.stat().st_mtime < cutoff:
+                    entry.unlink()
+                    removed += 1
+            except OSError:
+                continue
+        return removed
 
     @classmethod
     def for_instance_home(cls) -> "ParseCache":
@@ -78,6 +98,10 @@ class ParseCache:
             with open(entry, "rb") as handle:
                 loaded = pickle.load(handle)
             self.hits += 1
+            try:
+                os.utime(entry)  # in use: not pruned
+            except OSError:
+                pass
             return loaded
         except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
             pass

@@ -83,3 +83,23 @@ def test_a_directory_others_can_write_is_not_used(tmp_path):
     assert cache.directory is None
     load_catalog([flows], parse_cache=cache)
     assert not list(shared.iterdir()) and cache.misses == 0  # parsed directly, nothing written
+
+
+def test_entries_unused_for_two_weeks_are_pruned_and_used_ones_kept(tmp_path):
+    flows = _flows(tmp_path / "flows", 2)
+    load_catalog([flows], parse_cache=ParseCache(tmp_path / "cache"))
+    entries = sorted((tmp_path / "cache").glob("*.pickle"))
+    assert len(entries) == 2
+    month_ago = __import__("time").time() - 30 * 86400
+    for entry in entries:
+        os.utime(entry, (month_ago, month_ago))
+    (flows / "f1.yaml").unlink()  # f0 is still loaded, f1 is gone
+    cache = ParseCache(tmp_path / "cache")  # a starting code location prunes...
+    assert not any((tmp_path / "cache").glob("*.pickle"))
+    load_catalog([flows], parse_cache=cache)
+    assert len(list((tmp_path / "cache").glob("*.pickle"))) == 1  # ...and the load writes what it uses
+    again = ParseCache(tmp_path / "cache")
+    load_catalog([flows], parse_cache=again)
+    assert (again.hits, again.misses) == (1, 0)
+    ParseCache(tmp_path / "cache")  # the entry a load just used survives the next start's pruning
+    assert len(list((tmp_path / "cache").glob("*.pickle"))) == 1
