@@ -98,8 +98,10 @@ def test_entries_unused_for_two_weeks_are_pruned_and_used_ones_kept(tmp_path):
     assert not any((tmp_path / "cache").glob("*.pickle"))
     load_catalog([flows], parse_cache=cache)
     assert len(list((tmp_path / "cache").glob("*.pickle"))) == 1  # ...and the load writes what it uses
-    again = ParseCache(tmp_path / "cache")
+    (entry,) = (tmp_path / "cache").glob("*.pickle")
+    ten_days_ago = __import__("time").time() - 10 * 86400
+    os.utime(entry, (ten_days_ago, ten_days_ago))
+    again = ParseCache(tmp_path / "cache")  # 10 days idle: kept
     load_catalog([flows], parse_cache=again)
     assert (again.hits, again.misses) == (1, 0)
-    ParseCache(tmp_path / "cache")  # the entry a load just used survives the next start's pruning
-    assert len(list((tmp_path / "cache").glob("*.pickle"))) == 1
+    assert entry.stat().st_mtime > ten_days_ago + 86400  # the hit refreshed it
