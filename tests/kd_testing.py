@@ -6,12 +6,13 @@ which one ``import conftest`` finds depends on collection order).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import pytest
 
@@ -85,6 +86,21 @@ class RecordingLogger:
 
     def text(self) -> str:
         return "\n".join(self.messages())
+
+
+@contextlib.contextmanager
+def http_server(handler: type) -> Iterator[str]:
+    """A ``ThreadingHTTPServer`` with ``handler`` on a free loopback port: its base URL; shut down after."""
+    from http.server import ThreadingHTTPServer
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
 
 
 def unavailable(reason: str):

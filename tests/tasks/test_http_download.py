@@ -6,14 +6,15 @@ import base64
 import hashlib
 import os
 import socket
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
 from kestra_dagster.errors import FlowValidationError, TaskFailed
 from kestra_dagster.model.loader import parse_flow
 from kestra_dagster.tasks.core.http_download import Download, extension_of, filename_from_header
+
+from kd_testing import http_server
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -69,13 +70,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def server():
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    httpd.daemon_threads = True
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
+    with http_server(_Handler) as url:
+        yield url
 
 
 def _download(**props) -> Download:
