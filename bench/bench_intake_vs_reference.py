@@ -41,18 +41,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
+from bench_webhook import FLOW, PATH  # noqa: E402 - the same webhook flow as the latency bench
 from kestra_dagster.testing import LocalDeployment, free_port, wait_until  # noqa: E402
-
-FLOW = """
-id: bench-hook
-namespace: bench.webhook
-tasks:
-  - {id: log, type: io.kestra.plugin.core.log.Log, message: "{{ trigger.body.n }}"}
-triggers:
-  - {id: hook, type: io.kestra.plugin.core.trigger.Webhook, key: bench-key}
-"""
-PATH = "/api/v1/executions/webhook/bench.webhook/bench-hook/bench-key"
 
 REFERENCE_SQLITE = """
 import sqlite3, threading
