@@ -58,14 +58,13 @@ class DagsterInstanceOps:
         if tags is None:
             return []
         candidates = self.instance.get_run_records(RunsFilter(tags=tags, created_before=which.end))
-        ids = {record.dagster_run.tags.get(TAG_EXECUTION, record.dagster_run.run_id) for record in candidates}
         groups: dict[str, dict[str, Any]] = defaultdict(dict)
         for record in candidates:
             run = record.dagster_run
             groups[run.tags.get(TAG_EXECUTION, run.run_id)][run.run_id] = record
-        for execution_id in ids:  # parts created after endDate still belong to the execution
-            for record in self.instance.get_run_records(RunsFilter(tags={TAG_EXECUTION: execution_id})):
-                groups[execution_id][record.dagster_run.run_id] = record
+        if groups:  # parts created after endDate still belong to the execution (one query for all)
+            for record in self.instance.get_run_records(RunsFilter(tags={TAG_EXECUTION: sorted(groups)})):
+                groups[record.dagster_run.tags[TAG_EXECUTION]][record.dagster_run.run_id] = record
         found = []
         for parts in groups.values():
             ordered = sorted(parts.values(), key=lambda r: r.create_timestamp)

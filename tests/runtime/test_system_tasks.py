@@ -331,3 +331,28 @@ def test_purge_logs_works_on_an_ephemeral_instance_too(tmp_path):
 """), instance=memory)
         assert out.state == "SUCCESS" and out.outputs["purge"]["count"] >= 2
         assert user_lines(memory, victim.run_id) == []
+
+
+def test_a_paused_then_resumed_execution_is_purged_as_one(tmp_path, instance):
+    """Its part runs share one execution id: one execution counted, every part deleted."""
+    from kestra_dagster.approvals.api import decide
+
+    flows = tmp_path / "flows"
+    write(flows, "paused", PAUSED)
+    defs = build_definitions([flows])
+    paused_job = next(j for j in defs.resolve_all_job_defs() if j.name.startswith("company_team__paused")
+                      and "__after_" not in j.name)
+    part1 = paused_job.execute_in_process(instance=instance).run_id
+    decide(instance, part1, True, "alice", inputs={"digest": "sha256:1"})
+    sensor = next(s for s in defs.sensors if s.name.endswith("__resume"))
+    (request,) = sensor.evaluate_tick(dg.build_sensor_context(instance=instance)).run_requests
+    part2 = defs.resolve_job_def(request.job_name).execute_in_process(
+        instance=instance, run_config=request.run_config, tags=request.tags).run_id
+    purger = execute(system_flow(tmp_path / "p", "p", """
+  - id: purge
+    type: io.kestra.plugin.core.execution.PurgeExecutions
+    namespace: company.team
+    endDate: "{{ now() }}"
+"""), instance=instance)
+    assert purger.outputs["purge"]["executionsCount"] == 1
+    assert instance.get_run_by_id(part1) is None and instance.get_run_by_id(part2) is None
