@@ -29,20 +29,25 @@ _PACKAGE = Path(__file__).resolve().parents[1]
 
 def code_fingerprint() -> str:
     """What the parse depends on besides the file: our code, the type index, plugin families."""
-    from importlib.metadata import entry_points
-
-    from kestra_dagster.registry import ENTRY_POINT_GROUP
+    from kestra_dagster.registry import plugin_entry_points
 
     digest = hashlib.sha256()
-    for path in sorted(_PACKAGE.rglob("*.py")) + [_PACKAGE / "type_index.json"]:
-        try:
-            info = path.stat()
-        except OSError:
-            continue
-        digest.update(f"{path.relative_to(_PACKAGE)}:{info.st_mtime_ns}:{info.st_size};".encode())
-    for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
-        dist = getattr(ep, "dist", None)
-        digest.update(f"{ep.name}={ep.value}@{getattr(dist, 'version', '')};".encode())
+    stamps = []
+    prefix = len(str(_PACKAGE))
+    for root, dirs, files in os.walk(_PACKAGE):  # os.walk + os.stat: a fraction of Path.rglob's cost
+        dirs[:] = [d for d in dirs if d != "__pycache__"]
+        for name in files:
+            if name.endswith(".py") or name == "type_index.json":
+                path = os.path.join(root, name)
+                try:
+                    info = os.stat(path)
+                except OSError:
+                    continue
+                stamps.append(f"{path[prefix:]}:{info.st_mtime_ns}:{info.st_size};")
+    for stamp in sorted(stamps):
+        digest.update(stamp.encode())
+    for ep in plugin_entry_points():
+        digest.update(f"{ep.name}={ep.module}@{ep.dist_version};".encode())
     return digest.hexdigest()[:32]
 
 
