@@ -43,29 +43,10 @@ from kestra_dagster.model.common import Task, parse_duration
 if TYPE_CHECKING:
     from kestra_dagster.compiler.translator import CompiledFlow
 
-PAUSE_TYPE = "io.kestra.plugin.core.flow.Pause"
-GATE_TYPES = (PAUSE_TYPE, Approval.kestra_type)
 STOP = "stop"
 TAG_EXECUTION = "kestra/execution_id"
 TAG_APPROVAL = "kestra/approval_id"
 SUMMARY_BYTES = 16_000
-
-
-def is_gate(task: Task) -> bool:
-    return task.type in GATE_TYPES
-
-
-def split_at_gates(tasks: list[Task]) -> tuple[list[list[Task]], list[Task]]:
-    """([tasks before gate 1, between gates 1 and 2, …, after the last], [gates])."""
-    segments: list[list[Task]] = [[]]
-    gates: list[Task] = []
-    for task in tasks:
-        if is_gate(task):
-            gates.append(task)
-            segments.append([])
-        else:
-            segments[-1].append(task)
-    return segments, gates
 
 
 # ----------------------------------------------------------------------------- execution state

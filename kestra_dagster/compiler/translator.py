@@ -26,8 +26,6 @@ from dagster import (
     in_process_executor,
 )
 
-from kestra_dagster.compiler import gates as gate_ops
-from kestra_dagster.compiler.gates import split_at_gates
 from kestra_dagster.compiler import ops
 from kestra_dagster.compat import clone_op
 from kestra_dagster.compiler import steps
@@ -45,6 +43,32 @@ from kestra_dagster.model.loader import LoadedFlow
 
 
 _YAML_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml: ~4x faster op descriptions
+
+#: Top-level tasks of these types split a flow into part jobs (``compiler.gates`` builds their ops).
+PAUSE_TYPE = "io.kestra.plugin.core.flow.Pause"
+APPROVAL_TYPE = "io.kestra.plugin.core.flow.Approval"
+GATE_TYPES = (PAUSE_TYPE, APPROVAL_TYPE)
+
+
+def split_at_gates(tasks: list[Task]) -> tuple[list[list[Task]], list[Task]]:
+    """([tasks before gate 1, between gates 1 and 2, …, after the last], [gates])."""
+    segments: list[list[Task]] = [[]]
+    gates: list[Task] = []
+    for task in tasks:
+        if task.type in GATE_TYPES:
+            gates.append(task)
+            segments.append([])
+        else:
+            segments[-1].append(task)
+    return segments, gates
+
+
+def _gate_ops():
+    """``compiler.gates``, imported by the first gated flow: the approval records and models it
+    brings cost every other code location ~10 ms at start."""
+    from kestra_dagster.compiler import gates
+
+    return gates
 
 
 # Every op the compiler builds opts into Kestra's step rules (failed tasks red, errors/finally
@@ -96,6 +120,11 @@ class CompiledFlow:
     def job_names(self) -> list[str]:
         """The names of ``jobs``, without building them."""
         return self.translator.get_job_names(self.flow)
+
+    @property
+    def gated(self) -> bool:
+        """Split at a Pause/Approval gate into part jobs (told without building them)."""
+        return len(self.job_names) > 1
 
     @property
     def flow(self) -> Flow:
@@ -291,6 +320,7 @@ class KestraTranslator:
         return CompiledFlow(loaded=loaded, translator=self, catalog=catalog if catalog is not None else {})
 
     def get_job_names(self, flow: Flow) -> list[str]:
+        """The flow's job, then one part job after each top-level gate."""
         _, gates = split_at_gates([t for t in flow.tasks if not t.disabled])
         return [self.get_job_name(flow)] + [self.get_part_job_name(flow, gate) for gate in gates]
 
@@ -311,6 +341,7 @@ class KestraTranslator:
     def _build_part(self, compiled: CompiledFlow, name: str, segment: list[Task], before: Task | None,
                     after: Task | None, part: int, next_job: str | None) -> JobDefinition:
         flow, loaded = compiled.flow, compiled.loaded
+        gate_ops = _gate_ops() if before is not None or after is not None else None
         builder = GraphBuilder(self, compiled, name)
         level = Level()
         top = Placement()
@@ -379,6 +410,7 @@ class KestraTranslator:
               next_job: str | None) -> str:
         """A Pause/Approval op: the ``pause`` half ends a part, the ``resume`` half starts the next."""
         node = level.unique(self.get_node_name(task))
+        gate_ops = _gate_ops()
         if half == "resume":
             shape, fn = ((), (ops.OK, ops.FAILED, gate_ops.STOP)), gate_ops.make_resume_fn(builder.compiled, task)
         else:

@@ -261,3 +261,14 @@ def test_api_records_the_authenticated_reviewer(tmp_path, instance):
         assert ok.json()["by"] == "alice"
         second = client.post(url, json={}, headers={"X-Kestra-User": "bob", "X-Kestra-Proxy-Secret": "front-secret"})
         assert second.status_code == 409 and "already APPROVED by alice" in second.json()["message"]
+
+
+def test_the_compiler_splits_at_both_gate_types():
+    """The translator splits flows at gates without importing the approval models: its type names
+    must stay those of the gate tasks."""
+    from kestra_dagster.approvals.task import Approval
+    from kestra_dagster.compiler.translator import GATE_TYPES
+    from kestra_dagster.registry import get_registry
+
+    assert Approval.kestra_type in GATE_TYPES
+    assert get_registry().resolve("io.kestra.plugin.core.flow.Pause").type in GATE_TYPES

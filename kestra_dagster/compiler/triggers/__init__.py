@@ -143,7 +143,7 @@ class TriggerTranslator:
 
     def gate_sensors(self, compiled) -> list[Definition]:
         """The resume sensor of a flow split at Pause/Approval gates (none without a gate)."""
-        if len(compiled.job_names) == 1:  # no gate: no part jobs (checked without building the jobs)
+        if not compiled.gated:
             return []
         from kestra_dagster.compiler.triggers.resume import build_resume_sensor
 
