@@ -3,26 +3,24 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
-
-from dagster import DagsterInstance
 
 from kestra_dagster.compiler.definitions import load_catalog
 from kestra_dagster.compiler.ops import END_NODE, FAILED, OK, TrackingSecrets
 from kestra_dagster.compiler.subflow import wait_for_detached
 from kestra_dagster.engine.context import mask_secrets
-from kestra_dagster.instance_schema import ensure_instance_schema
+from kestra_dagster.instance_schema import open_instance
 from kestra_dagster.engine.execution import ExecutionState
 from kestra_dagster.engine.inputs import resolve_inputs
 from kestra_dagster.errors import FlowValidationError
-from kestra_dagster.model.loader import load_flow_file
+from kestra_dagster.model.parse_cache import ParseCache
 
 
 def run_flow_file(flow_file: str, inputs: dict[str, Any], flows_dir: str | None = None) -> dict:
     """Validate, check inputs (raising InputError before anything runs), execute, summarise."""
-    loaded = load_flow_file(flow_file)
+    cache = ParseCache.for_instance_home()  # parsed once: the catalog below finds it there
+    loaded = cache.load(flow_file)
     if loaded.unsupported:
         # located as `validate` locates them: file:line:column and the caret snippet
         raise FlowValidationError(flow_file, [u.as_issue(flow_file) for u in loaded.unsupported],
@@ -31,11 +29,11 @@ def run_flow_file(flow_file: str, inputs: dict[str, Any], flows_dir: str | None 
     paths: list[str | Path] = [flows_dir] if flows_dir else []
     if not any(Path(flow_file).resolve().is_relative_to(Path(p).resolve()) for p in paths):
         paths.append(flow_file)  # (a flow inside flows_dir is loaded once, with the others)
-    catalog = load_catalog(paths)
+    catalog = load_catalog(paths, parse_cache=cache)
     compiled = catalog.by_file(flow_file) or catalog.flows[loaded.flow.uid]
-    ensure_instance_schema()  # a fresh DAGSTER_HOME shared with a daemon starting now
-    instance = DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else DagsterInstance.ephemeral()
-    with instance:
+    # $DAGSTER_HOME's instance (its schema made under a lock: a fresh home may be shared with a
+    # daemon starting now), or an ephemeral one
+    with open_instance() as instance:
         result = compiled.job.execute_in_process(
             run_config=compiled.run_config(inputs), instance=instance, raise_on_error=False,
         )
