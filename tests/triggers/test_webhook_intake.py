@@ -23,7 +23,7 @@ with warnings.catch_warnings():
 
 from kestra_dagster.compiler.definitions import build_definitions
 from kestra_dagster.triggers.git_events import github_signature
-from kestra_dagster.intake.app import IntakeConfig, build_app
+from kestra_dagster.intake.app import IntakeConfig, WebhookEndpoint, build_app
 from kestra_dagster.triggers.store import DeliveryStore, deliveries
 
 GH_SECRET = "s3cr3t-hmac-key"
@@ -300,3 +300,56 @@ triggers:
 """)
     with pytest.raises(FlowValidationError, match=message):
         load_flow_file(path)
+
+
+def test_the_webhook_fast_path_answers_every_url_shape_as_the_routes_did(env):
+    """Kestra's URL with a tenant and with a trailing slash reaches the intake; HEAD and other
+    methods still get Starlette's answers; the delivery route still answers."""
+    client, store, *_ = env
+    for url in ("/api/v1/executions/webhook/demo.hooks/plain/k-123/",
+                "/api/v1/main/executions/webhook/demo.hooks/plain/k-123"):
+        r = client.put(url, json={"who": "bob", "count": "1", "ref": "main"})
+        assert r.status_code == 200 and r.headers["content-type"] == "application/json", r.text
+        assert client.get(r.json()["links"]["delivery"]).json()["state"] == "PENDING"
+    assert client.delete("/api/v1/executions/webhook/demo.hooks/plain/k-123").status_code == 405
+    assert client.head("/api/v1/executions/webhook/demo.hooks/plain/nope").status_code == 404
+    assert client.post("/api/v1/executions/webhook/demo.hooks/plain").status_code == 404  # no key segment
+    assert store.count() == 2
+
+
+def test_a_failing_webhook_answers_500_and_logs_without_the_key(env, monkeypatch, caplog):
+    client, store, *_ = env
+    app = client.app
+    while not isinstance(app, WebhookEndpoint):
+        app = app.app
+
+    async def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(app.intake, "handle", broken)
+    caplog.set_level(logging.INFO, logger="kestra_dagster.webhooks")
+    with TestClient(client.app, raise_server_exceptions=False) as other:
+        r = other.post("/api/v1/executions/webhook/demo.hooks/plain/k-123", json={})
+    assert r.status_code == 500 and r.text == "Internal Server Error"
+    assert "boom" in caplog.text and "k-123" not in caplog.text
+
+
+def test_a_client_gone_before_its_body_gets_no_answer_and_nothing_is_stored(env):
+    import asyncio
+
+    client, store, *_ = env
+    app = client.app
+    while not isinstance(app, WebhookEndpoint):
+        app = app.app
+    sent = []
+
+    async def receive():
+        return {"type": "http.disconnect"}
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/api/v1/executions/webhook/demo.hooks/plain/k-123",
+             "headers": [(b"content-type", b"application/json")], "query_string": b""}
+    asyncio.run(app(scope, receive, send))
+    assert sent == [] and store.count() == 0
