@@ -15,15 +15,11 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
-import stat
-import tempfile
-import time
 from pathlib import Path
 
+from kestra_dagster.cache_dir import MAX_IDLE_DAYS, CacheDir, instance_cache_dir
 from kestra_dagster.model.loader import MAX_FLOW_BYTES, LoadedFlow, load_flow_file, parse_flow
 
-CACHE_DIR_NAME = ".kestra-cache"
-MAX_IDLE_DAYS = 14
 _PACKAGE = Path(__file__).resolve().parents[1]
 
 
@@ -55,37 +51,23 @@ class ParseCache:
     """``load(path)`` is ``load_flow_file(path)``, answered from disk when nothing it depends on changed."""
 
     def __init__(self, directory: str | os.PathLike | None):
-        self.directory = Path(directory) if directory else None
+        self._entries = CacheDir(directory, ".pickle")
         self.hits = self.misses = 0
-        self._fingerprint = code_fingerprint() if self.directory else ""
-        if self.directory is not None:
-            self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-            info = self.directory.stat()
-            if info.st_uid != os.getuid() or stat.S_IMODE(info.st_mode) & 0o077:
-                # others could plant entries that unpickle as code: do not use it
-                self.directory = None
-            else:
-                self.prune()
+        self._fingerprint = code_fingerprint() if self._entries.usable else ""
+        self._entries.prune()
+
+    @property
+    def directory(self) -> Path | None:
+        """Where entries live (None: nothing is cached)."""
+        return self._entries.directory
 
     def prune(self, max_idle_days: float = MAX_IDLE_DAYS) -> int:
-        """Delete entries (and abandoned temporary files) no load has used for ``max_idle_days``."""
-        if self.directory is None:
-            return 0
-        cutoff = time.time() - max_idle_days * 86400
-        removed = 0
-        for entry in self.directory.iterdir():
-            try:
-                if entry.suffix in (".pickle", ".tmp") and entry.stat().st_mtime < cutoff:
-                    entry.unlink()
-                    removed += 1
-            except OSError:
-                continue
-        return removed
+        """Delete entries no load has used for ``max_idle_days``."""
+        return self._entries.prune(max_idle_days)
 
     @classmethod
     def for_instance_home(cls) -> "ParseCache":
-        home = os.environ.get("DAGSTER_HOME")
-        return cls(Path(home) / CACHE_DIR_NAME / "flows" if home else None)
+        return cls(instance_cache_dir("flows"))
 
     def load(self, path: str | os.PathLike) -> LoadedFlow:
         if self.directory is None:
@@ -98,35 +80,22 @@ class ParseCache:
         if data is None:  # too large or unreadable: the loader says why
             return load_flow_file(path)
         key = hashlib.sha256(f"{self._fingerprint}\0{path}\0".encode() + data).hexdigest()
-        entry = self.directory / f"{key}.pickle"
-        try:
-            with open(entry, "rb") as handle:
-                loaded = pickle.load(handle)
-            self.hits += 1
+        cached = self._entries.read(key)
+        if cached is not None:
             try:
-                os.utime(entry)  # in use: not pruned
-            except OSError:
+                loaded = pickle.loads(cached)
+                self.hits += 1
+                return loaded
+            except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, ValueError, TypeError):
                 pass
-            return loaded
-        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
-            pass
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError:
             return load_flow_file(path)
         loaded = parse_flow(text, file=str(path))  # raises FlowValidationError: not cached
         self.misses += 1
-        self._store(entry, loaded)
-        return loaded
-
-    def _store(self, entry: Path, loaded: LoadedFlow) -> None:
         try:
-            fd, tmp = tempfile.mkstemp(dir=self.directory, suffix=".tmp")
-            with os.fdopen(fd, "wb") as handle:
-                pickle.dump(loaded, handle, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, entry)  # readers see a whole entry or none
-        except (OSError, pickle.PicklingError, TypeError, AttributeError):
-            try:
-                os.unlink(tmp)
-            except (OSError, UnboundLocalError):
-                pass
+            self._entries.write(key, pickle.dumps(loaded, protocol=pickle.HIGHEST_PROTOCOL))
+        except (pickle.PicklingError, TypeError, AttributeError):
+            pass
+        return loaded
