@@ -25,7 +25,8 @@ if TYPE_CHECKING:
 def code_location(paths: Sequence[str | os.PathLike] | None = None, name: str | None = None) -> "RepositoryDefinition":
     """The repository of one code location over ``paths`` (default ``$KESTRA_FLOWS_DIR``), with
     what every code location of ours needs in its process: settings from ``$KESTRA_CONFIGURATION``,
-    the hardened code server and run workers started from a fork server.
+    the hardened code server, its repository snapshot cached across reloads
+    (``compiler.snapshot_cache``) and run workers started from a fork server.
 
     Named ``__repository__`` unless ``name`` is given (what ``Definitions`` would call it)."""
     import dagster  # noqa: F401 - imported before the freeze below
@@ -33,6 +34,7 @@ def code_location(paths: Sequence[str | os.PathLike] | None = None, name: str | 
     # Dagster's modules (and the caller's) live as long as the process: moved out of the cyclic
     # collector's reach, the full collection the load triggers need not walk them (~35 ms per start).
     gc.freeze()
+    from kestra_dagster.compiler import snapshot_cache
     from kestra_dagster.compiler.definitions import REPOSITORY_NAME, build_repository
     from kestra_dagster.compiler.run_workers import start_runs_from_forkserver
     from kestra_dagster.server import code_server_fix
@@ -44,5 +46,6 @@ def code_location(paths: Sequence[str | os.PathLike] | None = None, name: str | 
 
         export_process_env()
     code_server_fix.install()
+    snapshot_cache.install()
     start_runs_from_forkserver()
     return build_repository(list(paths) if paths is not None else None, name=name or REPOSITORY_NAME)

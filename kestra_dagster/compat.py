@@ -54,6 +54,40 @@ def code_server_class(import_it: bool = False) -> type | None:
     return DagsterApiServer
 
 
+def repository_of_request(server: Any, request: Any) -> Any:
+    """The ``RepositoryDefinition`` a code server's ``ExternalRepository`` request is about."""
+    from dagster._core.remote_origin import RemoteRepositoryOrigin
+    from dagster._serdes import deserialize_value
+
+    origin = deserialize_value(request.serialized_repository_python_origin, RemoteRepositoryOrigin)
+    return server._get_repo_for_origin(origin)
+
+
+def serialized_repository_snap(repository: Any, defer_snapshots: bool) -> str:
+    """What a code server answers for ``repository``: its ``RepositorySnap``, serialised (with
+    ``defer_snapshots`` the jobs as references: what the webserver asks for when it loads)."""
+    from dagster._core.remote_representation.external_data import RepositorySnap
+    from dagster._serdes import serialize_value
+
+    return serialize_value(RepositorySnap.from_def(repository, defer_snapshots=defer_snapshots))
+
+
+def skip_job_preload(repository: Any, skip: Callable[[], bool]) -> None:
+    """Make ``repository.load_all_definitions()`` (what a code server calls as it loads, to build
+    every lazily defined job up front) leave the jobs lazy whenever ``skip()`` says so; schedules
+    and sensors are still loaded."""
+    preload = repository.load_all_definitions
+
+    def load_all_definitions() -> None:
+        if not skip():
+            return preload()
+        data = repository._repository_data
+        data.get_all_schedules()
+        data.get_all_sensors()
+
+    repository.load_all_definitions = load_all_definitions
+
+
 def job_origins(launched: Any, job_name: str) -> tuple[Any, Any]:
     """(remote origin, code origin) of ``job_name`` in the code location that launched run ``launched``."""
     from dagster._core.origin import JobPythonOrigin

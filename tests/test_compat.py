@@ -29,6 +29,43 @@ def test_code_server_class_has_the_methods_we_patch():
     assert callable(getattr(server, "_check_for_orphaned_runs", None))
     assert callable(getattr(server, "StartRun", None))
     assert "_mp_ctx" in server.__init__.__code__.co_names
+    # compiler/snapshot_cache.py answers this one from its cache, with what repository_of_request reads
+    method = getattr(server, "_get_serialized_external_repository_data", None)
+    assert callable(method) and "_get_repo_for_origin" in method.__code__.co_names
+    assert "serialized_repository_python_origin" in method.__code__.co_names
+
+
+def test_repository_snapshot_helpers_on_a_lazy_repository():
+    from types import SimpleNamespace
+
+    import dagster as dg
+    from dagster._core.remote_origin import RemoteRepositoryOrigin
+    from dagster._serdes import serialize_value
+
+    built = []
+
+    def job():
+        built.append(1)
+        return dg.GraphDefinition(name="lazy", node_defs=[]).to_job()
+
+    repository = dg.repository(name="r")(lambda: {"jobs": {"lazy": job}})
+    compat.skip_job_preload(repository, lambda: True)
+    repository.load_all_definitions()  # what a code server calls as it loads
+    assert built == []
+    assert '"lazy"' in compat.serialized_repository_snap(repository, defer_snapshots=True) and built == [1]
+    server = SimpleNamespace(_get_repo_for_origin=lambda o: repository if o.repository_name == "r" else None)
+    request = SimpleNamespace(serialized_repository_python_origin=serialize_value(
+        RemoteRepositoryOrigin(code_location_origin=_in_process_origin(), repository_name="r")))
+    assert compat.repository_of_request(server, request) is repository
+
+
+def _in_process_origin():
+    import sys
+
+    from dagster._core.remote_origin import InProcessCodeLocationOrigin
+    from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
+
+    return InProcessCodeLocationOrigin(LoadableTargetOrigin(executable_path=sys.executable, module_name="x"))
 
 
 def test_code_server_class_is_none_outside_a_code_server(monkeypatch):

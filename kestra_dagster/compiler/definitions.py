@@ -134,7 +134,12 @@ def build_repository(paths: list[str | os.PathLike] | None = None, translator: K
         "schedules": {s.name: s for s in schedules},
         "sensors": {s.name: s for s in sensors},
     }
-    return repository(name=name)(lambda: content)
+    built = repository(name=name)(lambda: content)
+    if type(translator or KestraTranslator()) is KestraTranslator and trigger_translator is None:
+        from kestra_dagster.compiler import snapshot_cache
+
+        snapshot_cache.register(built, catalog)  # a subclass's code would not be in the snapshot's key
+    return built
 
 
 def build_trigger_definitions(catalog: FlowCatalog, translator: "TriggerTranslator | None" = None) -> tuple[list, list]:
