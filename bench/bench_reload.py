@@ -7,10 +7,13 @@ Run from the repository root::
 
 Dagster reloads a code location by starting a new code-server process, so each load here is a
 fresh process running what the code location module runs (``build_repository`` over the flows
-directory), then what the code server does before answering the webserver (every job built and
-its snapshot: ``RepositorySnap.from_def(defer_snapshots=True)``). *cold*: a DAGSTER_HOME whose
-parse cache is empty; *reload*: the same files with the cache left by the previous load
-(``kestra_dagster/model/parse_cache.py``). Rounds alternate cold/reload; medians are printed.
+directory), then what the code server does before answering the webserver:
+``load_all_definitions`` (every job built, unless the snapshot is stored) and the repository
+snapshot (``RepositorySnap.from_def(defer_snapshots=True)`` as the code server answers it,
+through ``compiler.snapshot_cache.repository_snapshot``). *cold*: a DAGSTER_HOME whose caches are empty;
+*reload*: the same files with the caches left by the previous load (parsed flows,
+``model/parse_cache.py``; the repository snapshot, ``compiler/snapshot_cache.py``). Rounds
+alternate cold/reload; medians are printed.
 """
 
 from __future__ import annotations
@@ -33,8 +36,7 @@ from bench_compile_and_run import write_flows  # noqa: E402
 def load(flows: Path, home: Path) -> dict:
     script = f"""
 import json, time
-from dagster._core.remote_representation.external_data import RepositorySnap
-from kestra_dagster.compiler import definitions
+from kestra_dagster.compiler import definitions, snapshot_cache
 from kestra_dagster.model.parse_cache import ParseCache
 cache = ParseCache.for_instance_home()
 original = definitions.load_catalog
@@ -42,7 +44,8 @@ definitions.load_catalog = lambda paths, translator=None, parse_cache=None: orig
 t0 = time.perf_counter()
 repo = definitions.build_repository([{str(flows)!r}])
 catalog_s = time.perf_counter() - t0
-RepositorySnap.from_def(repo, defer_snapshots=True)
+repo.load_all_definitions()  # what a code server does as it loads
+snapshot_cache.repository_snapshot(repo, defer_snapshots=True)
 print(json.dumps({{"catalog_s": catalog_s, "total_s": time.perf_counter() - t0, "hits": cache.hits, "misses": cache.misses}}))
 """
     done = subprocess.run([sys.executable, "-c", script], env={**os.environ, "DAGSTER_HOME": str(home)},
