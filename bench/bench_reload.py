@@ -8,11 +8,12 @@ Run from the repository root::
 Dagster reloads a code location by starting a new code-server process, so each load here is a
 fresh process running what the code location module runs (``build_repository`` over the flows
 directory), then what the code server does before answering the webserver:
-``load_all_definitions`` (every job built, unless the snapshot is stored) and the repository
-snapshot (``RepositorySnap.from_def(defer_snapshots=True)`` as the code server answers it,
-through ``compiler.snapshot_cache.repository_snapshot``). *cold*: a DAGSTER_HOME whose caches are empty;
+``load_all_definitions`` (every job built, unless the snapshots are stored), the repository
+snapshot (``RepositorySnap.from_def(defer_snapshots=True)``) and then every job's full snapshot,
+as the code server answers them (``compiler.snapshot_cache``). The webserver's own work on them
+is measured by ``bench_webserver_load.py`` (its reload column). *cold*: a DAGSTER_HOME whose caches are empty;
 *reload*: the same files with the caches left by the previous load (parsed flows,
-``model/parse_cache.py``; the repository snapshot, ``compiler/snapshot_cache.py``). Rounds
+``model/parse_cache.py``; the snapshots, ``compiler/snapshot_cache.py``). Rounds
 alternate cold/reload; medians are printed.
 """
 
@@ -45,7 +46,9 @@ t0 = time.perf_counter()
 repo = definitions.build_repository([{str(flows)!r}])
 catalog_s = time.perf_counter() - t0
 repo.load_all_definitions()  # what a code server does as it loads
-snapshot_cache.repository_snapshot(repo, defer_snapshots=True)
+snapshot_cache.repository_snapshot(repo, defer_snapshots=True)  # what the webserver asks first,
+for name in repo.job_names:  # then every job's full snapshot
+    snapshot_cache.job_snapshot(repo, name)
 print(json.dumps({{"catalog_s": catalog_s, "total_s": time.perf_counter() - t0, "hits": cache.hits, "misses": cache.misses}}))
 """
     done = subprocess.run([sys.executable, "-c", script], env={**os.environ, "DAGSTER_HOME": str(home)},
@@ -78,7 +81,7 @@ def main() -> None:
     assert all(s["misses"] == 0 for s in samples["reload"]), samples["reload"]
     med = {k: {m: statistics.median(s[m] for s in v) for m in ("catalog_s", "total_s")} for k, v in samples.items()}
     print(f"{args.flows} flows x {args.tasks} tasks, median of {args.rounds} fresh processes each")
-    print(f"{'':10} {'parse + plan':>14} {'to snapshot':>14}")
+    print(f"{'':10} {'parse + plan':>14} {'to snapshots':>14}")
     for kind in ("cold", "reload"):
         print(f"{kind:10} {med[kind]['catalog_s']:13.2f}s {med[kind]['total_s']:13.2f}s")
     print(f"reload / cold: parse + plan {med['reload']['catalog_s'] / med['cold']['catalog_s']:.2f}, "

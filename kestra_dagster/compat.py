@@ -54,13 +54,29 @@ def code_server_class(import_it: bool = False) -> type | None:
     return DagsterApiServer
 
 
-def repository_of_request(server: Any, request: Any) -> Any:
-    """The ``RepositoryDefinition`` a code server's ``ExternalRepository`` request is about."""
+def repository_of_request(server: Any, serialized_origin: str) -> Any:
+    """The ``RepositoryDefinition`` a code server's request is about (the request's serialised
+    ``RemoteRepositoryOrigin``: ``serialized_repository_python_origin`` of ``ExternalRepository``,
+    ``serialized_repository_origin`` of ``ExternalJob``)."""
     from dagster._core.remote_origin import RemoteRepositoryOrigin
     from dagster._serdes import deserialize_value
 
-    origin = deserialize_value(request.serialized_repository_python_origin, RemoteRepositoryOrigin)
-    return server._get_repo_for_origin(origin)
+    return server._get_repo_for_origin(deserialize_value(serialized_origin, RemoteRepositoryOrigin))
+
+
+def external_job_reply(serialized_job_data: str) -> Any:
+    """A code server's answer to ``ExternalJob`` carrying ``serialized_job_data``."""
+    from dagster._grpc.__generated__ import dagster_api_pb2
+
+    return dagster_api_pb2.ExternalJobReply(serialized_job_data=serialized_job_data)
+
+
+def serialized_job_data_snap(repository: Any, job_name: str) -> str:
+    """What a code server answers to ``ExternalJob`` for ``job_name`` (its ``JobDataSnap``, serialised)."""
+    from dagster._core.remote_representation.external_data import JobDataSnap
+    from dagster._serdes import serialize_value
+
+    return serialize_value(JobDataSnap.from_job_def(repository.get_job(job_name), include_parent_snapshot=True))
 
 
 def serialized_repository_snap(repository: Any, defer_snapshots: bool) -> str:

@@ -33,6 +33,9 @@ def test_code_server_class_has_the_methods_we_patch():
     method = getattr(server, "_get_serialized_external_repository_data", None)
     assert callable(method) and "_get_repo_for_origin" in method.__code__.co_names
     assert "serialized_repository_python_origin" in method.__code__.co_names
+    job = getattr(server, "ExternalJob", None)
+    assert callable(job) and {"serialized_repository_origin", "job_name", "ExternalJobReply"} <= set(job.__code__.co_names)
+    assert compat.external_job_reply("{}").serialized_job_data == "{}"
 
 
 def test_repository_snapshot_helpers_on_a_lazy_repository():
@@ -56,7 +59,8 @@ def test_repository_snapshot_helpers_on_a_lazy_repository():
     server = SimpleNamespace(_get_repo_for_origin=lambda o: repository if o.repository_name == "r" else None)
     request = SimpleNamespace(serialized_repository_python_origin=serialize_value(
         RemoteRepositoryOrigin(code_location_origin=_in_process_origin(), repository_name="r")))
-    assert compat.repository_of_request(server, request) is repository
+    assert compat.repository_of_request(server, request.serialized_repository_python_origin) is repository
+    assert '"lazy"' in compat.serialized_job_data_snap(repository, "lazy")
 
 
 def _in_process_origin():

@@ -138,7 +138,8 @@ def build_repository(paths: list[str | os.PathLike] | None = None, translator: K
     if type(translator or KestraTranslator()) is KestraTranslator and trigger_translator is None:
         from kestra_dagster.compiler import snapshot_cache
 
-        snapshot_cache.register(built, catalog)  # a subclass's code would not be in the snapshot's key
+        # (a subclass's code would not be in the snapshot's key)
+        snapshot_cache.register(built, catalog, paths or [flows_dir_from_env()])
     return built
 
 

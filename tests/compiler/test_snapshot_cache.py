@@ -46,7 +46,10 @@ def test_a_stored_snapshot_is_answered_as_is_and_no_job_is_built(flows, tmp_path
     assert _built(again) == 0  # the stored snapshot stands in for them
     assert snapshot_cache.repository_snapshot(again, defer_snapshots=True) == text
     assert _built(again) == 0
-    # a job asked for on its own is built, with the snapshot id the stored snapshot lists
+    # then the webserver asks for each job's full snapshot: stored by the first code server
+    full = snapshot_cache.job_snapshot(first, "company_cache__a")
+    assert snapshot_cache.job_snapshot(again, "company_cache__a") == full and _built(again) == 0
+    # a job needed to run is built, with the snapshot id the stored snapshots list
     job = again.get_job("company_cache__a")
     assert job.get_job_snapshot_id() in text
 
@@ -58,9 +61,20 @@ def test_the_key_follows_the_flows_and_the_settings(flows, tmp_path, monkeypatch
     assert not snapshot_cache.is_stored(edited)
     after = snapshot_cache.repository_snapshot(edited, defer_snapshots=True)
     assert after != before and edited.get_job("company_cache__a").get_job_snapshot_id() in after
+    (stored,) = _entries(tmp_path)  # the older key's entry went when the new one was stored
     monkeypatch.setenv("KESTRA_CONCURRENCY_QUEUE_TIMEOUT", "60")
     assert not snapshot_cache.is_stored(build_repository([flows]))
-    assert len(_entries(tmp_path)) == 2
+
+
+def test_another_location_keeps_its_entries(flows, tmp_path):
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "b.yaml").write_text(FLOW.format(id="b", task="hi"))
+    snapshot_cache.repository_snapshot(build_repository([flows]), defer_snapshots=True)
+    snapshot_cache.repository_snapshot(build_repository([other]), defer_snapshots=True)
+    (other / "b.yaml").write_text(FLOW.format(id="b", task="changed"))
+    snapshot_cache.repository_snapshot(build_repository([other]), defer_snapshots=True)
+    assert len(_entries(tmp_path)) == 2 and snapshot_cache.is_stored(build_repository([flows]))
 
 
 def test_a_custom_translator_is_never_cached(flows, tmp_path):

@@ -1,6 +1,6 @@
 """A real ``dagster-webserver`` reloading a code location: with no flow changed, the new code
-server answers the repository snapshot from the cache (the entry is read, not rewritten) and the
-jobs still open and run; an edited flow misses the cache and shows its new task."""
+server answers the repository's and every job's snapshot from the cache (entries read, not
+rewritten) and the jobs still open; an edited flow misses the cache and shows its new task."""
 
 from __future__ import annotations
 
@@ -89,24 +89,25 @@ def test_a_reload_with_no_flow_changed_answers_from_the_snapshot_cache(tmp_path)
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
             assert _loaded(http, proc, log) == {"company_reload__alpha", "company_reload__beta"}
-            (entry,) = snapshots.glob("*.json")  # the first load stored what it built
-            before = entry.stat()
+            # the first load stored what it built: the repository's snapshot and each job's
+            entries = {p: p.stat() for p in snapshots.glob("*.json")}
+            assert len(entries) == 3 and len(list(snapshots.glob("*-refs.json"))) == 1
 
             time.sleep(1.1)  # a read is seen by the entry's mtime
             _reload(http)
             assert _loaded(http, proc, log) == {"company_reload__alpha", "company_reload__beta"}
-            after = entry.stat()
-            assert list(snapshots.glob("*.json")) == [entry]
-            assert after.st_ino == before.st_ino and after.st_mtime > before.st_mtime  # read, not rewritten
-            # a job asked for on its own is built now, and matches the snapshot id it was listed with
+            assert set(snapshots.glob("*.json")) == set(entries)
+            for path, before in entries.items():  # every answer read, none rewritten
+                after = path.stat()
+                assert after.st_ino == before.st_ino and after.st_mtime > before.st_mtime, path.name
             assert _ops(http, "company_reload__alpha") == ["hi", "kestra_end", "kestra_start"]
 
-            # an edited flow is a new key: its new task shows after the reload
+            # an edited flow is a new key: its new task shows after the reload, the old entries go
             (flows / "beta.yaml").write_text(FLOW.format(flow="beta", tasks=TASK.format(id="hi") + TASK.format(id="bye")))
             _reload(http)
             assert _loaded(http, proc, log) == {"company_reload__alpha", "company_reload__beta"}
             assert _ops(http, "company_reload__beta") == ["bye", "hi", "kestra_end", "kestra_start"]
-            assert len(list(snapshots.glob("*.json"))) == 2
+            assert len(list(snapshots.glob("*.json"))) == 3 and not set(snapshots.glob("*.json")) & set(entries)
     finally:
         left = _stop_group(proc)
         assert not left, f"processes left behind: {left}"
