@@ -13,7 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from .test_dagster_dev import WORKSPACE_QUERY, _free_port, _instance_yaml, _stop_group
+from .test_dagster_dev import RUN_QUERY, WORKSPACE_QUERY, _free_port, _instance_yaml, _stop_group
+from .test_ui_runs import LAUNCH
 
 pytestmark = pytest.mark.slow
 
@@ -60,6 +61,21 @@ def _ops(http: httpx.Client, job: str) -> list[str]:
     return sorted(h["handleID"] for h in found["solidHandles"])
 
 
+def _launch(http: httpx.Client, job: str) -> str:
+    selector = {"repositoryLocationName": LOCATION, "repositoryName": "__repository__", "pipelineName": job}
+    answer = http.post("/graphql", json={"query": LAUNCH, "variables": {"params": {
+        "selector": selector, "runConfigData": {}, "mode": "default"}}}).json()["data"]["launchPipelineExecution"]
+    assert answer["__typename"] == "LaunchRunSuccess", answer
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        run = http.post("/graphql", json={"query": RUN_QUERY, "variables": {"runId": answer["run"]["runId"]}}).json()
+        status = run["data"]["runOrError"]["status"]
+        if status in ("SUCCESS", "FAILURE", "CANCELED"):
+            return status
+        time.sleep(0.5)
+    raise AssertionError(f"run still {status} after 120 s")
+
+
 def _reload(http: httpx.Client) -> None:
     answer = http.post("/graphql", json={"query": RELOAD, "variables": {"name": LOCATION}}).json()
     assert answer["data"]["reloadRepositoryLocation"]["__typename"] == "WorkspaceLocationEntry", answer
@@ -101,6 +117,8 @@ def test_a_reload_with_no_flow_changed_answers_from_the_snapshot_cache(tmp_path)
                 after = path.stat()
                 assert after.st_ino == before.st_ino and after.st_mtime > before.st_mtime, path.name
             assert _ops(http, "company_reload__alpha") == ["hi", "kestra_end", "kestra_start"]
+            # a launched run builds its job, which matches the snapshot the webserver was given
+            assert _launch(http, "company_reload__alpha") == "SUCCESS"
 
             # an edited flow is a new key: its new task shows after the reload, the old entries go
             (flows / "beta.yaml").write_text(FLOW.format(flow="beta", tasks=TASK.format(id="hi") + TASK.format(id="bye")))
