@@ -59,6 +59,22 @@ def test_a_code_change_misses_the_cache(tmp_path, monkeypatch):
     assert (again.hits, again.misses) == (0, 2)
 
 
+def test_an_edited_plugin_changes_the_fingerprint_without_a_new_version(tmp_path, monkeypatch):
+    """A plugin installed editable changes its code but not its version: its sources are stamped."""
+    from kestra_dagster import registry
+
+    package = tmp_path / "src" / "acme_tasks"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("TASKS = []\n")
+    monkeypatch.syspath_prepend(str(tmp_path / "src"))
+    plugin = registry.PluginEntryPoint("acme", "acme_tasks", "acme-tasks", "1.0")
+    monkeypatch.setattr(registry, "plugin_entry_points", lambda: [plugin])
+    before = pc.code_fingerprint()
+    assert pc.code_fingerprint() == before
+    (package / "models.py").write_text("class Changed: pass\n")
+    assert pc.code_fingerprint() != before
+
+
 def test_broken_files_are_not_cached_and_keep_their_located_errors(tmp_path):
     flows = tmp_path / "flows"
     flows.mkdir()
