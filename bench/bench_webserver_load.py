@@ -78,11 +78,11 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _graphql(port: int, query: str, variables: dict | None = None) -> dict:
+def _graphql(port: int, query: str, variables: dict | None = None, timeout: float = 30) -> dict:
     request = urllib.request.Request(f"http://127.0.0.1:{port}/graphql", method="POST",
                                      data=json.dumps({"query": query, "variables": variables or {}}).encode(),
                                      headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=30) as response:
+    with urllib.request.urlopen(request, timeout=timeout) as response:
         return json.loads(response.read())["data"]
 
 
@@ -158,7 +158,7 @@ def measure(workspace: Path, env: dict, job: str, root: Path, timeout: float) ->
         nodes = len(solids.get("solids", [])) if solids.get("__typename") == "Pipeline" else -1
         # a reload with no file changed: Dagster starts a new code server and loads it again
         reload_started = time.perf_counter()
-        _graphql(port, RELOAD, {"name": location})
+        _graphql(port, RELOAD, {"name": location}, timeout=timeout)  # answers once the reload is done
         while True:
             if time.perf_counter() - reload_started > timeout:
                 raise SystemExit(f"{workspace}: the reload did not finish in {timeout:.0f} s")
