@@ -44,6 +44,8 @@ class FlowCatalog:
     flows: dict[str, CompiledFlow] = field(default_factory=dict)  # by "namespace.id"
     broken: dict[str, str] = field(default_factory=dict)  # file → problem report
     broken_jobs: list[JobDefinition] = field(default_factory=list)
+    #: The parse cache's fingerprint of the code that parsed them ("" without a parse cache).
+    code_fingerprint: str = ""
 
     @property
     def jobs(self) -> list[JobDefinition]:
@@ -74,7 +76,7 @@ def load_catalog(paths: list[str | os.PathLike] | None = None, translator: Kestr
     home's, so a reload re-parses only changed files) and planned; broken files become reports."""
     translator = translator or KestraTranslator()
     cache = parse_cache if parse_cache is not None else ParseCache.for_instance_home()
-    catalog = FlowCatalog()
+    catalog = FlowCatalog(code_fingerprint=cache.fingerprint)
     files_by_uid: dict[str, str] = {}
     for file in iter_flow_files(paths or [flows_dir_from_env()]):
         try:
@@ -135,7 +137,7 @@ def build_repository(paths: list[str | os.PathLike] | None = None, translator: K
         "sensors": {s.name: s for s in sensors},
     }
     built = repository(name=name)(lambda: content)
-    if type(translator or KestraTranslator()) is KestraTranslator and trigger_translator is None:
+    if (translator is None or type(translator) is KestraTranslator) and trigger_translator is None:
         from kestra_dagster.compiler import snapshot_cache
 
         # (a subclass's code would not be in the snapshot's key)

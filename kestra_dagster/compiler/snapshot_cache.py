@@ -41,7 +41,9 @@ _locations: "weakref.WeakKeyDictionary[RepositoryDefinition, tuple[str, str]]" =
 
 def register(repository: "RepositoryDefinition", catalog: "FlowCatalog", paths: "list[str | os.PathLike]") -> None:
     """Remember what ``repository`` (over the flow directories ``paths``) was built from, so its
-    snapshots can be looked up by it."""
+    snapshots can be looked up by it (nothing to do where no cache can be kept)."""
+    if _cache() is None:
+        return
     import dagster
 
     from kestra_dagster.compat import skip_job_preload
@@ -49,7 +51,8 @@ def register(repository: "RepositoryDefinition", catalog: "FlowCatalog", paths: 
 
     identity = hashlib.sha256(f"{repository.name}\0{sorted(os.path.abspath(p) for p in paths)}".encode())
     digest = hashlib.sha256()
-    digest.update(f"{repository.name}\0{dagster.__version__}\0{sys.version}\0{code_fingerprint()}\0".encode())
+    digest.update(f"{repository.name}\0{dagster.__version__}\0{sys.version}\0"
+                  f"{catalog.code_fingerprint or code_fingerprint()}\0".encode())
     for name in sorted(k for k in os.environ if k.startswith("KESTRA_")):
         digest.update(f"{name}={os.environ[name]}\0".encode())
     for uid in sorted(catalog.flows):

@@ -85,6 +85,11 @@ class ParseCache:
         self._entries.prune()
 
     @property
+    def fingerprint(self) -> str:
+        """``code_fingerprint()`` as this cache computed it ("" when nothing is cached)."""
+        return self._fingerprint
+
+    @property
     def directory(self) -> Path | None:
         """Where entries live (None: nothing is cached)."""
         return self._entries.directory

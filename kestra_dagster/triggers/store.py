@@ -8,9 +8,9 @@ Postgres in production, through the run storage's own connection (``SqlRunStorag
 
 Writes are group-committed: one writer thread inserts every delivery queued since its last
 commit in one transaction, on a connection it keeps open (``kept_connection``), then releases the
-waiting requests; when deliveries arrive together it lingers a moment (``linger_seconds``) so
-one commit serves more of them. A bounded queue turns overload
-into a clear "try later" (``StoreOverloaded``) instead of unbounded memory or dropped requests.
+waiting requests (those on an event loop with one wake-up per batch). A batch is whatever queued
+while the previous commit was in flight. A bounded queue turns overload into a clear "try later"
+(``StoreOverloaded``) instead of unbounded memory or dropped requests.
 """
 
 from __future__ import annotations

@@ -98,3 +98,11 @@ def test_a_snapshot_planted_where_others_can_write_is_ignored(flows, tmp_path):
     again = build_repository([flows])
     assert not snapshot_cache.is_stored(again)
     assert snapshot_cache.repository_snapshot(again, defer_snapshots=True) == real
+
+
+def test_without_an_instance_home_nothing_is_keyed_and_jobs_load_as_dagster_loads_them(flows, monkeypatch):
+    monkeypatch.delenv("DAGSTER_HOME")
+    repository = build_repository([flows])
+    assert repository not in snapshot_cache._locations
+    repository.load_all_definitions()
+    assert _built(repository) == 1
