@@ -14,9 +14,11 @@ Exactly once, across daemon restarts, as the S3 trigger (``s3_poll``) does it:
   twice and a changed one runs again (per ``on``);
 * the run key is derived from ``path@version`` of the batch, so re-evaluating a poll interrupted
   by a crash asks for the same run, which Dagster drops;
-* MOVE/DELETE is applied on a later poll, only once the batch's run exists; until then the batch
-  stays ``pending`` in the cursor (its files are not listed again, its run request is repeated
-  and deduplicated). A file is therefore never moved away before its run exists.
+* every batch stays ``pending`` in the cursor until its run exists (its files are not listed
+  again, its run request is repeated and deduplicated); MOVE/DELETE is applied then, on a later
+  poll, so a file is never moved away before its run exists;
+* the cursor a poll makes is written before its runs are requested (``polling_sensor``), so a
+  daemon killed before Dagster stores it resumes from it, not from the one before.
 """
 
 from __future__ import annotations
@@ -152,8 +154,8 @@ def poll(trigger: LocalFilesTrigger, props: dict[str, Any], cursor: FilesCursor,
             item["uri"] = store_file(run_key, item["relative"], Path(item["localPath"]))
         requests.append((run_key, fresh))
         cursor.seen.update({f["localPath"]: f["version"] for f in fresh})
-        if trigger.action != "NONE":
-            cursor.pending.append({"run_key": run_key, "files": fresh})
+        # pending until its run exists, whatever the action: the request is repeated until then
+        cursor.pending.append({"run_key": run_key, "files": fresh})
     return PollResult(cursor, requests, done, problems)
 
 

@@ -6,11 +6,13 @@ sensor's cursor and Dagster's ``run_key`` work together:
 
 * the run key is derived from the objects (``key@eTag``), so re-evaluating the same poll after a
   crash asks for the same run and Dagster drops the duplicate;
-* the action (MOVE/DELETE) is applied on the *next* poll, and only once the run for that key
-  exists; until then the batch stays in the cursor's ``pending`` list (its objects are skipped
-  by listing, and its run request is repeated, which Dagster deduplicates);
-* with action NONE the cursor remembers ``key → eTag`` of what was processed, so an unchanged
-  object never runs twice; a new version (new eTag) does.
+* every batch stays in the cursor's ``pending`` list until the run for its key exists (its
+  objects are skipped by listing, and its run request is repeated, which Dagster deduplicates);
+  the action (MOVE/DELETE) is applied then, on a later poll;
+* with action NONE the cursor also remembers ``key → eTag`` of what was processed, so an
+  unchanged object never runs twice; a new version (new eTag) does;
+* the cursor a poll makes is written before its runs are requested (``polling_sensor``), so a
+  daemon killed before Dagster stores it resumes from it, not from the one before.
 """
 
 from __future__ import annotations
@@ -93,8 +95,8 @@ def poll(trigger: S3Trigger, props: dict[str, Any], cursor: S3Cursor, client, ru
         requests.append((run_key, fresh))
         if trigger.action == "NONE":
             cursor.seen.update({o["key"]: o["eTag"] for o in fresh})
-        else:
-            cursor.pending.append({"run_key": run_key, "objects": fresh})
+        # pending until its run exists, whatever the action: the request is repeated until then
+        cursor.pending.append({"run_key": run_key, "objects": fresh})
     return PollResult(cursor=cursor, requests=requests, actions_done=done)
 
 

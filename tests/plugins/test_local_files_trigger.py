@@ -171,3 +171,41 @@ triggers:
         assert not (inbox / "orders.csv").exists() and (archive / "orders.csv").exists()
         runs = instance.get_runs()
         assert len(runs) == 1 and runs[0].tags["dagster/run_key"] == request.run_key
+
+
+def test_a_tick_whose_cursor_dagster_never_stored_does_not_run_its_files_again(tmp_path):
+    """The daemon is killed after a tick launched its run but before Dagster stored the tick's
+    cursor; a file arrives meanwhile. The next tick starts from the older cursor, yet the first
+    file does not run again: the cursor the tick made was written before its run was requested."""
+    from dagster import DagsterInstance, build_sensor_context
+
+    from kestra_dagster.compiler.definitions import load_catalog
+    from kestra_dagster.compiler.triggers import build_triggers
+
+    inbox = tmp_path / "inbox"
+    write(inbox / "a.csv", "1")
+    flow = tmp_path / "flows" / "watch.yaml"
+    write(flow, f"""
+id: watch
+namespace: company.team
+tasks:
+  - {{id: hi, type: io.kestra.plugin.core.log.Log, message: hi}}
+triggers:
+  - {{id: inbox, type: io.kestra.plugin.fs.local.Trigger, from: "{inbox}", interval: PT1S, action: NONE}}
+""")
+    catalog = load_catalog([str(flow)])
+    compiled = catalog.by_file(str(flow))
+    [sensor_def] = [s for s in build_triggers(catalog)[1] if s.name.endswith("inbox")]
+    (tmp_path / "home").mkdir()
+    with DagsterInstance.local_temp(str(tmp_path / "home")) as instance:
+        def tick(cursor):
+            data = sensor_def.evaluate_tick(build_sensor_context(instance=instance, cursor=cursor,
+                                                                 sensor_name=sensor_def.name))
+            return data.run_requests or []
+
+        [first] = tick(None)
+        tags = {**first.tags, "dagster/run_key": first.run_key, "dagster/sensor_name": sensor_def.name}
+        assert compiled.job.execute_in_process(run_config=first.run_config, instance=instance, tags=tags).success
+        write(inbox / "b.csv", "2")
+        [second] = tick(None)  # Dagster's stored cursor is still the one before the first tick
+        assert [f["name"] for f in second.run_config["trigger"]["files"]] == ["b.csv"]

@@ -3,6 +3,7 @@ instigator names, rendering with the flow's variables, conditions, and the batch
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -92,11 +93,17 @@ def polling_sensor(compiled: "CompiledFlow", trigger, *, description: str, what:
                    request: Callable[[str, list[dict]], RunRequest]) -> SensorDefinition:
     """The sensor of a trigger that polls a source in batches (S3 objects, local files).
 
-    ``poll(context, run_exists, storage)`` does the trigger's own work from the sensor's cursor and
+    ``poll(cursor_text, run_exists, storage)`` does the trigger's own work from the cursor and
     returns a result with ``cursor`` (``dump()``), ``requests`` (``(run_key, items)``),
     ``actions_done`` and optionally ``problems``; ``request(run_key, items)`` turns one batch into
     a ``RunRequest``. ``run_exists`` tells whether a batch's run was already requested (the
     batch's ``run_key`` under this sensor), so a batch is never run twice.
+
+    Dagster stores a sensor's cursor when the tick ends, after its runs are launched: a daemon
+    killed in between would poll again from the older cursor, and a batch grown by a new item gets
+    a new run key, so its old items would run twice. The new cursor (its pending batches among it)
+    is therefore also written to the instance's key/value table before the runs are requested, and
+    read back when Dagster's cursor is still the one it followed (a cursor set by hand wins).
     """
     from kestra_dagster.engine.storage import default_storage
 
@@ -110,17 +117,39 @@ def polling_sensor(compiled: "CompiledFlow", trigger, *, description: str, what:
             return bool(context.instance.get_run_ids(
                 filters=RunsFilter(tags={"dagster/run_key": run_key, "dagster/sensor_name": name}), limit=1))
 
-        result = poll(context, run_exists, default_storage())
-        context.update_cursor(result.cursor.dump())
+        result = poll(_durable_cursor(context, name), run_exists, default_storage())
+        cursor = result.cursor.dump()
+        if result.requests or cursor != context.cursor:
+            context.instance.run_storage.set_cursor_values(
+                {POLL_CURSOR_PREFIX + name: json.dumps({"after": context.cursor, "cursor": cursor})})
+        context.update_cursor(cursor)
         for problem in getattr(result, "problems", ()) or ():
             context.log.warning(problem)
-        if result.actions_done:
+        if result.actions_done and trigger.action != "NONE":
             context.log.info(f"{trigger.action} applied for {len(result.actions_done)} processed batch(es)")
         if not result.requests:
             return SkipReason(what)
         return [request(run_key, items) for run_key, items in result.requests]
 
     return _poll
+
+
+#: Key/value entries ``kestra/poll-cursor/<sensor>``: the cursor a polling sensor's last tick made.
+POLL_CURSOR_PREFIX = "kestra/poll-cursor/"
+
+
+def _durable_cursor(context, name: str) -> str | None:
+    """The cursor to poll from: the one the last tick wrote before requesting runs, when Dagster's
+    stored cursor is still the one that tick started from (its tick never ended)."""
+    key = POLL_CURSOR_PREFIX + name
+    raw = context.instance.run_storage.get_cursor_values({key}).get(key)
+    try:
+        durable = json.loads(raw) if raw else None
+    except ValueError:
+        durable = None
+    if isinstance(durable, dict) and durable.get("after") == context.cursor and durable.get("cursor"):
+        return durable["cursor"]
+    return context.cursor
 
 
 def batch_prefix(flow: Flow, trigger) -> list[str]:

@@ -16,14 +16,14 @@ if TYPE_CHECKING:
 def build_local_files_sensor(compiled: "CompiledFlow", trigger: LocalFilesTrigger) -> SensorDefinition:
     flow = compiled.flow
 
-    def poll(context, run_exists, storage):
+    def poll(cursor_text, run_exists, storage):
         props = _render({"from": trigger.from_, "regExp": trigger.regExp, "recursive": trigger.recursive,
                          "moveDirectory": trigger.moveDirectory}, _flow_vars(flow))
 
         def store_file(batch: str, relative: str, path: Path) -> str:
             return storage.put_file_at([*batch_prefix(flow, trigger), batch], path, relative)
 
-        return poll_files(trigger, props, FilesCursor.load(context.cursor), run_exists, store_file)
+        return poll_files(trigger, props, FilesCursor.load(cursor_text), run_exists, store_file)
 
     def request(run_key: str, files: list[dict]):
         trig = trigger_variables(files)

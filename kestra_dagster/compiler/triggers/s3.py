@@ -23,14 +23,14 @@ def build_s3_sensor(compiled: "CompiledFlow", trigger: S3Trigger) -> SensorDefin
     props_fields = ("accessKeyId", "secretKeyId", "sessionToken", "region", "endpointOverride", "forcePathStyle",
                     "compatibilityMode", "bucket", "prefix", "delimiter", "regexp")
 
-    def poll(context, run_exists, storage):
+    def poll(cursor_text, run_exists, storage):
         props = _render({k: getattr(trigger, k) for k in props_fields}, _flow_vars(flow))
         props["moveTo"] = _render(trigger.moveTo.model_dump(), _flow_vars(flow)) if trigger.moveTo else None
 
         def store_object(batch: str, key: str, data: bytes) -> str:
             return storage.put_bytes_at([*batch_prefix(flow, trigger), batch], data, key)
 
-        cursor = s3_poll.S3Cursor.load(context.cursor)
+        cursor = s3_poll.S3Cursor.load(cursor_text)
         return s3_poll.poll(trigger, props, cursor, s3_poll.make_client(props), run_exists, store_object)
 
     def request(run_key: str, objects: list[dict]):
